@@ -2,9 +2,9 @@ package quill.train;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import quill.autograd.Parameter;
 import quill.model.AdamW;
 import quill.model.Gpt;
-import quill.model.Parameter;
 import quill.tokenizer.CharTokenizer;
 
 import java.io.FilterOutputStream;
