@@ -91,7 +91,10 @@ public final class BenchCommand implements Callable<Integer> {
         }
 
         StepBenchmark bench = new StepBenchmark(config, train, vocab);
-        long[] ns = bench.time(warmup, steps);
+        StepBenchmark.Timings timings = bench.time(warmup, steps);
+        long[] ns = timings.wallNs();
+        boolean haveCpu = timings.cpuNs()[0] >= 0;
+        double cpuMedian = StepBenchmark.percentile(timings.cpuNs(), 50) / 1e6;
         StepBenchmark.Backend backend = StepBenchmark.backend();
         GptConfig shape = Trainer.modelConfig(config, vocab);
         long params = StepBenchmark.nonEmbeddingParams(bench.model());
@@ -121,6 +124,8 @@ public final class BenchCommand implements Callable<Integer> {
             o.addProperty("msPerIterMedian", median);
             o.addProperty("msPerIterP10", p10);
             o.addProperty("msPerIterP90", p90);
+            if (haveCpu) o.addProperty("cpuMsPerIterMedian", cpuMedian);
+            else o.add("cpuMsPerIterMedian", com.google.gson.JsonNull.INSTANCE);
             o.addProperty("tokensPerSecond", tokensPerSecond);
             o.addProperty("nonEmbeddingParams", params);
             o.addProperty("flopsPerIter", flops);
@@ -144,6 +149,10 @@ public final class BenchCommand implements Callable<Integer> {
                     backend.ompThreads(), backend.blasThreads());
             out.printf(Locale.ROOT, "steps:    %d warm-up, %d timed (forward+backward, clip, AdamW)%n", warmup, steps);
             out.printf(Locale.ROOT, "ms/iter:  median %.2f   p10 %.2f   p90 %.2f%n", median, p10, p90);
+            if (haveCpu) {
+                out.printf(Locale.ROOT, "CPU:      median %.2f ms of process CPU time per iter (all threads; steadier than the wall clock on a busy machine)%n",
+                        cpuMedian);
+            }
             out.printf(Locale.ROOT, "tokens/s: %,.0f%n", tokensPerSecond);
             out.printf(Locale.ROOT, "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N = %,d)%n",
                     gflops, flops / 1e9, params);

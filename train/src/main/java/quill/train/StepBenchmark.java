@@ -8,6 +8,7 @@ import quill.model.Gpt;
 import quill.model.GptConfig;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -62,16 +63,32 @@ public final class StepBenchmark {
         return r.loss();
     }
 
-    /** Nanoseconds of each of {@code steps} steps, after {@code warmup} untimed ones. */
-    public long[] time(int warmup, int steps) {
+    /**
+     * Wall-clock and process CPU nanoseconds of each step. On a machine shared with other work the CPU time
+     * is the steadier figure: the wall clock also counts the time the scheduler gives to other processes.
+     */
+    public record Timings(long[] wallNs, long[] cpuNs) {
+    }
+
+    /** Times {@code steps} steps, after {@code warmup} untimed ones. */
+    public Timings time(int warmup, int steps) {
         for (int i = 0; i < warmup; i++) step();
-        long[] ns = new long[steps];
+        long[] wall = new long[steps];
+        long[] cpu = new long[steps];
         for (int i = 0; i < steps; i++) {
+            long c0 = processCpuNanos();
             long t0 = System.nanoTime();
             step();
-            ns[i] = System.nanoTime() - t0;
+            wall[i] = System.nanoTime() - t0;
+            cpu[i] = processCpuNanos() - c0;
         }
-        return ns;
+        return new Timings(wall, cpu);
+    }
+
+    /** CPU time of the whole process (all threads, JIT and GC included); -1 where the JVM cannot tell. */
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
     }
 
     /**

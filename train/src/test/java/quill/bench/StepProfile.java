@@ -63,8 +63,8 @@ public final class StepProfile {
             }
         }
         for (MemoryWorkspace ws : Nd4j.getWorkspaceManager().getAllWorkspacesForCurrentThread()) {
-            System.out.printf(Locale.ROOT, "workspace %-16s size %,d bytes, last cycle allocated %,d bytes, spilled %,d, pinned %,d%n",
-                    ws.getId(), ws.getCurrentSize(), ws.getLastCycleAllocations(), ws.getSpilledSize(), ws.getPinnedSize());
+            System.out.printf(Locale.ROOT, "workspace %-16s size %,d bytes, last cycle allocated %,d bytes (max %,d)%n",
+                    ws.getId(), ws.getCurrentSize(), ws.getLastCycleAllocations(), ws.getMaxCycleAllocations());
         }
         String[] names = {"forwardBackward", "clipGradNorm", "AdamW.step", "zeroGrad"};
         long[] total = new long[steps];
