@@ -28,7 +28,8 @@ import java.util.concurrent.Callable;
                         + " FLOPs, the peak resident memory, and the ND4J build and threads in use."},
         footer = {"", "Uses the prepared dataset when --data-dir holds it, else random token ids (same speed).",
                 "--threads sets ND4J's OpenMP and OpenBLAS threads at run time; without it ND4J uses"
-                        + " OMP_NUM_THREADS, or one per core."})
+                        + " OMP_NUM_THREADS, or one per core.",
+                "OMP_WAIT_POLICY (PASSIVE unless set, by ./quill) can only be set before start-up."})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--preset", paramLabel = "NAME", defaultValue = TrainConfig.DEFAULT_PRESET,
@@ -137,6 +138,7 @@ public final class BenchCommand implements Callable<Integer> {
             o.addProperty("blasVendor", backend.blasVendor());
             o.addProperty("ompThreads", backend.ompThreads());
             o.addProperty("blasThreads", backend.blasThreads());
+            o.addProperty("ompWaitPolicy", System.getenv().getOrDefault("OMP_WAIT_POLICY", ""));
             o.addProperty("java", System.getProperty("java.vm.name") + " " + Runtime.version());
             out.println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
         } else {
@@ -144,9 +146,9 @@ public final class BenchCommand implements Callable<Integer> {
                     shape.nLayer(), shape.nHead(), shape.nEmbd(), shape.blockSize(), shape.vocabSize(),
                     config.batchSize(), config.gradientAccumulationSteps(), config.tokensPerIter());
             out.printf(Locale.ROOT, "data:     %s%n", dataNote);
-            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; threads: OpenMP %d, BLAS %d%n",
+            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; threads: OpenMP %d, BLAS %d; OMP_WAIT_POLICY %s%n",
                     backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(),
-                    backend.ompThreads(), backend.blasThreads());
+                    backend.ompThreads(), backend.blasThreads(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
             out.printf(Locale.ROOT, "steps:    %d warm-up, %d timed (forward+backward, clip, AdamW)%n", warmup, steps);
             out.printf(Locale.ROOT, "ms/iter:  median %.2f   p10 %.2f   p90 %.2f%n", median, p10, p90);
             if (haveCpu) {
