@@ -3,6 +3,7 @@ package quill.train;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parameter;
+import quill.autograd.Rng;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.OptionalLong;
+import java.util.SplittableRandom;
 
 /**
  * Times full training steps ({@link TrainingStep}: forward and backward over every micro-batch, gradient
@@ -41,12 +43,13 @@ public final class StepBenchmark {
         AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
         this.step = new TrainingStep(model, optimizer, config);
         this.schedule = LearningRateSchedule.of(config);
-        SplitMix64 rng = new SplitMix64(config.seed());
-        this.batches = train != null ? (x, y) -> train.sampleBatch(rng, x, y) : (x, y) -> {
+        Rng batchRng = new Rng(config.seed());
+        SplittableRandom ids = new SplittableRandom(config.seed());
+        this.batches = train != null ? (x, y) -> train.sampleBatch(batchRng, x, y) : (x, y) -> {
             for (int b = 0; b < x.length; b++) {
                 for (int t = 0; t < x[b].length; t++) {
-                    x[b][t] = t == 0 ? rng.nextInt(vocabSize) : y[b][t - 1];
-                    y[b][t] = rng.nextInt(vocabSize);
+                    x[b][t] = t == 0 ? ids.nextInt(vocabSize) : y[b][t - 1];
+                    y[b][t] = ids.nextInt(vocabSize);
                 }
             }
         };
