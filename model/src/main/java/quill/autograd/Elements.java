@@ -16,16 +16,16 @@ import java.util.Arrays;
  * blocks with short loops, which the JIT turns into SIMD code, as llm.c loops over float arrays. Only
  * valid while the array lives (an array in a workspace dies when the workspace closes).
  */
-final class Elements {
+public final class Elements {
     /** Elements per block: small enough for the L1 cache, large enough to amortise each call. */
-    static final int BLOCK = 2048;
+    public static final int BLOCK = 2048;
 
     private final FloatBuffer f;
     private final DoubleBuffer d;
     private float[] floats;
-    final int length;
+    private final int length;
 
-    Elements(INDArray a) {
+    public Elements(INDArray a) {
         if (!contiguous(a)) throw new IllegalArgumentException("Elements needs a c-order contiguous array, got strides "
                 + Arrays.toString(a.stride()) + " for shape " + Arrays.toString(a.shape()));
         this.length = (int) a.length();
@@ -47,7 +47,7 @@ final class Elements {
     }
 
     /** Copies elements [from, from + n) into {@code dst[0, n)}. */
-    void get(int from, double[] dst, int n) {
+    public void get(int from, double[] dst, int n) {
         if (d != null) {
             d.get(from, dst, 0, n);
             return;
@@ -58,7 +58,7 @@ final class Elements {
     }
 
     /** Writes {@code src[0, n)} into elements [from, from + n). */
-    void put(int from, double[] src, int n) {
+    public void put(int from, double[] src, int n) {
         if (d != null) {
             d.put(from, src, 0, n);
             return;
@@ -68,17 +68,21 @@ final class Elements {
         f.put(from, tmp, 0, n);
     }
 
+    public int length() {
+        return length;
+    }
+
     private float[] floats(int n) {
         if (floats == null || floats.length < n) floats = new float[Math.max(n, BLOCK)];
         return floats;
     }
 
     /** {@code a} itself if its elements are laid out in c order without gaps, else a c-order copy. */
-    static INDArray contiguousCopy(INDArray a) {
+    public static INDArray contiguousCopy(INDArray a) {
         return contiguous(a) ? a : a.dup('c');
     }
 
-    static boolean contiguous(INDArray a) {
+    public static boolean contiguous(INDArray a) {
         long expected = 1;
         for (int i = a.rank() - 1; i >= 0; i--) {
             if (a.size(i) != 1 && a.stride(i) != expected) return false;
@@ -88,7 +92,7 @@ final class Elements {
     }
 
     /** A new uninitialised c-order array in the current workspace. */
-    static INDArray empty(DataType type, long... shape) {
+    public static INDArray empty(DataType type, long... shape) {
         return Nd4j.createUninitialized(type, shape, 'c');
     }
 }

@@ -194,6 +194,29 @@ public final class Nn {
     }
 
     /**
+     * Causal attention weights from raw scores, fused: row r of {@code scores} (rows of {@code len}) is
+     * query {@code i = r % len}; {@code att = softmax(scores * scale)} over keys 0..i and 0 after, as
+     * nanoGPT's scale, masked_fill(-inf) and softmax. Only the keys a query sees are visited.
+     */
+    public static void causalSoftmax(INDArray scores, INDArray att, int rows, int len, double scale) {
+        Elements s = new Elements(scores), a = new Elements(att);
+        double[] row = new double[len];
+        for (int r = 0; r < rows; r++) {
+            int seen = r % len + 1;
+            s.get(r * len, row, seen);
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < seen; j++) max = Math.max(max, row[j] * scale);
+            for (int j = 0; j < seen; j++) {
+                row[j] = Math.exp(row[j] * scale - max);                  // exp(score * scale - max)
+                sum += row[j];
+            }
+            for (int j = 0; j < seen; j++) row[j] /= sum;
+            java.util.Arrays.fill(row, seen, len, 0);                     // masked keys: weight 0
+            a.put(r * len, row, len);
+        }
+    }
+
+    /**
      * The softmax backward in place, row by row over rows of {@code len}: {@code g = y * (g - sum(g * y)) * scale}.
      * With {@code causal}, row r is query r % len of a causal attention: its keys after the query have
      * y = 0, so they are set to 0 without being visited.
@@ -313,8 +336,8 @@ public final class Nn {
         INDArray mask = Elements.empty(type, shape);
         Elements m = new Elements(mask);
         double[] block = new double[Elements.BLOCK];
-        for (int from = 0; from < m.length; from += Elements.BLOCK) {
-            int n = Math.min(Elements.BLOCK, m.length - from);
+        for (int from = 0; from < m.length(); from += Elements.BLOCK) {
+            int n = Math.min(Elements.BLOCK, m.length() - from);
             for (int i = 0; i < n; i++) block[i] = rng.nextDouble() < p ? 0 : keep;
             m.put(from, block, n);
         }

@@ -3,8 +3,6 @@ package quill.model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import quill.autograd.Nn;
@@ -62,11 +60,9 @@ final class CausalSelfAttention {
         INDArray k = head(qkvT.value(), 1, b, t, hs);                       // (B, nh, T, hs)
         INDArray v = head(qkvT.value(), 2, b, t, hs);                       // (B, nh, T, hs)
         INDArray scores = Nd4j.matmul(q, k, Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c'),
-                false, true, false).muli(scale);                            // (B, nh, T, T)  q k^T / sqrt(hs)
-        INDArray rows = scores.reshape('c', (long) b * nHead, t, t);
-        Nd4j.exec(new BroadcastAddOp(rows, Nn.causalBias(t, type), rows, 1, 2)); // -inf where key > query
+                false, true, false);                                        // (B, nh, T, T)  q k^T
         INDArray att = weightsBuffer(b, t, type);                           // (B, nh, T, T)
-        Nd4j.exec(new SoftMax(scores.reshape('c', (long) b * nHead * t, t), att.reshape('c', (long) b * nHead * t, t), 1));
+        Nn.causalSoftmax(scores, att, b * nHead * t, t, scale);             // softmax(q k^T / sqrt(hs)) over keys <= query
         INDArray mask = rng == null || dropout == 0 ? null : Nn.dropoutMask(att.shape(), type, dropout, rng);
         INDArray attDropped = mask == null ? att : att.mul(mask);           // (B, nh, T, T)
         INDArray y = Nd4j.createUninitialized(type, new long[]{b, t, c}, 'c');  // (B, T, C)

@@ -23,6 +23,7 @@ public final class StepTiming {
         for (int i = 0; i < b; i++) for (int j = 0; j < t; j++) { x[i][j] = r.nextInt(65); y[i][j] = r.nextInt(65); }
         int warmup = 15;
         double[][] phase = new double[4][steps];
+        double[][] phaseCpu = new double[4][steps];
         double[] cpu = new double[steps];
         double[] threadCpu = new double[steps];
         java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
@@ -33,13 +34,18 @@ public final class StepTiming {
             long tc0 = threads.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             gpt.parameters().values().forEach(Parameter::zeroGrad);
-            long t1 = System.nanoTime();
+            long t1 = System.nanoTime(), tc1 = threads.getCurrentThreadCpuTime();
             gpt.forwardBackward(x, y, 1.0);
-            long t2 = System.nanoTime();
+            long t2 = System.nanoTime(), tc2 = threads.getCurrentThreadCpuTime();
             AdamW.clipGradNorm(gpt.parameters().values(), 1.0);
-            long t3 = System.nanoTime();
+            long t3 = System.nanoTime(), tc3 = threads.getCurrentThreadCpuTime();
             adamW.step(1e-3);
-            long t4 = System.nanoTime();
+            long t4 = System.nanoTime(), tc4 = threads.getCurrentThreadCpuTime();
+            if (s >= 0) {
+                phaseCpu[1][s] = (tc2 - tc1) / 1e6;
+                phaseCpu[2][s] = (tc1 - tc0 + tc3 - tc2) / 1e6;
+                phaseCpu[3][s] = (tc4 - tc3) / 1e6;
+            }
             if (s >= 0) {
                 cpu[s] = (os.getProcessCpuTime() - c0) / 1e6;
                 threadCpu[s] = (threads.getCurrentThreadCpuTime() - tc0) / 1e6;
@@ -59,6 +65,8 @@ public final class StepTiming {
                     e.op(), e.calls() / 10, e.forwardCpuMs() / 10, e.backwardCpuMs() / 10, e.forwardMs() / 10, e.backwardMs() / 10);
         }
         System.out.printf("main-thread CPU per step: median %.2f ms (min %.2f)%n", median(threadCpu), Arrays.stream(threadCpu).min().orElse(0));
+        System.out.printf("main-thread CPU: forward+backward %.2f | zero+clip %.2f | adamw %.2f%n",
+                median(phaseCpu[1]), median(phaseCpu[2]), median(phaseCpu[3]));
         System.out.printf("process CPU per step: median %.2f ms (min %.2f)%n", median(cpu), Arrays.stream(cpu).min().orElse(0));
         System.out.printf("step median %.2f ms (min %.2f) | forward+backward %.2f | zero+clip %.2f | adamw %.2f%n",
                 median(phase[0]), Arrays.stream(phase[0]).min().orElse(0), median(phase[1]), median(phase[2]), median(phase[3]));
