@@ -1,13 +1,171 @@
 package quill.cli;
 
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import quill.model.GptConfig;
+import quill.train.PreparedData;
+import quill.train.StepBenchmark;
+import quill.train.TokenFile;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
 
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Time training steps.")
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Time full training steps (forward and backward over every micro-batch, gradient clipping, AdamW:"
+                        + " the code 'quill train' runs) of a preset's model, after a warm-up.",
+                "Prints the median ms/iter (and p10, p90), tokens/s, GFLOP/s as nanoGPT's estimate_mfu counts"
+                        + " FLOPs, the peak resident memory, and the ND4J build and threads in use."},
+        footer = {"", "Uses the prepared dataset when --data-dir holds it, else random token ids (same speed).",
+                "--threads sets ND4J's OpenMP and OpenBLAS threads at run time; without it ND4J uses"
+                        + " OMP_NUM_THREADS, or one per core.",
+                "OMP_WAIT_POLICY (PASSIVE unless set, by ./quill) can only be set before start-up."})
 public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--preset", paramLabel = "NAME", defaultValue = TrainConfig.DEFAULT_PRESET,
+            description = "The model and batch shape to time (default: ${DEFAULT-VALUE}).")
+    String preset;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A settings file in the presets' format; it overrides the preset (e.g. n-layer = 2).")
+    Path configFile;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "10",
+            description = "Untimed steps first, while the JIT compiles and the workspaces learn their size (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for ND4J's native ops and BLAS (default: ND4J's choice).")
+    Integer threads;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+            description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the table.")
+    boolean json;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
-    public Integer call() {
-        throw new CliException("'quill bench' is not implemented yet.");
+    public Integer call() throws IOException {
+        if (steps < 1) throw usage("--steps must be at least 1, got " + steps);
+        if (warmup < 0) throw usage("--warmup must not be negative, got " + warmup);
+        if (threads != null && threads < 1) throw usage("--threads must be at least 1, got " + threads);
+        TrainConfig config;
+        try {
+            config = TrainConfig.preset(preset);
+            if (configFile != null) config = config.with(TrainConfig.readFile(configFile));
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        if (threads != null) StepBenchmark.setThreads(threads);
+
+        String dataNote;
+        TokenFile train = null;
+        int vocab = StepBenchmark.RANDOM_VOCAB;
+        if (PreparedData.isPrepared(dataDir, config.dataset())) {
+            PreparedData data = PreparedData.load(dataDir, config.dataset());
+            train = TokenFile.open(data.trainBin());
+            if (train.size() <= config.blockSize()) {
+                throw new CliException(data.trainBin() + " holds " + train.size() + " tokens, too few for block-size "
+                        + config.blockSize());
+            }
+            vocab = data.vocabSize();
+            dataNote = "batches from " + data.trainBin();
+        } else {
+            dataNote = "random token ids, vocab " + vocab + " (" + PreparedData.datasetDir(dataDir, config.dataset())
+                    + " is not prepared)";
+        }
+
+        StepBenchmark bench = new StepBenchmark(config, train, vocab);
+        StepBenchmark.Timings timings = bench.time(warmup, steps);
+        long[] ns = timings.wallNs();
+        boolean haveCpu = timings.cpuNs()[0] >= 0;
+        double cpuMedian = StepBenchmark.percentile(timings.cpuNs(), 50) / 1e6;
+        StepBenchmark.Backend backend = StepBenchmark.backend();
+        GptConfig shape = Trainer.modelConfig(config, vocab);
+        long params = StepBenchmark.nonEmbeddingParams(bench.model());
+        double flops = StepBenchmark.flopsPerIter(shape, params, config.batchSize(), config.gradientAccumulationSteps());
+        double median = StepBenchmark.percentile(ns, 50) / 1e6;
+        double p10 = StepBenchmark.percentile(ns, 10) / 1e6;
+        double p90 = StepBenchmark.percentile(ns, 90) / 1e6;
+        double tokensPerSecond = config.tokensPerIter() / (median / 1000);
+        double gflops = flops / (median / 1000) / 1e9;
+        OptionalLong rss = StepBenchmark.peakResidentBytes();
+
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            JsonObject o = new JsonObject();
+            o.addProperty("preset", preset);
+            o.addProperty("nLayer", shape.nLayer());
+            o.addProperty("nHead", shape.nHead());
+            o.addProperty("nEmbd", shape.nEmbd());
+            o.addProperty("blockSize", shape.blockSize());
+            o.addProperty("vocabSize", shape.vocabSize());
+            o.addProperty("batchSize", config.batchSize());
+            o.addProperty("gradientAccumulationSteps", config.gradientAccumulationSteps());
+            o.addProperty("tokensPerIter", config.tokensPerIter());
+            o.addProperty("data", train != null ? "prepared" : "random");
+            o.addProperty("warmupSteps", warmup);
+            o.addProperty("steps", steps);
+            o.addProperty("msPerIterMedian", median);
+            o.addProperty("msPerIterP10", p10);
+            o.addProperty("msPerIterP90", p90);
+            if (haveCpu) o.addProperty("cpuMsPerIterMedian", cpuMedian);
+            else o.add("cpuMsPerIterMedian", com.google.gson.JsonNull.INSTANCE);
+            o.addProperty("tokensPerSecond", tokensPerSecond);
+            o.addProperty("nonEmbeddingParams", params);
+            o.addProperty("flopsPerIter", flops);
+            o.addProperty("gflopsPerSecond", gflops);
+            if (rss.isPresent()) o.addProperty("peakRssBytes", rss.getAsLong());
+            else o.add("peakRssBytes", com.google.gson.JsonNull.INSTANCE);
+            o.addProperty("backend", backend.backend());
+            o.addProperty("onednn", backend.onednn());
+            o.addProperty("blasVendor", backend.blasVendor());
+            o.addProperty("ompThreads", backend.ompThreads());
+            o.addProperty("blasThreads", backend.blasThreads());
+            o.addProperty("ompWaitPolicy", System.getenv().getOrDefault("OMP_WAIT_POLICY", ""));
+            o.addProperty("java", System.getProperty("java.vm.name") + " " + Runtime.version());
+            out.println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
+        } else {
+            out.printf(Locale.ROOT, "model:    %d layers, %d heads, %d embd, block %d, vocab %d; batch %d x %d accumulation = %d tokens/iter%n",
+                    shape.nLayer(), shape.nHead(), shape.nEmbd(), shape.blockSize(), shape.vocabSize(),
+                    config.batchSize(), config.gradientAccumulationSteps(), config.tokensPerIter());
+            out.printf(Locale.ROOT, "data:     %s%n", dataNote);
+            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; threads: OpenMP %d, BLAS %d; OMP_WAIT_POLICY %s%n",
+                    backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(),
+                    backend.ompThreads(), backend.blasThreads(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
+            out.printf(Locale.ROOT, "steps:    %d warm-up, %d timed (forward+backward, clip, AdamW)%n", warmup, steps);
+            out.printf(Locale.ROOT, "ms/iter:  median %.2f   p10 %.2f   p90 %.2f%n", median, p10, p90);
+            if (haveCpu) {
+                out.printf(Locale.ROOT, "CPU:      median %.2f ms of process CPU time per iter (all threads; steadier than the wall clock on a busy machine)%n",
+                        cpuMedian);
+            }
+            out.printf(Locale.ROOT, "tokens/s: %,.0f%n", tokensPerSecond);
+            out.printf(Locale.ROOT, "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N = %,d)%n",
+                    gflops, flops / 1e9, params);
+            out.printf(Locale.ROOT, "peak RSS: %s%n", rss.isPresent() ? String.format(Locale.ROOT, "%.0f MiB", rss.getAsLong() / 1048576.0)
+                    : "unknown (no /proc/self/status)");
+        }
+        out.flush();
+        return 0;
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 }

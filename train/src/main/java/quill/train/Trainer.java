@@ -154,6 +154,7 @@ public final class Trainer {
         out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration%n",
                 describe(shape), countParameters(params) / 1e6, c.tokensPerIter());
 
+        TrainingStep step = new TrainingStep(model, optimizer, c);
         int[][] x = new int[c.batchSize()][c.blockSize()];
         int[][] y = new int[c.batchSize()][c.blockSize()];
         ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
@@ -208,14 +209,9 @@ public final class Trainer {
                 // one optimizer step
                 long t0 = System.nanoTime();
                 double lr = schedule.at(iter);
-                double loss = 0;
-                for (int micro = 0; micro < c.gradientAccumulationSteps(); micro++) {
-                    train.sampleBatch(batchRng, x, y);
-                    loss += model.forwardBackward(x, y, 1.0 / c.gradientAccumulationSteps());
-                }
-                loss /= c.gradientAccumulationSteps();
-                double norm = c.gradClip() > 0 ? AdamW.clipGradNorm(params, c.gradClip()) : 0;
-                if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+                TrainingStep.Result r = step.run((bx, by) -> train.sampleBatch(batchRng, bx, by), lr);
+                double loss = r.loss(), norm = r.gradNorm();
+                if (!r.updated()) {
                     progress.clear();
                     throw new DivergedException(String.format(Locale.ROOT,
                             "the %s became %s at iteration %d (learning rate %.3g): training diverged and stopped. %s"
@@ -223,8 +219,6 @@ public final class Trainer {
                             Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr,
                             Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written."));
                 }
-                optimizer.step(lr);
-                for (Parameter p : params) p.zeroGrad();
                 double ms = (System.nanoTime() - t0) / 1e6;
 
                 MetricsLog.Step s = new MetricsLog.Step(iter, loss, lr, ms, c.tokensPerIter() / (ms / 1000));

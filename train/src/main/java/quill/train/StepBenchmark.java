@@ -1,0 +1,169 @@
+package quill.train;
+
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOpsHolder;
+import quill.autograd.Parameter;
+import quill.autograd.Rng;
+import quill.model.AdamW;
+import quill.model.Gpt;
+import quill.model.GptConfig;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.OptionalLong;
+import java.util.SplittableRandom;
+
+/**
+ * Times full training steps ({@link TrainingStep}: forward and backward over every micro-batch, gradient
+ * clipping, AdamW) of a configuration, for {@code quill bench} and the JMH step benchmark; and the facts a
+ * timing needs beside it: the FLOPs a step does, the ND4J build and thread count, the peak resident memory.
+ */
+public final class StepBenchmark {
+
+    /** The vocabulary size of random batches when no prepared data is used (Tiny Shakespeare's 65 characters). */
+    public static final int RANDOM_VOCAB = 65;
+
+    private final TrainConfig config;
+    private final Gpt model;
+    private final TrainingStep step;
+    private final TrainingStep.Batches batches;
+    private final LearningRateSchedule schedule;
+    private int iter;
+
+    /**
+     * A fresh model of {@code config}'s shape (seeded by its seed) trained on batches from {@code train}, or,
+     * when {@code train} is null, on uniformly random ids below {@link #RANDOM_VOCAB} (the speed is the same).
+     */
+    public StepBenchmark(TrainConfig config, TokenFile train, int vocabSize) {
+        this.config = config;
+        this.model = new Gpt(Trainer.modelConfig(config, vocabSize), config.seed());
+        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
+        this.step = new TrainingStep(model, optimizer, config);
+        this.schedule = LearningRateSchedule.of(config);
+        Rng batchRng = new Rng(config.seed());
+        SplittableRandom ids = new SplittableRandom(config.seed());
+        this.batches = train != null ? (x, y) -> train.sampleBatch(batchRng, x, y) : (x, y) -> {
+            for (int b = 0; b < x.length; b++) {
+                for (int t = 0; t < x[b].length; t++) {
+                    x[b][t] = t == 0 ? ids.nextInt(vocabSize) : y[b][t - 1];
+                    y[b][t] = ids.nextInt(vocabSize);
+                }
+            }
+        };
+    }
+
+    public Gpt model() {
+        return model;
+    }
+
+    /** One training step, as {@code quill train} takes it; returns its loss. */
+    public double step() {
+        TrainingStep.Result r = step.run(batches, schedule.at(iter++));
+        if (!r.updated()) throw new IllegalStateException("the loss or gradient became " + r.loss() + "/" + r.gradNorm());
+        return r.loss();
+    }
+
+    /**
+     * Wall-clock and process CPU nanoseconds of each step. On a machine shared with other work the CPU time
+     * is the steadier figure: the wall clock also counts the time the scheduler gives to other processes.
+     */
+    public record Timings(long[] wallNs, long[] cpuNs) {
+    }
+
+    /** Times {@code steps} steps, after {@code warmup} untimed ones. */
+    public Timings time(int warmup, int steps) {
+        for (int i = 0; i < warmup; i++) step();
+        long[] wall = new long[steps];
+        long[] cpu = new long[steps];
+        for (int i = 0; i < steps; i++) {
+            long c0 = processCpuNanos();
+            long t0 = System.nanoTime();
+            step();
+            wall[i] = System.nanoTime() - t0;
+            cpu[i] = processCpuNanos() - c0;
+        }
+        return new Timings(wall, cpu);
+    }
+
+    /** CPU time of the whole process (all threads, JIT and GC included); -1 where the JVM cannot tell. */
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
+
+    /**
+     * nanoGPT's parameter count for its FLOP estimate, {@code get_num_params(non_embedding=True)}: every
+     * parameter except the position embeddings (the token embedding counts, as it is also lm_head).
+     */
+    public static long nonEmbeddingParams(Gpt model) {
+        long n = 0;
+        for (Parameter p : model.parameters().values()) {
+            if (!p.name().equals("transformer.wpe.weight")) n += p.value().length();
+        }
+        return n;
+    }
+
+    /**
+     * FLOPs of one optimizer step as nanoGPT's {@code estimate_mfu} counts them (PaLM paper, appendix B):
+     * {@code flops_per_token = 6 N + 12 L H Q T}, times T tokens per sequence, times
+     * {@code batch_size * gradient_accumulation_steps} sequences per step; N from {@link #nonEmbeddingParams}.
+     * https://github.com/karpathy/nanoGPT/blob/master/model.py ({@code estimate_mfu}, {@code get_num_params})
+     */
+    public static double flopsPerIter(GptConfig g, long nonEmbeddingParams, int batchSize, int accumulationSteps) {
+        long l = g.nLayer(), h = g.nHead(), q = g.nEmbd() / g.nHead(), t = g.blockSize();
+        double perToken = 6.0 * nonEmbeddingParams + 12.0 * l * h * q * t;
+        return perToken * t * batchSize * accumulationSteps;
+    }
+
+    /** The p-th percentile (0..100) of the values, by linear interpolation between the sorted values (numpy's default). */
+    public static double percentile(long[] values, double p) {
+        long[] s = values.clone();
+        Arrays.sort(s);
+        double pos = p / 100 * (s.length - 1);
+        int lo = (int) Math.floor(pos), hi = (int) Math.ceil(pos);
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+    }
+
+    /** Peak resident memory of this process (VmHWM in /proc/self/status), where the OS reports it. */
+    public static OptionalLong peakResidentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String[] f = line.substring(6).trim().split("\\s+");        // "123456 kB"
+                    return OptionalLong.of(Long.parseLong(f[0]) * 1024);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or no procfs: no figure
+        }
+        return OptionalLong.empty();
+    }
+
+    /** The ND4J native build in use and its threads. */
+    public record Backend(String backend, boolean onednn, String blasVendor, int ompThreads, int blasThreads) {
+    }
+
+    public static Backend backend() {
+        var info = Nd4j.getExecutioner().getEnvironmentInformation();
+        String build = NativeOpsHolder.getInstance().getDeviceNativeOps().buildInfo();
+        return new Backend(String.valueOf(info.getOrDefault("backend", "?")),
+                build != null && build.contains("HAVE_ONEDNN"),
+                String.valueOf(info.getOrDefault("blas.vendor", "?")),
+                NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads(),
+                Nd4j.factory().blas().getMaxThreads());
+    }
+
+    /**
+     * Sets the threads ND4J's native ops (OpenMP) and its BLAS (OpenBLAS) use, at run time; the
+     * OMP_NUM_THREADS environment variable sets the same before start-up.
+     */
+    public static void setThreads(int threads) {
+        Nd4j.getBackend();                                    // loads the native library first
+        NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
+        Nd4j.factory().blas().setMaxThreads(threads);
+        Nd4j.getEnvironment().setMaxThreads(threads);
+    }
+}

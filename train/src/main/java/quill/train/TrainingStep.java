@@ -1,0 +1,62 @@
+package quill.train;
+
+import quill.autograd.Parameter;
+import quill.model.AdamW;
+import quill.model.Gpt;
+
+import java.util.List;
+
+/**
+ * One optimizer step of nanoGPT's train.py: {@code gradientAccumulationSteps} micro-batches of forward and
+ * backward (each adding 1/steps of its gradient), clipping of the global gradient norm, an AdamW update and
+ * zeroed gradients. {@link Trainer} runs it in its loop and {@code quill bench} times it, so what is
+ * benchmarked is exactly what trains.
+ */
+public final class TrainingStep {
+
+    /** Fills one micro-batch: inputs x and targets y, both (batchSize, blockSize). */
+    @FunctionalInterface
+    public interface Batches {
+        void next(int[][] x, int[][] y);
+    }
+
+    /**
+     * What a step did: the mean loss over its micro-batches, the gradient norm before clipping (0 when
+     * clipping is off), and whether the weights were updated (not when the loss or the norm is NaN or infinite).
+     */
+    public record Result(double loss, double gradNorm, boolean updated) {
+    }
+
+    private final Gpt model;
+    private final AdamW optimizer;
+    private final List<Parameter> params;
+    private final int accumulationSteps;
+    private final double gradClip;
+    private final int[][] x;
+    private final int[][] y;
+
+    public TrainingStep(Gpt model, AdamW optimizer, TrainConfig config) {
+        this.model = model;
+        this.optimizer = optimizer;
+        this.params = List.copyOf(model.parameters().values());
+        this.accumulationSteps = config.gradientAccumulationSteps();
+        this.gradClip = config.gradClip();
+        this.x = new int[config.batchSize()][config.blockSize()];
+        this.y = new int[config.batchSize()][config.blockSize()];
+    }
+
+    /** One step at learning rate {@code lr}; when it returns not {@code updated}, the weights are as before. */
+    public Result run(Batches batches, double lr) {
+        double loss = 0;
+        for (int micro = 0; micro < accumulationSteps; micro++) {
+            batches.next(x, y);
+            loss += model.forwardBackward(x, y, 1.0 / accumulationSteps);
+        }
+        loss /= accumulationSteps;
+        double norm = gradClip > 0 ? AdamW.clipGradNorm(params, gradClip) : 0;
+        if (!Double.isFinite(loss) || !Double.isFinite(norm)) return new Result(loss, norm, false);
+        optimizer.step(lr);
+        for (Parameter p : params) p.zeroGrad();
+        return new Result(loss, norm, true);
+    }
+}
