@@ -108,14 +108,18 @@ public final class AdamW {
      */
     public static double clipGradNorm(Collection<Parameter> params, double maxNorm) {
         double sumSq = 0;
-        double[] g = new double[Elements.BLOCK];
         for (Parameter p : params) {
             Elements ge = new Elements(p.grad());
-            for (int from = 0; from < ge.length(); from += Elements.BLOCK) {
-                int n = Math.min(Elements.BLOCK, ge.length() - from);
-                ge.get(from, g, n);
-                for (int i = 0; i < n; i++) sumSq += g[i] * g[i];
-            }
+            double[] partial = new double[Parallel.chunks(ge.length(), 8 * Elements.BLOCK)];   // summed in order
+            Parallel.range(ge.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
+                double[] g = new double[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int n = Math.min(Elements.BLOCK, end - from);
+                    ge.get(from, g, n);
+                    for (int i = 0; i < n; i++) partial[chunk] += g[i] * g[i];
+                }
+            });
+            for (double s : partial) sumSq += s;
         }
         double norm = Math.sqrt(sumSq);
         double factor = maxNorm / (norm + 1e-6);
