@@ -1,0 +1,208 @@
+package quill.train;
+
+import quill.tokenizer.CharTokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.PrintWriter;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Locale;
+
+/**
+ * Turns a UTF-8 text into the files a GPT trains on, as nanoGPT's
+ * {@code data/shakespeare_char/prepare.py} does: a {@link CharTokenizer} over the whole text, every
+ * code point one token, the first {@code int(n * 0.9)} tokens to {@code train.bin} and the rest to
+ * {@code val.bin}. On Tiny Shakespeare that is 65 symbols, 1,003,854 training and 111,540 validation
+ * tokens, nanoGPT's numbers. {@link PreparedData} describes the files.
+ */
+public final class DatasetPreparer {
+
+    static final URI SHAKESPEARE_URL =
+            URI.create("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt");
+    static final int SHAKESPEARE_BYTES = 1_115_394;
+    static final String SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
+
+    /** Token files hold each id in 16 bits; we allow at most 65,535 symbols. */
+    static final int MAX_VOCAB_SIZE = 65_535;
+
+    /** Short, so that a machine without internet hears about {@code --input} quickly. */
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(30);
+
+    private final PrintWriter progress;
+    private final URI shakespeareUrl;
+
+    /** A preparer that reports download progress on {@code progress} (the command's stderr). */
+    public DatasetPreparer(PrintWriter progress) {
+        this(progress, SHAKESPEARE_URL);
+    }
+
+    /** Tests point {@code shakespeareUrl} at a local server or at an address nothing answers. */
+    DatasetPreparer(PrintWriter progress, URI shakespeareUrl) {
+        this.progress = progress;
+        this.shakespeareUrl = shakespeareUrl;
+    }
+
+    /**
+     * Prepares {@code <dataDir>/<dataset>/} from {@code input}, copied there as {@code input.txt}; with no
+     * {@code input}, from the {@code input.txt} already there, downloading Tiny Shakespeare first when
+     * the default dataset has none. The text is read and checked before anything is written, so bad
+     * input never damages an earlier preparation; each file is replaced atomically, so running it again
+     * is safe.
+     */
+    public PreparedData prepare(Path dataDir, String dataset, Path input) throws IOException {
+        Path dir = PreparedData.datasetDir(dataDir, dataset);
+        Path inputTxt = dir.resolve("input.txt");
+        boolean keepInputTxt = input == null && Files.exists(inputTxt);
+        Path source = input != null ? input : inputTxt;
+        byte[] bytes;
+        if (input != null || keepInputTxt) {
+            bytes = read(source);
+        } else if (dataset.equals(PreparedData.DEFAULT_DATASET)) {
+            bytes = downloadShakespeare();
+        } else {
+            throw new IllegalArgumentException(inputTxt + " does not exist: pass the text to prepare with --input FILE");
+        }
+
+        String text = decodeUtf8(bytes, source);
+        CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
+        if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token files store"
+                    + " 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+        }
+        int[] ids = tokenizer.encode(text);
+        int split = (int) (ids.length * 0.9); // Python's int(n*0.9): the same double, truncated
+        if (split == 0 || split == ids.length) {
+            throw new IllegalArgumentException(source + " is too short: train.bin and val.bin need at least one token"
+                    + " each, so at least 2 characters (it has " + ids.length + ")");
+        }
+        PreparedData data = new PreparedData(dir, tokenizer, split, ids.length - split, sha256(bytes));
+
+        try {
+            Files.createDirectories(dir);
+            Files.deleteIfExists(data.metaJson()); // until the new one is written, the folder is not "prepared"
+        } catch (IOException e) {
+            throw new IOException("cannot write to the folder " + dir + ": " + AtomicFiles.reason(e), e);
+        }
+        if (!keepInputTxt) AtomicFiles.write(inputTxt, bytes);
+        AtomicFiles.write(data.trainBin(), PreparedData.toUint16(ids, 0, split));
+        AtomicFiles.write(data.valBin(), PreparedData.toUint16(ids, split, ids.length));
+        AtomicFiles.write(data.metaJson(), data.metaJsonContent());
+        return data;
+    }
+
+    private static byte[] read(Path file) throws IOException {
+        if (!Files.exists(file)) throw new IOException("input file " + file + " does not exist");
+        if (Files.isDirectory(file)) throw new IOException(file + " is a folder, not a text file");
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new IOException("cannot read " + file + ": " + AtomicFiles.reason(e), e);
+        }
+        if (bytes.length == 0) throw new IllegalArgumentException(file + " is empty: there is no text to prepare");
+        return bytes;
+    }
+
+    /** Strict UTF-8: a malformed byte is an error that gives its offset, never a silent U+FFFD. */
+    private static String decodeUtf8(byte[] bytes, Path source) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length); // UTF-8 never gives more chars than bytes
+        CoderResult result = decoder.decode(in, out, true);
+        if (!result.isError()) result = decoder.flush(out);
+        if (result.isError()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s is not valid UTF-8: byte 0x%02X at byte offset %d does"
+                    + " not fit a UTF-8 character (save the file as UTF-8 and try again)",
+                    source, bytes[in.position()] & 0xFF, in.position()));
+        }
+        return out.flip().toString();
+    }
+
+    private byte[] downloadShakespeare() throws IOException {
+        progress.println("downloading Tiny Shakespeare from " + shakespeareUrl);
+        progress.flush();
+        try {
+            byte[] bytes = download();
+            String sha256 = sha256(bytes);
+            if (bytes.length != SHAKESPEARE_BYTES || !sha256.equals(SHAKESPEARE_SHA256)) {
+                throw new IOException(String.format(Locale.ROOT, "got %,d bytes with sha256 %s, expected %,d bytes with sha256 %s",
+                        bytes.length, sha256, SHAKESPEARE_BYTES, SHAKESPEARE_SHA256));
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new IOException("could not download Tiny Shakespeare from " + shakespeareUrl + " (" + reason(e) + "). Pass a local"
+                    + " copy instead: ./quill prepare --input FILE (on a machine without internet, e.g."
+                    + " --input ../shared/data/tinyshakespeare.txt)", e);
+        }
+    }
+
+    private byte[] download() throws IOException {
+        HttpClient client = HttpClient.newBuilder()
+                .connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NORMAL)
+                .build();
+        HttpRequest request = HttpRequest.newBuilder(shakespeareUrl).timeout(RESPONSE_TIMEOUT).GET().build();
+        HttpResponse<InputStream> response;
+        try {
+            response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted");
+        }
+        try (InputStream body = response.body()) {
+            if (response.statusCode() != 200) throw new IOException("HTTP status " + response.statusCode());
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream(SHAKESPEARE_BYTES);
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = body.read(buffer)) >= 0; ) {
+                bytes.write(buffer, 0, n);
+                if (bytes.size() > SHAKESPEARE_BYTES) throw new IOException("the file is larger than expected");
+                progress.printf(Locale.ROOT, "\r  %,d of %,d bytes", bytes.size(), SHAKESPEARE_BYTES);
+                progress.flush();
+            }
+            progress.println();
+            return bytes.toByteArray();
+        }
+    }
+
+    /** Why a download failed, in words: the HTTP client often throws exceptions without a message. */
+    private static String reason(IOException e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof UnresolvedAddressException || cause instanceof UnknownHostException) {
+                return "the host name does not resolve: no internet?";
+            }
+        }
+        if (e instanceof ConnectException && e.getMessage() == null) return "the connection failed";
+        return AtomicFiles.reason(e);
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+}
