@@ -1,13 +1,186 @@
 package quill.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import quill.train.Checkpoint;
+import quill.train.DatasetPreparer;
+import quill.train.PreparedData;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
 
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a GPT.")
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Train a GPT on a prepared dataset, nanoGPT's recipe: AdamW, warm-up then cosine learning rate,"
+                        + " gradient clipping, periodic evals, checkpoints.",
+                "Settings come from the preset (default shakespeare_char_cpu), then --config FILE, then single"
+                        + " settings given as flags; see presets/*.properties for what each does.",
+                "With no arguments it prepares data/shakespeare_char when needed and trains the CPU preset."},
+        footer = {"", "A run leaves in --out-dir: ckpt-last.zip, ckpt-best.zip, metrics.jsonl, loss.png, config.properties.",
+                "Ctrl-C saves a checkpoint; --resume continues from it."})
 public final class TrainCommand implements Callable<Integer> {
+
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "Starting settings: shakespeare_char_cpu (default) or shakespeare_char.")
+    String preset;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A settings file in the presets' format; it overrides the preset.")
+    Path configFile;
+
+    @Option(names = "--resume", description = "Continue from the run's last checkpoint (ckpt-last.zip in --out-dir).")
+    boolean resume;
+
+    @Option(names = "--input", paramLabel = "FILE",
+            description = "Text to prepare the dataset from when it is not prepared yet (instead of downloading it).")
+    Path input;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+            description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    // The settings: each overrides the preset and --config. Names are nanoGPT's, in kebab-case.
+    @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset folder under --data-dir.") String dataset;
+    @Option(names = "--out-dir", paramLabel = "DIR", description = "Where the run's files go (default out/<preset>).") String outDir;
+    @Option(names = "--eval-interval", paramLabel = "N", description = "Evaluate every N iterations.") Integer evalInterval;
+    @Option(names = "--log-interval", paramLabel = "N", description = "A console line every N iterations when not on a terminal.") Integer logInterval;
+    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per loss estimate.") Integer evalIters;
+    @Option(names = "--always-save-checkpoint", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "Save at every eval, not only when val loss improves.") Boolean alwaysSaveCheckpoint;
+    @Option(names = "--gradient-accumulation-steps", paramLabel = "N", description = "Micro-batches per optimizer step.") Integer gradientAccumulationSteps;
+    @Option(names = "--batch-size", paramLabel = "N", description = "Sequences per micro-batch.") Integer batchSize;
+    @Option(names = "--block-size", paramLabel = "N", description = "Context length in tokens.") Integer blockSize;
+    @Option(names = "--n-layer", paramLabel = "N", description = "Transformer blocks.") Integer nLayer;
+    @Option(names = "--n-head", paramLabel = "N", description = "Attention heads per block.") Integer nHead;
+    @Option(names = "--n-embd", paramLabel = "N", description = "Embedding width.") Integer nEmbd;
+    @Option(names = "--dropout", paramLabel = "P", description = "Dropout probability in training.") Double dropout;
+    @Option(names = "--bias", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "Biases in Linear and LayerNorm layers.") Boolean bias;
+    @Option(names = "--learning-rate", paramLabel = "LR", description = "Peak learning rate.") Double learningRate;
+    @Option(names = "--max-iters", paramLabel = "N", description = "Optimizer steps in all.") Integer maxIters;
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW's decoupled weight decay.") Double weightDecay;
+    @Option(names = "--beta1", paramLabel = "B", description = "AdamW's first-moment decay.") Double beta1;
+    @Option(names = "--beta2", paramLabel = "B", description = "AdamW's second-moment decay.") Double beta2;
+    @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the global gradient norm (0: off).") Double gradClip;
+    @Option(names = "--decay-lr", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "Warm-up and cosine decay (false: constant learning rate).") Boolean decayLr;
+    @Option(names = "--warmup-iters", paramLabel = "N", description = "Linear warm-up iterations.") Integer warmupIters;
+    @Option(names = "--lr-decay-iters", paramLabel = "N", description = "Iteration where the cosine reaches min-lr.") Integer lrDecayIters;
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Learning-rate floor.") Double minLr;
+    @Option(names = "--seed", paramLabel = "N", description = "Seeds weights, batches and dropout.") Long seed;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
-    public Integer call() {
-        throw new CliException("'quill train' is not implemented yet.");
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        Map<String, String> overrides = overrides();
+        TrainConfig config = usage(() -> settings(preset == null ? TrainConfig.DEFAULT_PRESET : preset).with(overrides));
+        Checkpoint checkpoint = null;
+        if (resume) {
+            Checkpoint ckpt = Checkpoint.load(Checkpoint.last(Path.of(config.outDir())));
+            // continue under the run's own settings; only what is given explicitly changes
+            config = usage(() -> ckpt.config().with(preset == null ? overrides : settings(preset).with(overrides).toMap()));
+            checkpoint = ckpt;
+        }
+        PreparedData data = data(config, out);
+        out.println("settings (" + (resume ? "resumed run" : "preset " + (preset == null ? TrainConfig.DEFAULT_PRESET : preset))
+                + (configFile != null ? ", " + configFile : "") + ", flags):");
+        printSettings(out, config);
+        out.flush();
+
+        boolean terminal = System.console() != null;
+        Trainer trainer = new Trainer(config, data, out, terminal);
+        // Ctrl-C: the loop saves a checkpoint at its next iteration; the JVM waits for that here
+        Thread onInterrupt = new Thread(() -> {
+            trainer.requestStop();
+            try {
+                trainer.awaitFinished(5, TimeUnit.MINUTES);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "quill-train-stop");
+        Runtime.getRuntime().addShutdownHook(onInterrupt);
+        try {
+            return trainer.run(checkpoint) == Trainer.Outcome.FINISHED ? 0 : 130;
+        } catch (Trainer.DivergedException e) {
+            throw new CliException(e.getMessage(), e);
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(onInterrupt);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it is what stopped us
+            }
+        }
+    }
+
+    /** The preset, overridden by --config. */
+    private TrainConfig settings(String presetName) throws IOException {
+        TrainConfig base = TrainConfig.preset(presetName);
+        return configFile == null ? base : base.with(TrainConfig.readFile(configFile));
+    }
+
+    private interface SettingsSource {
+        TrainConfig get() throws IOException;
+    }
+
+    /** Unknown, ill-typed or contradictory settings are usage errors (exit 2), as picocli's own are. */
+    private TrainConfig usage(SettingsSource source) throws IOException {
+        try {
+            return source.get();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    /** The settings given as flags, kebab-case name to value, as picocli parsed and type-checked them. */
+    private Map<String, String> overrides() {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (OptionSpec option : spec.options()) {
+            String key = option.longestName().substring(2);
+            Object value = option.getValue();
+            if (TrainConfig.KEYS.contains(key) && value != null) map.put(key, String.valueOf(value));
+        }
+        return map;
+    }
+
+    /** The prepared dataset, preparing the default one (or any, given --input) first when needed. */
+    private PreparedData data(TrainConfig config, PrintWriter out) throws IOException {
+        String name = config.dataset();
+        if (!PreparedData.isPrepared(dataDir, name)) {
+            if (input == null && !name.equals(PreparedData.DEFAULT_DATASET)) {
+                throw new CliException("dataset " + name + " is not prepared in " + PreparedData.datasetDir(dataDir, name)
+                        + ": run 'quill prepare " + name + " --input FILE' first (or pass --input FILE here)");
+            }
+            out.println("preparing " + PreparedData.datasetDir(dataDir, name) + " ...");
+            out.flush();
+            new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, name, input);
+        }
+        return PreparedData.load(dataDir, name);
+    }
+
+    private static void printSettings(PrintWriter out, TrainConfig config) {
+        StringBuilder line = new StringBuilder(" ");
+        for (Map.Entry<String, String> e : config.toMap().entrySet()) {
+            String item = " " + e.getKey() + "=" + e.getValue();
+            if (line.length() + item.length() > 100) {
+                out.println(line);
+                line = new StringBuilder(" ");
+            }
+            line.append(item);
+        }
+        out.println(line);
     }
 }

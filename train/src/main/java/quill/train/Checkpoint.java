@@ -1,0 +1,176 @@
+package quill.train;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import quill.model.AdamW;
+import quill.model.Gpt;
+import quill.model.GptConfig;
+import quill.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Enumeration;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipException;
+import java.util.zip.ZipFile;
+
+/**
+ * A saved training run, read back: one zip file ({@code ckpt-last.zip}, {@code ckpt-best.zip} in
+ * the run's folder) that {@link CheckpointWriter} wrote. Its entries:
+ * <ul>
+ *   <li>{@code checkpoint.json}: the format version, the model's shape ({@link GptConfig}) and the
+ *       {@link TrainingState} (iteration, best val loss, every random generator's state);</li>
+ *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
+ *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
+ *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
+ *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them.</li>
+ * </ul>
+ * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files.
+ *
+ * <p>{@link #load} reads the small entries and checks that the big ones are there; the weights are
+ * read by {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
+ * message names the file and says what is wrong with it.
+ */
+public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
+
+    /** The latest state of a run: what {@code --resume} continues. */
+    public static final String LAST = "ckpt-last.zip";
+    /** The state with the lowest val loss so far. */
+    public static final String BEST = "ckpt-best.zip";
+
+    static final int FORMAT = 1;
+    static final String META = "checkpoint.json";
+    static final String CONFIG = "config.properties";
+    static final String TOKENIZER = "tokenizer.json";
+    static final String MODEL = "model/";
+    static final String OPTIMIZER = "optimizer/";
+
+    static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
+
+    public static Path last(Path outDir) {
+        return outDir.resolve(LAST);
+    }
+
+    public static Path best(Path outDir) {
+        return outDir.resolve(BEST);
+    }
+
+    /** Reads a checkpoint's settings, vocabulary and state, and checks that its weights are there. */
+    public static Checkpoint load(Path file) throws IOException {
+        try (ZipFile zip = open(file)) {
+            JsonObject meta = JsonParser.parseString(text(zip, file, META)).getAsJsonObject();
+            int format = meta.get("format").getAsInt();
+            if (format != FORMAT) {
+                throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format " + FORMAT);
+            }
+            GptConfig model = GSON.fromJson(meta.get("model"), GptConfig.class);
+            TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
+            TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
+            Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
+            if (!hasEntries(zip, MODEL)) throw incomplete(file, "it holds no model weights (" + MODEL + ")");
+            if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
+            if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
+            return new Checkpoint(file, config, model, tokenizer, state);
+        } catch (IOException e) {
+            throw e;
+        } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind
+            throw new IOException(file + " is corrupt or not a Quill checkpoint: " + e.getMessage(), e);
+        }
+    }
+
+    /** A new model of this checkpoint's shape with its weights, in eval mode. */
+    public Gpt newModel() throws IOException {
+        Gpt model = new Gpt(modelConfig, config.seed());
+        loadWeights(model);
+        model.setTraining(false);
+        return model;
+    }
+
+    /** Copies the weights into {@code model}, which must have this checkpoint's shape. */
+    public void loadWeights(Gpt model) throws IOException {
+        extractAndLoad(MODEL, dir -> model.load(dir));
+    }
+
+    /** Restores AdamW's moments and step count into {@code optimizer} (made over a model of this shape). */
+    public void loadOptimizer(AdamW optimizer) throws IOException {
+        extractAndLoad(OPTIMIZER, dir -> optimizer.load(dir));
+    }
+
+    private interface DirLoader {
+        void load(Path dir) throws IOException;
+    }
+
+    /** Unzips the entries under {@code prefix} into a temporary folder and hands it to the loader. */
+    private void extractAndLoad(String prefix, DirLoader loader) throws IOException {
+        Path temp = Files.createTempDirectory("quill-ckpt");
+        try {
+            try (ZipFile zip = open(file)) {
+                Enumeration<? extends ZipEntry> entries = zip.entries();
+                while (entries.hasMoreElements()) {
+                    ZipEntry e = entries.nextElement();
+                    if (e.isDirectory() || !e.getName().startsWith(prefix)) continue;
+                    Path target = temp.resolve(e.getName().substring(prefix.length())).normalize();
+                    if (!target.startsWith(temp)) throw incomplete(file, "it has an entry outside its folders: " + e.getName());
+                    Files.createDirectories(target.getParent());
+                    try (InputStream in = zip.getInputStream(e)) {
+                        Files.copy(in, target);
+                    } catch (ZipException z) { // a CRC mismatch: the bytes changed after writing
+                        throw incomplete(file, "entry " + e.getName() + " is damaged (" + z.getMessage() + ")");
+                    }
+                }
+            }
+            try {
+                loader.load(temp);
+            } catch (RuntimeException e) {
+                throw new IOException("cannot load " + prefix + " from " + file + ": " + e.getMessage(), e);
+            }
+        } finally {
+            deleteTree(temp);
+        }
+    }
+
+    private static ZipFile open(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null,
+                    "no checkpoint at " + file + "; 'quill train' writes one into its --out-dir");
+        }
+        try {
+            return new ZipFile(file.toFile());
+        } catch (ZipException e) {
+            throw incomplete(file, "it is not a whole zip file (" + e.getMessage() + "), perhaps a partial copy");
+        }
+    }
+
+    private static String text(ZipFile zip, Path file, String name) throws IOException {
+        ZipEntry e = zip.getEntry(name);
+        if (e == null) throw incomplete(file, "it lacks " + name);
+        try (InputStream in = zip.getInputStream(e)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (ZipException z) {
+            throw incomplete(file, "entry " + name + " is damaged (" + z.getMessage() + ")");
+        }
+    }
+
+    private static boolean hasEntries(ZipFile zip, String prefix) {
+        return zip.stream().anyMatch(e -> !e.isDirectory() && e.getName().startsWith(prefix));
+    }
+
+    private static IOException incomplete(Path file, String why) {
+        return new IOException("checkpoint " + file + " is incomplete or corrupt: " + why);
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}

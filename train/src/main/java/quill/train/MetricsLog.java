@@ -1,0 +1,107 @@
+package quill.train;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.annotations.SerializedName;
+
+import java.io.BufferedWriter;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code metrics.jsonl}: one JSON object a line, easy to read back in a notebook
+ * ({@code pandas.read_json(path, lines=True)}) or with {@code jq}. A step line per optimizer step
+ * ({@code iter, loss, lr, ms, tokens_per_s}) and an eval line per evaluation
+ * ({@code iter, train_loss, val_loss}).
+ *
+ * <p>Lines are buffered and reach the disk at {@link #flush()} (the trainer flushes at each console
+ * update and each eval), so logging costs a training step almost nothing.
+ */
+public final class MetricsLog implements Closeable {
+
+    /** After optimizer step {@code iter}: its loss, learning rate, time and speed. */
+    public record Step(int iter, double loss, double lr, double ms, @SerializedName("tokens_per_s") double tokensPerS) {
+    }
+
+    /** The evaluation at iteration {@code iter}, before that iteration's step. */
+    public record Eval(int iter, @SerializedName("train_loss") double trainLoss, @SerializedName("val_loss") double valLoss) {
+    }
+
+    private static final Gson GSON = new Gson();
+
+    private final BufferedWriter out;
+
+    private MetricsLog(BufferedWriter out) {
+        this.out = out;
+    }
+
+    /** Starts a new file, replacing an old one. */
+    public static MetricsLog create(Path file) throws IOException {
+        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Continues {@code file} for a run resumed at iteration {@code iter}: keeps the step lines before
+     * {@code iter} and the eval lines up to {@code lastEvalIter}, dropping what the interrupted run
+     * logged after its checkpoint (the resumed run does those iterations again).
+     */
+    public static MetricsLog resume(Path file, int iter, int lastEvalIter) throws IOException {
+        List<String> kept = new ArrayList<>();
+        if (Files.isRegularFile(file)) {
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                JsonObject o = parse(line);
+                if (o == null) continue;
+                int at = o.get("iter").getAsInt();
+                if (o.has("val_loss") ? at <= lastEvalIter : at < iter) kept.add(line);
+            }
+        }
+        Files.write(file, kept, StandardCharsets.UTF_8);
+        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+    }
+
+    /** The step and eval lines of a file, for redrawing a plot. Lines that do not parse are skipped. */
+    public static void read(Path file, List<Step> steps, List<Eval> evals) throws IOException {
+        if (!Files.isRegularFile(file)) return;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            JsonObject o = parse(line);
+            if (o == null) continue;
+            if (o.has("val_loss")) evals.add(GSON.fromJson(o, Eval.class));
+            else if (o.has("loss")) steps.add(GSON.fromJson(o, Step.class));
+        }
+    }
+
+    public void step(Step s) throws IOException {
+        out.write(GSON.toJson(s));
+        out.newLine();
+    }
+
+    public void eval(Eval e) throws IOException {
+        out.write(GSON.toJson(e));
+        out.newLine();
+    }
+
+    public void flush() throws IOException {
+        out.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        out.close();
+    }
+
+    private static JsonObject parse(String line) {
+        try {
+            JsonObject o = JsonParser.parseString(line).getAsJsonObject();
+            return o.has("iter") ? o : null;
+        } catch (RuntimeException e) { // a torn last line from a killed run
+            return null;
+        }
+    }
+}

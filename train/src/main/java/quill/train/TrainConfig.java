@@ -1,0 +1,243 @@
+package quill.train;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.io.StringReader;
+import java.lang.reflect.RecordComponent;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Every setting of a training run, under nanoGPT's names in camelCase ({@code train.py}'s globals).
+ * In files and on the command line each is written in kebab-case: {@code maxIters} is
+ * {@code max-iters = 2000} in a preset and {@code --max-iters 2000} as a flag.
+ *
+ * <p>The presets in {@code presets/} list them all with a comment on each.
+ */
+public record TrainConfig(
+        String dataset,
+        String outDir,
+        int evalInterval,
+        int logInterval,
+        int evalIters,
+        boolean alwaysSaveCheckpoint,
+        int gradientAccumulationSteps,
+        int batchSize,
+        int blockSize,
+        int nLayer,
+        int nHead,
+        int nEmbd,
+        double dropout,
+        boolean bias,
+        double learningRate,
+        int maxIters,
+        double weightDecay,
+        double beta1,
+        double beta2,
+        double gradClip,
+        boolean decayLr,
+        int warmupIters,
+        int lrDecayIters,
+        double minLr,
+        long seed) {
+
+    /** The preset {@code quill train} uses when given none. */
+    public static final String DEFAULT_PRESET = "shakespeare_char_cpu";
+
+    private static final Pattern CAPITAL = Pattern.compile("([a-z0-9])([A-Z])");
+
+    /** The settings' kebab-case names, in declaration order. */
+    public static final List<String> KEYS = Arrays.stream(TrainConfig.class.getRecordComponents())
+            .map(c -> kebab(c.getName())).toList();
+
+    public TrainConfig {
+        require(!dataset.isBlank(), "dataset must not be empty");
+        require(!outDir.isBlank(), "out-dir must not be empty");
+        require(evalInterval >= 1, "eval-interval must be at least 1, got " + evalInterval);
+        require(logInterval >= 1, "log-interval must be at least 1, got " + logInterval);
+        require(evalIters >= 1, "eval-iters must be at least 1, got " + evalIters);
+        require(gradientAccumulationSteps >= 1,
+                "gradient-accumulation-steps must be at least 1, got " + gradientAccumulationSteps);
+        require(batchSize >= 1, "batch-size must be at least 1, got " + batchSize);
+        require(blockSize >= 1, "block-size must be at least 1, got " + blockSize);
+        require(nLayer >= 1, "n-layer must be at least 1, got " + nLayer);
+        require(nHead >= 1, "n-head must be at least 1, got " + nHead);
+        require(nEmbd >= 1 && nEmbd % nHead == 0,
+                "n-embd (" + nEmbd + ") must be a positive multiple of n-head (" + nHead + ")");
+        require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got " + dropout);
+        require(learningRate > 0 && Double.isFinite(learningRate), "learning-rate must be positive, got " + learningRate);
+        require(maxIters >= 0, "max-iters must not be negative, got " + maxIters);
+        require(weightDecay >= 0, "weight-decay must not be negative, got " + weightDecay);
+        require(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1), got " + beta1);
+        require(beta2 >= 0 && beta2 < 1, "beta2 must be in [0, 1), got " + beta2);
+        require(gradClip >= 0, "grad-clip must not be negative (0 turns clipping off), got " + gradClip);
+        require(warmupIters >= 0, "warmup-iters must not be negative, got " + warmupIters);
+        require(!decayLr || lrDecayIters > warmupIters,
+                "lr-decay-iters (" + lrDecayIters + ") must be greater than warmup-iters (" + warmupIters + ")");
+        require(minLr >= 0 && minLr <= learningRate,
+                "min-lr must be between 0 and learning-rate (" + learningRate + "), got " + minLr);
+    }
+
+    /** Tokens one optimizer step learns from (nanoGPT's {@code tokens_per_iter}). */
+    public long tokensPerIter() {
+        return (long) gradientAccumulationSteps * batchSize * blockSize;
+    }
+
+    /** These settings with {@code overrides} (kebab-case name to value as text) applied. */
+    public TrainConfig with(Map<String, String> overrides) {
+        Map<String, String> all = toMap();
+        for (Map.Entry<String, String> e : overrides.entrySet()) {
+            if (!all.containsKey(e.getKey())) throw unknown(e.getKey(), "");
+            all.put(e.getKey(), e.getValue());
+        }
+        return fromMap(all, "");
+    }
+
+    /** Name to value as text, in declaration order. */
+    public Map<String, String> toMap() {
+        Map<String, String> map = new LinkedHashMap<>();
+        try {
+            for (RecordComponent c : TrainConfig.class.getRecordComponents()) {
+                map.put(kebab(c.getName()), String.valueOf(c.getAccessor().invoke(this)));
+            }
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+        return map;
+    }
+
+    /** One {@code key = value} line per setting, the format of the presets. */
+    public String toProperties() {
+        StringBuilder sb = new StringBuilder();
+        toMap().forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+        return sb.toString();
+    }
+
+    /** The settings of the named preset, {@code presets/<name>.properties} in the jar. */
+    public static TrainConfig preset(String name) throws IOException {
+        String resource = "/presets/" + name + ".properties";
+        try (InputStream in = TrainConfig.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalArgumentException("no preset named '" + name + "'; the presets are: "
+                        + String.join(", ", presetNames()));
+            }
+            return fromMap(parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "preset " + name), " in preset " + name);
+        }
+    }
+
+    /** Reads a settings file in the presets' format; every setting in it must be known and well-typed. */
+    public static Map<String, String> readFile(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IOException("no settings file at " + file);
+        Map<String, String> map = parse(Files.readString(file), file.toString());
+        for (Map.Entry<String, String> e : map.entrySet()) {
+            if (!KEYS.contains(e.getKey())) throw unknown(e.getKey(), " in " + file);
+        }
+        return map;
+    }
+
+    /** Parses settings text in the presets' format; fails on a repeated key. */
+    public static TrainConfig parseProperties(String text, String origin) {
+        return fromMap(parse(text, origin), " in " + origin);
+    }
+
+    /** The names of the presets in the jar. */
+    public static List<String> presetNames() {
+        return List.of("shakespeare_char", "shakespeare_char_cpu");
+    }
+
+    private static Map<String, String> parse(String text, String origin) {
+        Properties p = new Properties();
+        try (Reader r = new StringReader(text)) {
+            p.load(r);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot read settings from " + origin + ": " + e.getMessage());
+        }
+        Map<String, String> map = new LinkedHashMap<>();
+        for (String key : p.stringPropertyNames()) map.put(key.trim(), p.getProperty(key).trim());
+        return map;
+    }
+
+    private static TrainConfig fromMap(Map<String, String> map, String where) {
+        RecordComponent[] components = TrainConfig.class.getRecordComponents();
+        Object[] values = new Object[components.length];
+        Class<?>[] types = new Class<?>[components.length];
+        List<String> missing = new ArrayList<>();
+        for (int i = 0; i < components.length; i++) {
+            String key = kebab(components[i].getName());
+            types[i] = components[i].getType();
+            String text = map.get(key);
+            if (text == null) {
+                missing.add(key);
+                continue;
+            }
+            values[i] = convert(key, text, types[i], where);
+        }
+        for (String key : map.keySet()) if (!KEYS.contains(key)) throw unknown(key, where);
+        if (!missing.isEmpty()) throw new IllegalArgumentException("missing settings" + where + ": " + String.join(", ", missing));
+        try {
+            return TrainConfig.class.getDeclaredConstructor(types).newInstance(values);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof IllegalArgumentException iae) throw iae;
+            throw new IllegalStateException(e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Converts one setting's text to its type, with a message that names the setting. */
+    public static Object convert(String key, String text, Class<?> type, String where) {
+        try {
+            if (type == String.class) return text;
+            if (type == int.class) return Integer.parseInt(text);
+            if (type == long.class) return Long.parseLong(text);
+            if (type == double.class) return Double.parseDouble(text);
+            if (type == boolean.class) {
+                if (text.equalsIgnoreCase("true")) return true;
+                if (text.equalsIgnoreCase("false")) return false;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("setting " + key + where + " must be " + typeName(type) + ", got '" + text + "'");
+    }
+
+    /** The Java type of the named setting. */
+    public static Class<?> typeOf(String key) {
+        for (RecordComponent c : TrainConfig.class.getRecordComponents()) {
+            if (kebab(c.getName()).equals(key)) return c.getType();
+        }
+        throw unknown(key, "");
+    }
+
+    private static String typeName(Class<?> type) {
+        if (type == int.class || type == long.class) return "a whole number";
+        if (type == double.class) return "a number";
+        if (type == boolean.class) return "true or false";
+        return "text";
+    }
+
+    private static IllegalArgumentException unknown(String key, String where) {
+        return new IllegalArgumentException("unknown setting '" + key + "'" + where + "; the settings are: "
+                + String.join(", ", KEYS));
+    }
+
+    /** {@code maxIters} to {@code max-iters}; {@code beta1} stays. */
+    static String kebab(String camel) {
+        Matcher m = CAPITAL.matcher(camel);
+        return m.replaceAll("$1-$2").toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+}

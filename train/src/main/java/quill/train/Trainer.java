@@ -1,0 +1,340 @@
+package quill.train;
+
+import quill.model.AdamW;
+import quill.model.Gpt;
+import quill.model.GptConfig;
+import quill.model.Parameter;
+import quill.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
+
+/**
+ * The training loop: nanoGPT's train.py for one process. Each iteration takes
+ * {@code gradientAccumulationSteps} random batches, adds up their gradients, clips the global
+ * gradient norm, takes one AdamW step at the scheduled learning rate and zeroes the gradients.
+ * Every {@code evalInterval} iterations (and at the first and last) it estimates train and val loss
+ * in eval mode and checkpoints when val loss improves.
+ *
+ * <p>Everything random (the batches, the eval batches, dropout) comes from generators whose state
+ * is checkpointed, so a resumed run continues exactly where the interrupted one stopped.
+ */
+public final class Trainer {
+
+    /** How a run ended. */
+    public enum Outcome {
+        /** All {@code maxIters} iterations done. */
+        FINISHED,
+        /** {@link #requestStop()} was called (Ctrl-C); the last checkpoint holds where it stopped. */
+        STOPPED
+    }
+
+    /** The loss or gradient became NaN or infinite; the checkpoints on disk are from before. */
+    public static final class DivergedException extends RuntimeException {
+        DivergedException(String message) {
+            super(message);
+        }
+    }
+
+    /** AdamW's epsilon, PyTorch's default (nanoGPT does not set it). */
+    static final double ADAM_EPS = 1e-8;
+
+    private final TrainConfig config;
+    private final PreparedData data;
+    private final PrintWriter out;
+    private final boolean terminal;
+    private final Path outDir;
+    private volatile boolean stopRequested;
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private IntConsumer afterStep = iter -> { };
+    private int sampleChars = 200;
+    /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
+    Gpt model;
+
+    /**
+     * @param terminal whether {@code out} is a terminal (a progress line rewritten in place) or a log
+     */
+    public Trainer(TrainConfig config, PreparedData data, PrintWriter out, boolean terminal) {
+        this.config = config;
+        this.data = data;
+        this.out = out;
+        this.terminal = terminal;
+        this.outDir = Path.of(config.outDir());
+    }
+
+    /** Called with the iteration number after each optimizer step (for tests and tools). */
+    public void afterStep(IntConsumer listener) {
+        this.afterStep = listener;
+    }
+
+    /** How many tokens the closing sample has (0 for none). */
+    public void sampleLength(int tokens) {
+        this.sampleChars = tokens;
+    }
+
+    /** Asks the loop to save a checkpoint and return at the start of its next iteration (thread-safe). */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** Waits until {@link #run} has returned (a shutdown hook waits for the checkpoint to be saved). */
+    public boolean awaitFinished(long timeout, TimeUnit unit) throws InterruptedException {
+        return finished.await(timeout, unit);
+    }
+
+    /**
+     * Trains from scratch, or from {@code resumeFrom} (a checkpoint whose model shape matches the
+     * configuration; see {@link #checkResumable}).
+     */
+    public Outcome run(Checkpoint resumeFrom) throws IOException {
+        try {
+            return loop(resumeFrom);
+        } finally {
+            finished.countDown();
+        }
+    }
+
+    private Outcome loop(Checkpoint resumeFrom) throws IOException {
+        TrainConfig c = config;
+        prepareOutDir();
+        TokenFile train = TokenFile.open(data.trainBin());
+        TokenFile val = TokenFile.open(data.valBin());
+        for (TokenFile f : List.of(train, val)) {
+            if (f.size() <= c.blockSize()) {
+                throw new IllegalArgumentException("block-size " + c.blockSize() + " is longer than the data: " + f.path()
+                        + " holds " + f.size() + " tokens; use a --block-size below " + f.size());
+            }
+        }
+        Tokenizer tokenizer = data.tokenizer();
+        GptConfig shape = modelConfig(c, tokenizer.vocabSize());
+        Gpt model = new Gpt(shape, c.seed());
+        this.model = model;
+        List<Parameter> params = List.copyOf(model.parameters().values());
+        AdamW optimizer = new AdamW(model.parameters(), c.beta1(), c.beta2(), ADAM_EPS, c.weightDecay());
+        LearningRateSchedule schedule = LearningRateSchedule.of(c);
+
+        // the generators: training batches and eval batches draw from separate streams
+        SplitMix64 seeds = new SplitMix64(c.seed());
+        SplitMix64 batchRng = new SplitMix64(seeds.nextLong());
+        SplitMix64 evalRng = new SplitMix64(seeds.nextLong());
+        int iter = 0;
+        int lastEvalIter = -1;
+        double bestVal = Double.POSITIVE_INFINITY;
+        List<MetricsLog.Step> steps = new ArrayList<>();
+        List<MetricsLog.Eval> evals = new ArrayList<>();
+        MetricsLog metrics;
+        Path metricsFile = outDir.resolve("metrics.jsonl");
+        if (resumeFrom != null) {
+            checkResumable(resumeFrom, c, tokenizer);
+            resumeFrom.loadWeights(model);
+            resumeFrom.loadOptimizer(optimizer);
+            TrainingState s = resumeFrom.state();
+            iter = s.iter();
+            lastEvalIter = s.lastEvalIter();
+            bestVal = s.bestValLoss();
+            batchRng.setState(s.batchRngState());
+            evalRng.setState(s.evalRngState());
+            model.setDropoutState(s.dropoutState());
+            metrics = MetricsLog.resume(metricsFile, iter, lastEvalIter);
+            MetricsLog.read(metricsFile, steps, evals);
+            out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(), iter, bestVal);
+        } else {
+            metrics = MetricsLog.create(metricsFile);
+        }
+        out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration%n",
+                describe(shape), countParameters(params) / 1e6, c.tokensPerIter());
+
+        int[][] x = new int[c.batchSize()][c.blockSize()];
+        int[][] y = new int[c.batchSize()][c.blockSize()];
+        ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
+        CheckpointWriter writer = new CheckpointWriter();
+        Path last = Checkpoint.last(outDir);
+        Path best = Checkpoint.best(outDir);
+        int savedIter = resumeFrom != null ? iter : -1;
+        double emaMs = 0;
+        double evalSeconds = 0;
+        try (metrics) {
+            model.setTraining(true);
+            while (true) {
+                if (stopRequested) {
+                    progress.clear();
+                    if (savedIter != iter) {
+                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+                    }
+                    out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
+                            iter, last, outDir);
+                    return Outcome.STOPPED;
+                }
+                if ((iter % c.evalInterval() == 0 || iter == c.maxIters()) && iter != lastEvalIter) {
+                    long t0 = System.nanoTime();
+                    model.setTraining(false);
+                    double trainLoss = estimateLoss(model, train, evalRng, x, y);
+                    double valLoss = estimateLoss(model, val, evalRng, x, y);
+                    model.setTraining(true);
+                    lastEvalIter = iter;
+                    MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss);
+                    evals.add(e);
+                    metrics.eval(e);
+                    metrics.flush();
+                    boolean improved = valLoss < bestVal;
+                    if (improved) bestVal = valLoss;
+                    String note = "";
+                    if (iter > 0 && (improved || c.alwaysSaveCheckpoint())) {
+                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+                        savedIter = iter;
+                        note = "saved " + last.getFileName();
+                        if (improved) {
+                            CheckpointWriter.copy(last, best);
+                            note += " and " + best.getFileName();
+                        }
+                    }
+                    progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s",
+                            iter, trainLoss, valLoss, improved && iter > 0 ? " (best so far)" : "", note.isEmpty() ? "" : "; " + note));
+                    LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
+                    evalSeconds = (System.nanoTime() - t0) / 1e9;
+                }
+                if (iter >= c.maxIters()) break;
+
+                // one optimizer step
+                long t0 = System.nanoTime();
+                double lr = schedule.at(iter);
+                double loss = 0;
+                for (int micro = 0; micro < c.gradientAccumulationSteps(); micro++) {
+                    train.sampleBatch(batchRng, x, y);
+                    loss += model.forwardBackward(x, y, 1.0 / c.gradientAccumulationSteps());
+                }
+                loss /= c.gradientAccumulationSteps();
+                double norm = c.gradClip() > 0 ? AdamW.clipGradNorm(params, c.gradClip()) : 0;
+                if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+                    progress.clear();
+                    throw new DivergedException(String.format(Locale.ROOT,
+                            "the %s became %s at iteration %d (learning rate %.3g): training diverged and stopped. %s"
+                                    + " Try a lower --learning-rate or a --grad-clip.",
+                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr,
+                            Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written."));
+                }
+                optimizer.step(lr);
+                for (Parameter p : params) p.zeroGrad();
+                double ms = (System.nanoTime() - t0) / 1e6;
+
+                MetricsLog.Step s = new MetricsLog.Step(iter, loss, lr, ms, c.tokensPerIter() / (ms / 1000));
+                steps.add(s);
+                metrics.step(s);
+                emaMs = emaMs == 0 ? ms : 0.9 * emaMs + 0.1 * ms;
+                int left = c.maxIters() - iter - 1;
+                double secondsLeft = left * emaMs / 1000
+                        + evalSeconds * (left / c.evalInterval() + 1);
+                if (progress.step(iter, c.maxIters(), loss, emaMs, c.tokensPerIter() / (emaMs / 1000), secondsLeft)) {
+                    metrics.flush();
+                }
+                iter++;
+                afterStep.accept(iter - 1);
+            }
+            if (savedIter != iter) {
+                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+            }
+        }
+        progress.clear();
+        out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in %s%n",
+                c.maxIters(), bestVal, outDir);
+        if (sampleChars > 0) sample(model, tokenizer);
+        return Outcome.FINISHED;
+    }
+
+    /** Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. */
+    private double estimateLoss(Gpt model, TokenFile file, SplitMix64 rng, int[][] x, int[][] y) {
+        double sum = 0;
+        for (int k = 0; k < config.evalIters(); k++) {
+            file.sampleBatch(rng, x, y);
+            sum += model.loss(x, y);
+        }
+        return sum / config.evalIters();
+    }
+
+    /** A short sample from the trained model, as a first taste (`quill sample` has all the controls). */
+    private void sample(Gpt model, Tokenizer tokenizer) {
+        int[] start;
+        try {
+            start = tokenizer.encode("\n");
+        } catch (IllegalArgumentException e) {
+            start = new int[]{0};
+        }
+        model.setTraining(false);
+        out.println("sample (temperature 0.8, top-k 200):");
+        out.println("----");
+        Sampler sampler = new Sampler(0.8, 200, config.seed());
+        sampler.generate(model, start, sampleChars, id -> {
+            out.print(tokenizer.decode(new int[]{id}));
+            out.flush();
+        });
+        out.println();
+        out.println("----");
+    }
+
+    /** Fails with the setting to change when the checkpoint cannot continue under {@code c}. */
+    public static void checkResumable(Checkpoint ckpt, TrainConfig c, Tokenizer tokenizer) {
+        GptConfig saved = ckpt.modelConfig();
+        String[][] pairs = {
+                {"n-layer", "" + c.nLayer(), "" + saved.nLayer()},
+                {"n-head", "" + c.nHead(), "" + saved.nHead()},
+                {"n-embd", "" + c.nEmbd(), "" + saved.nEmbd()},
+                {"block-size", "" + c.blockSize(), "" + saved.blockSize()},
+                {"bias", "" + c.bias(), "" + saved.bias()},
+        };
+        for (String[] p : pairs) {
+            if (!p[1].equals(p[2])) {
+                throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it has " + p[0] + " " + p[2]
+                        + " but the settings say " + p[1] + "; drop --" + p[0] + " (or start a new run in another --out-dir)");
+            }
+        }
+        if (!ckpt.tokenizer().toJson().equals(tokenizer.toJson())) {
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from dataset "
+                    + c.dataset() + "'s; resume with the dataset it was trained on (--dataset " + ckpt.config().dataset() + ")");
+        }
+    }
+
+    public static GptConfig modelConfig(TrainConfig c, int vocabSize) {
+        return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias());
+    }
+
+    private static TrainingState state(int iter, int lastEvalIter, double bestVal, SplitMix64 batchRng, SplitMix64 evalRng, Gpt model) {
+        return new TrainingState(iter, lastEvalIter, bestVal, batchRng.state(), evalRng.state(), model.dropoutState());
+    }
+
+    private void prepareOutDir() throws IOException {
+        try {
+            Files.createDirectories(outDir);
+            AtomicFiles.write(outDir.resolve("config.properties"),
+                    ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
+                            + "` repeats it\n" + config.toProperties()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
+            throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
+        }
+    }
+
+    private String title() {
+        return "Quill: " + config.dataset() + ", " + config.nLayer() + " layers, " + config.nHead() + " heads, "
+                + config.nEmbd() + " embd, block " + config.blockSize();
+    }
+
+    private static String describe(GptConfig g) {
+        return String.format(Locale.ROOT, "%d layers, %d heads, %d embd, block %d, vocab %d, dropout %s, bias %s",
+                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias());
+    }
+
+    private static long countParameters(List<Parameter> params) {
+        long n = 0;
+        for (Parameter p : params) n += p.value().length();
+        return n;
+    }
+}
