@@ -1,6 +1,8 @@
 package quill.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.model.Gpt;
+import quill.tokenizer.Tokenizer;
 
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
@@ -12,6 +14,7 @@ import java.awt.GraphicsEnvironment;
 import java.awt.RenderingHints;
 import java.awt.geom.AffineTransform;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -128,6 +131,32 @@ public final class AttentionPlot {
         return image;
     }
 
+    /**
+     * Runs {@code model} on {@code prompt} and draws the attention of {@code layer}. The prompt must
+     * fit in the block (crop it first) and use only the tokenizer's characters. Leaves the model in
+     * eval mode (no dropout), the mode the pictures are meant for.
+     */
+    public static BufferedImage of(Gpt model, Tokenizer tokenizer, String prompt, int layer, String title) {
+        int nLayer = model.config().nLayer();
+        if (layer < 0 || layer >= nLayer) {
+            throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + nLayer
+                    + " layer" + (nLayer == 1 ? " (0)" : "s (0 to " + (nLayer - 1) + ")"));
+        }
+        int[] ids = tokenizer.encode(prompt);
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty: attention needs at least one token");
+        }
+        if (ids.length > model.config().blockSize()) {
+            throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, more than the block size "
+                    + model.config().blockSize() + "; crop it to its last " + model.config().blockSize());
+        }
+        // One forward pass in eval mode; the targets only feed the loss, which we don't need.
+        model.setTraining(false);
+        model.loss(new int[][]{ids}, new int[1][ids.length]);
+        List<String> tokens = Arrays.stream(ids).mapToObj(id -> tokenizer.decode(new int[]{id})).toList();
+        return render(model.attention(layer), tokens, title);
+    }
+
     /** One image for the attention of one batch row, {@code att} shaped (B, nHead, T, T) or (nHead, T, T). */
     public static BufferedImage render(INDArray att, List<String> tokens, String title) {
         return render(weights(att), tokens, title);
@@ -147,21 +176,19 @@ public final class AttentionPlot {
         return w;
     }
 
+    /** Writes {@code image} as a PNG, atomically, creating the folder when needed. */
     public static void writePng(BufferedImage image, Path file) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        Path tmp = Files.createTempFile(parent, file.getFileName().toString(), ".tmp");
-        try {
-            if (!ImageIO.write(image, "png", tmp.toFile())) {
-                throw new IOException("no PNG writer is available in this JVM");
+        if (parent != null && !Files.isDirectory(parent)) {
+            try {
+                Files.createDirectories(parent);
+            } catch (IOException e) {
+                throw new IOException("cannot create the folder " + parent + ": " + AtomicFiles.reason(e), e);
             }
-            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
         }
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(image, "png", png);
+        AtomicFiles.write(file, png.toByteArray());
     }
 
     /**
