@@ -167,6 +167,9 @@ public final class TrainCommand implements Callable<Integer> {
             out.println("preparing " + PreparedData.datasetDir(dataDir, name) + " ...");
             out.flush();
             new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, name, input);
+        } else if (input != null) {
+            out.println("note: " + PreparedData.datasetDir(dataDir, name) + " is already prepared, so --input is not used"
+                    + " ('quill prepare " + name + " --input FILE' prepares it again)");
         }
         return PreparedData.load(dataDir, name);
     }

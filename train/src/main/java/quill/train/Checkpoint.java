@@ -13,11 +13,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Enumeration;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
@@ -35,8 +35,8 @@ import java.util.zip.ZipFile;
  * </ul>
  * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files.
  *
- * <p>{@link #load} reads the small entries and checks that the big ones are there; the weights are
- * read by {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
+ * <p>{@link #load} reads the small entries and checks every entry's CRC; the weights are read by
+ * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
  * message names the file and says what is wrong with it.
  */
 public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
@@ -78,6 +78,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (!hasEntries(zip, MODEL)) throw incomplete(file, "it holds no model weights (" + MODEL + ")");
             if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
+            verify(zip, file);
             return new Checkpoint(file, config, model, tokenizer, state);
         } catch (IOException e) {
             throw e;
@@ -139,8 +140,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
 
     private static ZipFile open(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file.toString(), null,
-                    "no checkpoint at " + file + "; 'quill train' writes one into its --out-dir");
+            throw new IOException("no checkpoint at " + file + "; 'quill train' writes one into its --out-dir");
         }
         try {
             return new ZipFile(file.toFile());
@@ -156,6 +156,27 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (ZipException z) {
             throw incomplete(file, "entry " + name + " is damaged (" + z.getMessage() + ")");
+        }
+    }
+
+    /**
+     * Reads every entry through and compares its CRC-32 with the one the zip recorded ({@link ZipFile}
+     * does not), so that a damaged byte anywhere fails now, not in the middle of a run.
+     */
+    private static void verify(ZipFile zip, Path file) throws IOException {
+        byte[] buffer = new byte[1 << 16];
+        Enumeration<? extends ZipEntry> entries = zip.entries();
+        while (entries.hasMoreElements()) {
+            ZipEntry e = entries.nextElement();
+            CRC32 crc = new CRC32();
+            try (InputStream in = zip.getInputStream(e)) {
+                for (int n; (n = in.read(buffer)) >= 0; ) crc.update(buffer, 0, n);
+            } catch (ZipException z) {
+                throw incomplete(file, "entry " + e.getName() + " is damaged (" + z.getMessage() + ")");
+            }
+            if (e.getCrc() != -1 && crc.getValue() != e.getCrc()) {
+                throw incomplete(file, "entry " + e.getName() + " is damaged (its CRC-32 does not match)");
+            }
         }
     }
 

@@ -1,9 +1,9 @@
 package quill.train;
 
+import quill.autograd.Parameter;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
-import quill.model.Parameter;
 import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;

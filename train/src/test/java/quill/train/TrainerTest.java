@@ -4,7 +4,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import quill.model.Parameter;
+import quill.autograd.Parameter;
 
 import java.io.IOException;
 import java.io.StringWriter;

@@ -1,0 +1,106 @@
+package quill.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    private record Result(int exitCode, String out, String err) {
+    }
+
+    private Result quill(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cmd = Quill.commandLine();
+        cmd.setOut(new PrintWriter(out, true));
+        cmd.setErr(new PrintWriter(err, true));
+        int exitCode = cmd.execute(args);
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    /** A tiny run on a tiny text, prepared from --input on first use; {@code extra} flags replace the defaults. */
+    private Result train(String... extra) throws IOException {
+        Path input = tmp.resolve("tiny.txt");
+        if (!Files.exists(input)) Files.writeString(input, "To be, or not to be, that is the question:\n".repeat(50));
+        List<String> defaults = List.of("--data-dir", tmp.resolve("data").toString(),
+                "--input", input.toString(), "--dataset", "tiny", "--out-dir", tmp.resolve("out").toString(),
+                "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
+                "--eval-interval", "3", "--eval-iters", "2", "--warmup-iters", "2", "--lr-decay-iters", "10");
+        List<String> args = new ArrayList<>(List.of("train"));
+        for (int i = 0; i < defaults.size(); i += 2) {
+            if (!List.of(extra).contains(defaults.get(i))) args.addAll(defaults.subList(i, i + 2));
+        }
+        args.addAll(List.of(extra));
+        return quill(args.toArray(String[]::new));
+    }
+
+    @Test
+    void trainsPrintsItsSettingsAndResumes() throws IOException {
+        Result first = train("--max-iters", "6");
+        assertEquals(0, first.exitCode(), first.err());
+        assertTrue(first.out().contains("max-iters=6"), first.out());
+        assertTrue(first.out().contains("eval 6: train loss"), first.out());
+        for (String f : List.of("ckpt-last.zip", "ckpt-best.zip", "metrics.jsonl", "loss.png", "config.properties")) {
+            assertTrue(Files.exists(tmp.resolve("out").resolve(f)), f);
+        }
+
+        Result resumed = train("--resume", "--max-iters", "9");
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.out().contains("resuming from"), resumed.out());
+        assertTrue(resumed.out().contains("eval 9: train loss"), resumed.out());
+
+        Result contradicting = train("--resume", "--n-embd", "32");
+        assertEquals(1, contradicting.exitCode(), contradicting.err());
+        assertTrue(contradicting.err().startsWith("error: cannot resume from"), contradicting.err());
+        assertTrue(contradicting.err().contains("n-embd 16 but the settings say 32"), contradicting.err());
+    }
+
+    @Test
+    void unknownIllTypedAndInvalidSettingsAreUsageErrors() throws IOException {
+        Path config = Files.writeString(tmp.resolve("mine.properties"), "max-iters = 10\nlearning_rate = 1e-3\n");
+        Result unknownInFile = quill("train", "--config", config.toString());
+        assertEquals(2, unknownInFile.exitCode());
+        assertTrue(unknownInFile.err().contains("unknown setting 'learning_rate' in " + config), unknownInFile.err());
+
+        Result illTyped = quill("train", "--max-iters", "lots");
+        assertEquals(2, illTyped.exitCode());
+        assertTrue(illTyped.err().contains("--max-iters"), illTyped.err());
+
+        Result unknownFlag = quill("train", "--max-iter", "10");
+        assertEquals(2, unknownFlag.exitCode());
+
+        Result invalid = quill("train", "--n-head", "3");
+        assertEquals(2, invalid.exitCode());
+        assertTrue(invalid.err().contains("n-embd (128) must be a positive multiple of n-head (3)"), invalid.err());
+    }
+
+    @Test
+    void missingDataNamesTheCommandThatPreparesIt() {
+        Result r = quill("train", "--dataset", "novels", "--data-dir", tmp.resolve("data").toString());
+        assertEquals(1, r.exitCode());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("run 'quill prepare novels --input FILE'"), r.err());
+    }
+
+    @Test
+    void resumingWithoutACheckpointSaysSo() {
+        Result r = quill("train", "--resume", "--out-dir", tmp.resolve("nothing").toString());
+        assertEquals(1, r.exitCode());
+        assertTrue(r.err().startsWith("error: no checkpoint at " + tmp.resolve("nothing").resolve("ckpt-last.zip")), r.err());
+    }
+}

@@ -1,0 +1,108 @@
+package quill.train;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import quill.autograd.Parameter;
+import quill.model.AdamW;
+import quill.model.Gpt;
+import quill.tokenizer.CharTokenizer;
+
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CheckpointTest {
+
+    @TempDir
+    Path tmp;
+
+    private final CharTokenizer tokenizer = CharTokenizer.fromCorpus(TinyRun.TEXT);
+
+    @Test
+    void aCrashHalfWayThroughAWriteLeavesThePreviousCheckpointLoadable() throws IOException {
+        TrainConfig config = TinyRun.config(tmp, 10);
+        Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
+        AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
+        Path file = tmp.resolve(Checkpoint.LAST);
+        new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5, 1, 2, 3), model, optimizer);
+        float[] saved = firstWeights(model);
+        long size = Files.size(file);
+
+        // the next checkpoint dies after half its bytes
+        for (Parameter p : model.parameters().values()) p.value().addi(1);
+        CheckpointWriter dying = new CheckpointWriter(out -> new FailAfter(out, size / 2));
+        IOException e = assertThrows(IOException.class, () -> dying.write(file, config, tokenizer,
+                new TrainingState(10, 10, 2.0, 4, 5, 6), model, optimizer));
+        assertTrue(e.getMessage().startsWith("cannot write checkpoint " + file + " (the previous one, if any, is intact)"));
+
+        Checkpoint ckpt = Checkpoint.load(file);
+        assertEquals(new TrainingState(5, 5, 2.5, 1, 2, 3), ckpt.state());
+        assertArrayEquals(saved, firstWeights(ckpt.newModel()));
+        try (var files = Files.list(tmp)) {
+            assertEquals(1, files.count(), "no temporary files are left behind");
+        }
+    }
+
+    @Test
+    void missingPartialAndCorruptFilesAreNamed() throws IOException {
+        TrainConfig config = TinyRun.config(tmp, 10);
+        Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
+        AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
+        Path good = tmp.resolve("good.zip");
+        new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5, 1, 2, 3), model, optimizer);
+        byte[] bytes = Files.readAllBytes(good);
+
+        Path missing = tmp.resolve("missing.zip");
+        assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(missing)).getMessage().startsWith("no checkpoint at " + missing));
+
+        Path partial = Files.write(tmp.resolve("partial.zip"), Arrays.copyOf(bytes, bytes.length / 2));
+        assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(partial)).getMessage()
+                .startsWith("checkpoint " + partial + " is incomplete or corrupt"));
+
+        Path garbage = Files.writeString(tmp.resolve("garbage.zip"), "not a checkpoint");
+        assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(garbage)).getMessage()
+                .startsWith("checkpoint " + garbage + " is incomplete or corrupt"));
+
+        // flip bytes inside the stored arrays: the zip's CRC catches it
+        byte[] flipped = bytes.clone();
+        for (int i = bytes.length / 2; i < bytes.length / 2 + 64; i++) flipped[i] ^= 0x5a;
+        Path corrupt = Files.write(tmp.resolve("corrupt.zip"), flipped);
+        IOException e = assertThrows(IOException.class, () -> Checkpoint.load(corrupt));
+        assertTrue(e.getMessage().contains(corrupt.toString()), e.getMessage());
+        assertFalse(e.getMessage().isBlank());
+    }
+
+    private static float[] firstWeights(Gpt model) {
+        return model.parameters().values().iterator().next().value().dup().data().asFloat();
+    }
+
+    /** An output stream whose disk "fails" after {@code limit} bytes. */
+    private static final class FailAfter extends FilterOutputStream {
+        private long left;
+
+        FailAfter(OutputStream out, long limit) {
+            super(out);
+            this.left = limit;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            if (left-- <= 0) throw new IOException("simulated crash");
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            for (int i = 0; i < len; i++) write(b[off + i]);
+        }
+    }
+}

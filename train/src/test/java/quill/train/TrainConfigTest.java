@@ -1,0 +1,77 @@
+package quill.train;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainConfigTest {
+
+    @Test
+    void thePresetsAreNanoGptsSettings() throws IOException {
+        TrainConfig gpu = TrainConfig.preset("shakespeare_char");
+        assertEquals(6, gpu.nLayer());
+        assertEquals(6, gpu.nHead());
+        assertEquals(384, gpu.nEmbd());
+        assertEquals(256, gpu.blockSize());
+        assertEquals(64, gpu.batchSize());
+        assertEquals(0.2, gpu.dropout());
+        assertFalse(gpu.bias());
+        assertEquals(1e-3, gpu.learningRate());
+        assertEquals(5000, gpu.maxIters());
+        assertEquals(5000, gpu.lrDecayIters());
+        assertEquals(1e-4, gpu.minLr());
+        assertEquals(0.99, gpu.beta2());
+        assertEquals(100, gpu.warmupIters());
+        assertEquals(250, gpu.evalInterval());
+        assertEquals(200, gpu.evalIters());
+        assertEquals("out/shakespeare_char", gpu.outDir());
+
+        TrainConfig cpu = TrainConfig.preset("shakespeare_char_cpu");
+        assertEquals(gpu.with(Map.of("n-layer", "4", "n-head", "4", "n-embd", "128", "block-size", "64",
+                "batch-size", "12", "max-iters", "2000", "lr-decay-iters", "2000", "dropout", "0.0", "eval-iters", "20",
+                "out-dir", "out/shakespeare_char_cpu")).with(Map.of("log-interval", "" + cpu.logInterval())), cpu);
+        assertEquals(768, cpu.tokensPerIter());
+    }
+
+    @Test
+    void overridesReplaceSingleSettings() throws IOException {
+        TrainConfig c = TrainConfig.preset("shakespeare_char_cpu").with(Map.of("max-iters", "500", "bias", "true"));
+        assertEquals(500, c.maxIters());
+        assertTrue(c.bias());
+        assertEquals(4, c.nLayer());
+        assertEquals(c, TrainConfig.parseProperties(c.toProperties(), "round trip"));
+    }
+
+    @Test
+    void unknownIllTypedAndInvalidSettingsAreNamed(@TempDir Path tmp) throws IOException {
+        TrainConfig c = TrainConfig.preset("shakespeare_char_cpu");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("max-iter", "5")))
+                .getMessage().startsWith("unknown setting 'max-iter'"));
+        assertEquals("setting max-iters must be a whole number, got 'lots'",
+                assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("max-iters", "lots"))).getMessage());
+        assertEquals("n-embd (100) must be a positive multiple of n-head (3)",
+                assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("n-head", "3", "n-embd", "100"))).getMessage());
+        Path file = Files.writeString(tmp.resolve("my.properties"), "# mine\nlearning-rate = 3e-4\nwarmup = 5\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainConfig.readFile(file))
+                .getMessage().startsWith("unknown setting 'warmup' in " + file));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainConfig.preset("huge"))
+                .getMessage().startsWith("no preset named 'huge'"));
+    }
+
+    @Test
+    void kebabCaseFollowsNanoGptsNames() {
+        assertEquals("n-embd", TrainConfig.kebab("nEmbd"));
+        assertEquals("lr-decay-iters", TrainConfig.kebab("lrDecayIters"));
+        assertEquals("beta1", TrainConfig.kebab("beta1"));
+        assertTrue(TrainConfig.KEYS.contains("gradient-accumulation-steps"));
+    }
+}
