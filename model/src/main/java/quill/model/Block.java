@@ -1,0 +1,39 @@
+package quill.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import quill.autograd.Ops;
+import quill.autograd.Parameter;
+import quill.autograd.Rng;
+import quill.autograd.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/** A pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+final class Block {
+    final LayerNorm ln1;
+    final CausalSelfAttention attn;
+    final LayerNorm ln2;
+    final Mlp mlp;
+
+    Block(String name, GptConfig config, Random init, DataType type) {
+        this.ln1 = new LayerNorm(name + ".ln_1", config.nEmbd(), config.bias(), type);
+        this.attn = new CausalSelfAttention(name + ".attn", config, init, type);
+        this.ln2 = new LayerNorm(name + ".ln_2", config.nEmbd(), config.bias(), type);
+        this.mlp = new Mlp(name + ".mlp", config, init, type);
+    }
+
+    Tensor forward(Tensor x, Rng rng) {
+        x = Ops.add(x, attn.forward(ln1.forward(x), rng));  // (B, T, C)
+        return Ops.add(x, mlp.forward(ln2.forward(x), rng)); // (B, T, C)
+    }
+
+    List<Parameter> parameters() {
+        List<Parameter> p = new ArrayList<>(ln1.parameters());
+        p.addAll(attn.parameters());
+        p.addAll(ln2.parameters());
+        p.addAll(mlp.parameters());
+        return p;
+    }
+}

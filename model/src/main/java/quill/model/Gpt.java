@@ -1,0 +1,225 @@
+package quill.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import quill.autograd.Nn;
+import quill.autograd.Ops;
+import quill.autograd.Parameter;
+import quill.autograd.Rng;
+import quill.autograd.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The GPT language model, layer for layer nanoGPT's: token and position embeddings, {@code nLayer}
+ * pre-LayerNorm blocks (causal self-attention, then a GELU MLP), a final LayerNorm, and {@code lm_head}
+ * sharing its weight with the token embedding.
+ *
+ * <p>{@link #forward} builds the autograd tape in ordinary memory (for notebooks and debuggers).
+ * {@link #forwardBackward}, {@link #loss} and {@link #nextTokenLogits} run the same code inside an ND4J
+ * workspace, so a training step reuses its activation memory instead of allocating it anew.
+ */
+public final class Gpt {
+    /** Step memory: learned on the first step, then reused; grows if a later step needs more. */
+    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
+            .initialSize(0)
+            .overallocationLimit(0.1)
+            .policyAllocation(AllocationPolicy.OVERALLOCATE)
+            .policyLearning(LearningPolicy.FIRST_LOOP)
+            .policySpill(SpillPolicy.REALLOCATE)
+            .build();
+    private static final String STEP_WORKSPACE = "quill-step";
+
+    private final GptConfig config;
+    private final Embedding wte;
+    private final Embedding wpe;
+    private final List<Block> h = new ArrayList<>();
+    private final LayerNorm lnF;
+    private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+    private final Rng dropoutRng;
+    private boolean training = true;
+
+    /** A model in float32, initialised as nanoGPT does from {@code seed}. */
+    public Gpt(GptConfig config, long seed) {
+        this(config, seed, DataType.FLOAT);
+    }
+
+    /** As {@link #Gpt(GptConfig, long)} in the given precision (DOUBLE for gradient checks and exact comparisons). */
+    public Gpt(GptConfig config, long seed, DataType type) {
+        this.config = config;
+        Random init = new Random(seed);
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), init, type);
+            this.wpe = new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), init, type);
+            for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, init, type));
+            this.lnF = new LayerNorm("transformer.ln_f", config.nEmbd(), config.bias(), type);
+        }
+        register(wte.weight);
+        register(wpe.weight);
+        for (Block block : h) block.parameters().forEach(this::register);
+        lnF.parameters().forEach(this::register);
+        this.dropoutRng = new Rng(seed ^ 0x5DEECE66DL);
+    }
+
+    /** nanoGPT's init for the projections into the residual stream: std 0.02 / sqrt(2 nLayer). */
+    static double residualStd(GptConfig config) {
+        return 0.02 / Math.sqrt(2.0 * config.nLayer());
+    }
+
+    private void register(Parameter p) {
+        parameters.put(p.name(), p);
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    /** Every weight by nanoGPT state-dict name, in state-dict order; lm_head is wte and not listed again. */
+    public Map<String, Parameter> parameters() {
+        return Collections.unmodifiableMap(parameters);
+    }
+
+    /** Dropout on (training) or off (evaluation). {@link #loss} and {@link #nextTokenLogits} never drop out. */
+    public void setTraining(boolean training) {
+        this.training = training;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    /**
+     * The logits (B, T, vocabSize) for ids (B, T), T at most blockSize, as a tape: call
+     * {@code Nn.crossEntropy(logits, targets).backward()} to get every parameter's gradient.
+     */
+    public Tensor forward(int[][] idx) {
+        return forward(idx, training ? dropoutRng : null);
+    }
+
+    private Tensor forward(int[][] idx, Rng rng) {
+        return Nn.linear(hidden(idx, rng), wte.weight, null);      // (B, T, V)  lm_head, tied to wte
+    }
+
+    /** The final hidden states, after ln_f: (B, T, C). */
+    private Tensor hidden(int[][] idx, Rng rng) {
+        int t = checkIds(idx, "idx");
+        Tensor tok = wte.forward(idx);                              // (B, T, C)  token embeddings
+        Tensor pos = wpe.forward(positions(t));                     // (1, T, C)  position embeddings
+        Tensor x = Nn.dropout(Ops.add(tok, pos), config.dropout(), rng); // (B, T, C)
+        for (Block block : h) x = block.forward(x, rng);            // (B, T, C)
+        return lnF.forward(x);                                      // (B, T, C)
+    }
+
+    /**
+     * One forward and backward pass on a batch: adds d(lossScale * loss)/d parameter into every
+     * {@link Parameter#grad()} (so gradient accumulation is several calls with lossScale = 1/steps) and
+     * returns the mean loss. Dropout is on if {@link #setTraining training}.
+     */
+    public double forwardBackward(int[][] idx, int[][] targets, double lossScale) {
+        checkTargets(idx, targets);
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+            Tensor loss = Nn.crossEntropy(forward(idx), targets);
+            loss.backward(lossScale);
+            return loss.value().getDouble(0);
+        }
+    }
+
+    /** The mean loss on a batch, without dropout or gradients (for evaluation). */
+    public double loss(int[][] idx, int[][] targets) {
+        checkTargets(idx, targets);
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+            return Nn.crossEntropy(forward(idx, null), targets).value().getDouble(0);
+        }
+    }
+
+    /**
+     * The logits for the token after {@code context} (its last blockSize ids are used), without dropout:
+     * only the last position goes through lm_head, as in nanoGPT's generate.
+     */
+    public float[] nextTokenLogits(int[] context) {
+        if (context.length == 0) throw new IllegalArgumentException("nextTokenLogits needs at least one token of context");
+        int t = Math.min(context.length, config.blockSize());
+        int[][] idx = {java.util.Arrays.copyOfRange(context, context.length - t, context.length)};
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+            INDArray x = hidden(idx, null).value();                                // (1, T, C)
+            INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true); // (1, C)
+            INDArray logits = Nd4j.gemm(last, wte.weight.value(), false, true);    // (1, V)
+            return logits.toFloatVector();
+        }
+    }
+
+    /** The attention weights (B, nHead, T, T) of the last forward pass in block {@code layer}, as a copy. */
+    public INDArray attention(int layer) {
+        if (layer < 0 || layer >= h.size()) {
+            throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + h.size() + " layers");
+        }
+        INDArray w = h.get(layer).attn.weights();
+        if (w == null) throw new IllegalStateException("no forward pass has run yet");
+        return w;
+    }
+
+    /** The dropout generator's state: save it with a checkpoint to resume with the same masks. */
+    public long dropoutState() {
+        return dropoutRng.state();
+    }
+
+    public void setDropoutState(long state) {
+        dropoutRng.setState(state);
+    }
+
+    /** Writes every parameter as {@code <state-dict name>.npy} (float32, PyTorch layout) into {@code dir}. */
+    public void save(Path dir) throws IOException {
+        ParameterFiles.save(parameters.values(), dir);
+    }
+
+    /**
+     * Reads parameters written by {@link #save} or by PyTorch (one .npy per state-dict name). Every file
+     * must be present with the right shape and the folder may hold no other .npy; on error nothing changes.
+     */
+    public void load(Path dir) throws IOException {
+        ParameterFiles.load(parameters, dir, config);
+    }
+
+    private int checkIds(int[][] idx, String what) {
+        if (idx.length == 0 || idx[0].length == 0) throw new IllegalArgumentException(what + " is empty");
+        int t = idx[0].length;
+        if (t > config.blockSize()) {
+            throw new IllegalArgumentException(what + " has " + t + " positions, more than blockSize " + config.blockSize());
+        }
+        for (int[] row : idx) {
+            if (row.length != t) throw new IllegalArgumentException("the rows of " + what + " differ in length");
+            for (int id : row) {
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new IllegalArgumentException(what + " holds token id " + id + ", outside [0, " + config.vocabSize() + ")");
+                }
+            }
+        }
+        return t;
+    }
+
+    private void checkTargets(int[][] idx, int[][] targets) {
+        checkIds(idx, "idx");
+        if (targets.length != idx.length || targets[0].length != idx[0].length) {
+            throw new IllegalArgumentException("targets must have the shape of idx, " + idx.length + "x" + idx[0].length);
+        }
+    }
+
+    private static int[][] positions(int t) {
+        int[][] pos = new int[1][t];
+        for (int i = 0; i < t; i++) pos[0][i] = i;
+        return pos;
+    }
+}

@@ -1,0 +1,174 @@
+package quill.model;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.autograd.Parameter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Compares this model with a PyTorch reference dump (the format of {@code shared/reference/README.md}):
+ * builds the model of its config.json, loads its parameters, and compares the logits, the loss, every
+ * gradient, the loss before each AdamW step and every parameter after the steps.
+ *
+ * <p>Each comparison reports the largest absolute difference and the relative error: that difference
+ * divided by the largest magnitude in the reference tensor (for a scalar, by the scalar itself).
+ */
+public final class ReferenceCheck {
+    /** Relative tolerances: the dump's README asks for about 1e-5 (logits, loss) and 1e-4 (gradients, step losses). */
+    public static final double LOGITS_TOLERANCE = 1e-5;
+    public static final double LOSS_TOLERANCE = 1e-5;
+    public static final double GRADIENT_TOLERANCE = 1e-4;
+    public static final double STEP_LOSS_TOLERANCE = 1e-5;
+    /**
+     * Parameters after the AdamW steps, as gradients. The loosest case is the key third of c_attn's bias:
+     * its true gradient is exactly 0 (softmax ignores a shift shared by all keys), so float32 rounding
+     * noise is all there is, and Adam's m / sqrt(v) turns that noise into steps of up to lr * noise / eps.
+     */
+    public static final double PARAMETER_TOLERANCE = 1e-4;
+
+    /** One compared tensor. */
+    public record Row(String tensor, long[] shape, double maxAbsError, double maxRelError, double tolerance) {
+        public boolean ok() {
+            return maxRelError <= tolerance;   // false for NaN
+        }
+    }
+
+    /** What a dump holds besides the tensors. */
+    public record Dump(GptConfig model, double learningRate, double beta1, double beta2, double eps,
+                       double weightDecay, double gradClip, int steps) {
+    }
+
+    private ReferenceCheck() {
+    }
+
+    /** Reads {@code dir}/config.json; a missing file or field is an IOException naming it. */
+    public static Dump readConfig(Path dir) throws IOException {
+        Path file = dir.resolve("config.json");
+        if (!Files.isDirectory(dir)) throw new IOException("no such folder: " + dir);
+        if (!Files.isRegularFile(file)) throw new IOException("missing file " + file + ": is " + dir + " a reference dump?");
+        JsonObject root;
+        try {
+            root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IOException(file + " is not a JSON object: " + e.getMessage());
+        }
+        JsonObject m = object(root, "model", file), o = object(root, "optimizer", file);
+        GptConfig model;
+        try {
+            model = new GptConfig(number(m, "vocab_size", file).intValue(), number(m, "block_size", file).intValue(),
+                    number(m, "n_layer", file).intValue(), number(m, "n_head", file).intValue(),
+                    number(m, "n_embd", file).intValue(), number(m, "dropout", file).doubleValue(),
+                    field(m, "bias", file).getAsBoolean());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage());
+        }
+        return new Dump(model, number(o, "learning_rate", file).doubleValue(), number(o, "beta1", file).doubleValue(),
+                number(o, "beta2", file).doubleValue(), number(o, "eps", file).doubleValue(),
+                number(o, "weight_decay", file).doubleValue(), number(o, "grad_clip", file).doubleValue(),
+                number(o, "steps", file).intValue());
+    }
+
+    /** Runs the whole comparison in the given precision (FLOAT as training does, or DOUBLE). */
+    public static List<Row> run(Path dir, DataType type) throws IOException {
+        Dump dump = readConfig(dir);
+        Gpt gpt = new Gpt(dump.model(), 0, type);
+        Map<String, Parameter> params = gpt.parameters();
+        gpt.load(dir.resolve("params"));
+        gpt.setTraining(false);   // a dump is made without dropout
+        int[][] x = ids(dir.resolve("x.npy"), dump.model());
+        int[][] y = ids(dir.resolve("y.npy"), dump.model());
+        if (x.length != y.length || x[0].length != y[0].length) {
+            throw new IOException(dir.resolve("y.npy") + " must have the shape of x.npy, [" + x.length + ", " + x[0].length + "]");
+        }
+        long b = x.length, t = x[0].length, v = dump.model().vocabSize();
+        // read every expected tensor before computing, so a bad dump fails fast and names its file
+        INDArray expectedLogits = Npy.read(dir.resolve("logits.npy"), b, t, v);
+        INDArray expectedLoss = Npy.read(dir.resolve("loss.npy"));
+        Map<String, INDArray> expectedGrads = ParameterFiles.read(params, dir.resolve("grads"), dump.model());
+        INDArray expectedStepLosses = Npy.read(dir.resolve("step_losses.npy"), dump.steps());
+        Map<String, INDArray> expectedAfter = ParameterFiles.read(params, dir.resolve("params_after"), dump.model());
+        if (expectedLoss.length() != 1) throw new IOException(dir.resolve("loss.npy") + " must hold one number");
+
+        List<Row> rows = new ArrayList<>();
+        rows.add(compare("logits", expectedLogits, gpt.forward(x).value(), LOGITS_TOLERANCE));
+        params.values().forEach(Parameter::zeroGrad);
+        double loss = gpt.forwardBackward(x, y, 1.0);
+        rows.add(compare("loss", expectedLoss.getDouble(0), loss, LOSS_TOLERANCE));
+        for (Parameter p : params.values()) {
+            rows.add(compare("grad " + p.name(), expectedGrads.get(p.name()), p.grad(), GRADIENT_TOLERANCE));
+        }
+        AdamW adamW = new AdamW(params, dump.beta1(), dump.beta2(), dump.eps(), dump.weightDecay());
+        for (int s = 0; s < dump.steps(); s++) {
+            params.values().forEach(Parameter::zeroGrad);
+            double stepLoss = gpt.forwardBackward(x, y, 1.0);
+            rows.add(compare("step " + (s + 1) + " loss", expectedStepLosses.getDouble(s), stepLoss, STEP_LOSS_TOLERANCE));
+            AdamW.clipGradNorm(params.values(), dump.gradClip());
+            adamW.step(dump.learningRate());
+        }
+        for (Parameter p : params.values()) {
+            rows.add(compare("after " + p.name(), expectedAfter.get(p.name()), p.value(), PARAMETER_TOLERANCE));
+        }
+        return rows;
+    }
+
+    /** Largest |actual - expected|, and that over the largest |expected|. */
+    static Row compare(String name, INDArray expected, INDArray actual, double tolerance) {
+        INDArray e = expected.castTo(DataType.DOUBLE), a = actual.castTo(DataType.DOUBLE);
+        double abs = a.sub(e).amaxNumber().doubleValue();
+        double scale = e.amaxNumber().doubleValue();
+        return new Row(name, expected.shape(), abs, scale == 0 ? abs : abs / scale, tolerance);
+    }
+
+    static Row compare(String name, double expected, double actual, double tolerance) {
+        double abs = Math.abs(actual - expected);
+        return new Row(name, new long[0], abs, expected == 0 ? abs : abs / Math.abs(expected), tolerance);
+    }
+
+    /** Token ids (B, T) from an integer .npy, checked against the model's vocabulary and block size. */
+    private static int[][] ids(Path file, GptConfig config) throws IOException {
+        INDArray a = Npy.read(file);
+        if (a.rank() != 2 || a.dataType().isFPType()) {
+            throw new IOException(file + " must be a 2-D integer array [B, T], got " + a.dataType() + " " + java.util.Arrays.toString(a.shape()));
+        }
+        if (a.size(1) > config.blockSize()) {
+            throw new IOException(file + " has T = " + a.size(1) + ", more than block_size " + config.blockSize());
+        }
+        int[][] ids = a.toIntMatrix();
+        for (int[] row : ids) {
+            for (int id : row) {
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new IOException(file + " holds token id " + id + ", outside [0, " + config.vocabSize() + ")");
+                }
+            }
+        }
+        return ids;
+    }
+
+    private static JsonObject object(JsonObject o, String key, Path file) throws IOException {
+        JsonElement e = field(o, key, file);
+        if (!e.isJsonObject()) throw new IOException(file + ": \"" + key + "\" must be an object");
+        return e.getAsJsonObject();
+    }
+
+    private static Number number(JsonObject o, String key, Path file) throws IOException {
+        JsonElement e = field(o, key, file);
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) throw new IOException(file + ": \"" + key + "\" must be a number");
+        return e.getAsNumber();
+    }
+
+    private static JsonElement field(JsonObject o, String key, Path file) throws IOException {
+        JsonElement e = o.get(key);
+        if (e == null || e.isJsonNull()) throw new IOException(file + " has no \"" + key + "\"");
+        return e;
+    }
+}
