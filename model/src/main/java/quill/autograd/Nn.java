@@ -157,9 +157,12 @@ public final class Nn {
         }, scores);
     }
 
-    /** Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p). */
+    /**
+     * Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p).
+     * A null {@code rng} means evaluation: no dropout.
+     */
     public static Tensor dropout(Tensor x, double p, Rng rng) {
-        if (p == 0) return x;
+        if (p == 0 || rng == null) return x;
         INDArray mask = dropoutMask(x.shape(), x.dataType(), p, rng);
         INDArray out = x.value().mul(mask);                               // out = x * mask
         return Tensor.op("dropout", out, g -> x.addFreshGrad(g.mul(mask)), x);

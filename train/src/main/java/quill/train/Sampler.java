@@ -1,5 +1,6 @@
 package quill.train;
 
+import quill.autograd.Rng;
 import quill.model.Gpt;
 
 import java.util.Arrays;
@@ -11,12 +12,12 @@ import java.util.function.IntConsumer;
  * distribution toward the likeliest token (0 means always take it: greedy decoding); high ones
  * flatten it. Top-k cuts the long tail of unlikely tokens that makes text derail.
  *
- * <p>Seeded with its own {@link SplitMix64}: the same model, prompt and seed give the same text.
+ * <p>Seeded with its own {@link Rng}: the same model, prompt and seed give the same text.
  */
 public final class Sampler {
     private final double temperature;
     private final int topK;
-    private final SplitMix64 rng;
+    private final Rng rng;
 
     /**
      * @param temperature 0 for greedy (argmax), else the divisor of the logits (nanoGPT: 0.8)
@@ -30,7 +31,7 @@ public final class Sampler {
         if (topK < 0) throw new IllegalArgumentException("top-k must be at least 1 (or 0 for all tokens), got " + topK);
         this.temperature = temperature;
         this.topK = topK;
-        this.rng = new SplitMix64(seed);
+        this.rng = new Rng(seed);
     }
 
     /** The id drawn from {@code logits} (one per vocabulary entry; not modified). */
