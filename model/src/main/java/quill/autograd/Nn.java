@@ -5,21 +5,18 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.LogSoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The neural-network functions a GPT is made of, as in {@code torch.nn.functional}: each computes its
- * output with a few large ND4J calls and differentiates it by hand right below, with the math in the
- * comments. Each is checked against finite differences, and the fused ones (layer norm, GELU, softmax,
- * cross-entropy) also against the same function composed from {@link Ops}.
+ * The neural-network functions a GPT is made of, as in {@code torch.nn.functional}. Matrix products go to
+ * BLAS; the rest are single loops over the arrays' elements ({@link Elements}), forward and backward side
+ * by side with the math in the comments, as in llm.c. Each is checked against finite differences, and the
+ * fused ones (layer norm, GELU, softmax, cross-entropy) also against the same function composed from {@link Ops}.
  */
 public final class Nn {
     private Nn() {
@@ -40,23 +37,25 @@ public final class Nn {
         }
         long n = x.value().length() / in;
         INDArray x2 = x.value().reshape('c', n, in);                                   // (N, in)
-        INDArray y2 = Nd4j.createUninitialized(x.dataType(), new long[]{n, out}, 'c'); // (N, out)
+        INDArray y2 = Elements.empty(x.dataType(), n, out);                            // (N, out)
         Nd4j.gemm(x2, weight.value(), y2, false, true, 1.0, 0.0);                     // y = x W^T
         if (bias != null) y2.addiRowVector(bias.value());                              //   + b
         long[] shape = x.shape().clone();
         shape[shape.length - 1] = out;
         Tensor[] parents = bias == null ? new Tensor[]{x, weight} : new Tensor[]{x, weight, bias};
         return Tensor.op("linear", y2.reshape('c', shape), g -> {
-            INDArray g2 = g.reshape('c', n, out);                                      // (N, out)
+            INDArray g2 = Elements.contiguousCopy(g).reshape('c', n, out);           // (N, out)
             x.addGemmGrad(g2, weight.value(), false, false, n);                        // dx  = g W
             weight.addGemmGrad(g2, x2, true, false, out);                              // dW += g^T x
-            if (bias != null) bias.addFreshGrad(g2.sum(0));                            // db += sum_rows g
+            if (bias != null) {                                                        // db += 1^T g, the column sums
+                bias.addGemmGrad(Nd4j.ones(x.dataType(), 1, n), g2, false, false, 1);
+            }
         }, parents);
     }
 
     /** Rows of {@code weight} picked by token ids: ids (B, T) to (B, T, C). Repeated ids add their gradients. */
     public static Tensor embedding(Tensor weight, int[][] ids) {
-        long vocab = weight.size(0), c = weight.size(1);
+        int vocab = (int) weight.size(0), c = (int) weight.size(1);
         int b = ids.length, t = ids[0].length;
         int[] flat = new int[b * t];
         for (int i = 0; i < b; i++) {
@@ -69,15 +68,26 @@ public final class Nn {
                 flat[i * t + j] = id;
             }
         }
-        INDArray out = Nd4j.pullRows(weight.value(), 1, flat, 'c').reshape('c', b, t, c); // out[b, t] = W[ids[b, t]]
-        return Tensor.op("embedding", out, g -> {                                      // dW[ids[b, t]] += g[b, t]
-            double[] gd = doubles(g);
-            double[] dw = new double[(int) (vocab * c)];
+        INDArray out = Elements.empty(weight.dataType(), b, t, c);
+        Elements w = new Elements(weight.value()), o = new Elements(out);
+        double[] row = new double[c];
+        for (int i = 0; i < flat.length; i++) {
+            w.get(flat[i] * c, row, c);                                   // out[b, t] = W[ids[b, t]]
+            o.put(i * c, row, c);
+        }
+        return Tensor.op("embedding", out, g -> {
+            double[] dw = new double[vocab * c], gRow = new double[c];
+            Elements dy = new Elements(Elements.contiguousCopy(g));
             for (int i = 0; i < flat.length; i++) {
-                int row = (int) (flat[i] * c), from = (int) (i * c);
-                for (int k = 0; k < c; k++) dw[row + k] += gd[from + k];
+                dy.get(i * c, gRow, c);
+                int at = flat[i] * c;
+                for (int k = 0; k < c; k++) dw[at + k] += gRow[k];        // dW[ids[b, t]] += g[b, t]
             }
-            weight.addFreshGrad(Nd4j.create(dw, new long[]{vocab, c}, weight.dataType()));
+            Elements grad = new Elements(weight.gradBuffer());
+            double[] sum = new double[vocab * c];
+            grad.get(0, sum, sum.length);
+            for (int k = 0; k < sum.length; k++) sum[k] += dw[k];
+            grad.put(0, sum, sum.length);
         }, weight);
     }
 
@@ -86,56 +96,148 @@ public final class Nn {
      * with the biased variance; {@code bias} may be null.
      */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
-        long c = x.size(x.rank() - 1), n = x.value().length() / c;
-        INDArray x2 = x.value().reshape('c', n, c);                       // (N, C)
-        INDArray mean = x2.mean(true, 1);                                 // (N, 1)
-        INDArray xhat = x2.subColumnVector(mean);                         // x - mean
-        INDArray rstd = xhat.mul(xhat).mean(true, 1).addi(eps);          // var + eps, (N, 1)
-        Transforms.pow(rstd, -0.5, false);                                // rstd = 1 / sqrt(var + eps)
-        xhat.muliColumnVector(rstd);                                      // xhat = (x - mean) * rstd
-        INDArray y = xhat.mulRowVector(weight.value());                   // y = xhat * w
-        if (bias != null) y.addiRowVector(bias.value());                  //   + b
+        int c = (int) x.size(x.rank() - 1), n = (int) (x.value().length() / c);
+        INDArray out = Elements.empty(x.dataType(), x.shape());
+        Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
+        double[] w = new double[c], b = new double[c], row = new double[c];
+        new Elements(weight.value()).get(0, w, c);
+        if (bias != null) new Elements(bias.value()).get(0, b, c);
+        double[] mean = new double[n], rstd = new double[n];
+        for (int r = 0; r < n; r++) {
+            in.get(r * c, row, c);
+            double m = 0, v = 0;
+            for (int j = 0; j < c; j++) m += row[j];
+            m /= c;                                                       // mean = sum x / C
+            for (int j = 0; j < c; j++) v += (row[j] - m) * (row[j] - m);
+            double s = 1 / Math.sqrt(v / c + eps);                        // rstd = 1 / sqrt(var + eps)
+            for (int j = 0; j < c; j++) row[j] = (row[j] - m) * s * w[j] + b[j]; // y = (x - mean) * rstd * w + b
+            y.put(r * c, row, c);
+            mean[r] = m;
+            rstd[r] = s;
+        }
         Tensor[] parents = bias == null ? new Tensor[]{x, weight} : new Tensor[]{x, weight, bias};
-        return Tensor.op("layerNorm", y.reshape('c', x.shape()), g -> {
-            INDArray g2 = g.reshape('c', n, c);
-            if (bias != null) bias.addFreshGrad(g2.sum(0));               // y = ... + b:    db = sum_rows g
-            weight.addFreshGrad(g2.mul(xhat).sum(0));                     // y = xhat * w:   dw = sum_rows g * xhat
-            if (!x.requiresGrad()) return;
-            INDArray dxhat = g2.mulRowVector(weight.value());             //                 dxhat = g * w
-            // xhat = (x - mean) * rstd:  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-            INDArray meanDxhat = dxhat.mean(true, 1);
-            INDArray meanDxhatXhat = dxhat.mul(xhat).mean(true, 1);
-            INDArray dx = dxhat.subiColumnVector(meanDxhat).subi(xhat.mulColumnVector(meanDxhatXhat)).muliColumnVector(rstd);
-            x.addFreshGrad(dx);
+        return Tensor.op("layerNorm", out, g -> {
+            Elements dy = new Elements(Elements.contiguousCopy(g));
+            INDArray dxArray = x.requiresGrad() ? Elements.empty(x.dataType(), x.shape()) : null;
+            Elements dx = dxArray == null ? null : new Elements(dxArray);
+            double[] dw = new double[c], db = new double[c], xhat = new double[c], gRow = new double[c];
+            for (int r = 0; r < n; r++) {
+                in.get(r * c, xhat, c);
+                dy.get(r * c, gRow, c);
+                double sumDxhat = 0, sumDxhatXhat = 0;
+                for (int j = 0; j < c; j++) {
+                    xhat[j] = (xhat[j] - mean[r]) * rstd[r];               // xhat = (x - mean) * rstd
+                    dw[j] += gRow[j] * xhat[j];                           // y = xhat * w + b:  dw = sum_rows g xhat
+                    db[j] += gRow[j];                                     //                    db = sum_rows g
+                    double dxhat = gRow[j] * w[j];                        //                    dxhat = g w
+                    sumDxhat += dxhat;
+                    sumDxhatXhat += dxhat * xhat[j];
+                }
+                if (dx == null) continue;
+                // xhat = (x - mean) * rstd:  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                double meanDxhat = sumDxhat / c, meanDxhatXhat = sumDxhatXhat / c;
+                for (int j = 0; j < c; j++) gRow[j] = rstd[r] * (gRow[j] * w[j] - meanDxhat - xhat[j] * meanDxhatXhat);
+                dx.put(r * c, gRow, c);
+            }
+            if (dxArray != null) x.addFreshGrad(dxArray);
+            weight.addFreshGrad(Nd4j.create(dw, new long[]{c}, weight.dataType()));
+            if (bias != null) bias.addFreshGrad(Nd4j.create(db, new long[]{c}, bias.dataType()));
         }, parents);
     }
 
-    /** GELU exactly as PyTorch's default: {@code x * Phi(x)}, Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}. */
+    /**
+     * GELU as PyTorch's default, {@code x * Phi(x)} with Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}.
+     * erf is Abramowitz and Stegun's 7.1.28 ({@link Gelu}): GELU is within 5e-7 of PyTorch's, its
+     * derivative within 1.4e-6, and the backward differentiates that same formula, so finite-difference
+     * checks hold exactly.
+     */
     public static Tensor gelu(Tensor x) {
-        INDArray cdf = x.value().mul(1 / Math.sqrt(2));
-        Nd4j.exec(new Erf(cdf, cdf));
-        cdf.addi(1).muli(0.5);                                            // Phi(x) = (1 + erf(x / sqrt 2)) / 2
-        INDArray out = x.value().mul(cdf);                                // out = x * Phi(x)
+        int n = (int) x.value().length();
+        INDArray out = Elements.empty(x.dataType(), x.shape());
+        Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
+        Gelu.Scratch w = new Gelu.Scratch();
+        double[] v = new double[Elements.BLOCK], phi = new double[Elements.BLOCK];
+        for (int from = 0; from < n; from += Elements.BLOCK) {
+            int m = Math.min(Elements.BLOCK, n - from);
+            in.get(from, v, m);
+            Gelu.cdf(v, phi, m, w);
+            for (int i = 0; i < m; i++) phi[i] *= v[i];                   // out = x * Phi(x)
+            y.put(from, phi, m);
+        }
         return Tensor.op("gelu", out, g -> {
-            // out = x * Phi(x):  d out / dx = Phi(x) + x * phi(x), with phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
-            INDArray d = x.value().mul(x.value()).muli(-0.5);
-            Transforms.exp(d, false);
-            d.muli(x.value()).muli(1 / Math.sqrt(2 * Math.PI)).addi(cdf).muli(g);
-            x.addFreshGrad(d);
+            INDArray dxArray = Elements.empty(x.dataType(), x.shape());
+            Elements dy = new Elements(Elements.contiguousCopy(g)), dx = new Elements(dxArray);
+            double[] dphi = new double[Elements.BLOCK], gv = new double[Elements.BLOCK];
+            for (int from = 0; from < n; from += Elements.BLOCK) {
+                int m = Math.min(Elements.BLOCK, n - from);
+                in.get(from, v, m);
+                dy.get(from, gv, m);
+                Gelu.cdf(v, phi, m, w);
+                Gelu.pdf(dphi, m, w);
+                for (int i = 0; i < m; i++) gv[i] *= phi[i] + v[i] * dphi[i];  // d out / dx = Phi(x) + x Phi'(x)
+                dx.put(from, gv, m);
+            }
+            x.addFreshGrad(dxArray);
         }, x);
     }
 
     /** Softmax over the last axis. */
     public static Tensor softmax(Tensor x) {
-        long len = x.size(x.rank() - 1), n = x.value().length() / len;
+        int len = (int) x.size(x.rank() - 1), n = (int) (x.value().length() / len);
         INDArray x2 = x.value().reshape('c', n, len);
-        INDArray y = Nd4j.exec(new SoftMax(x2, x2.ulike(), 1))[0];        // y = exp(x) / sum exp(x)
+        INDArray y = Nd4j.exec(new SoftMax(x2, Elements.empty(x.dataType(), n, len), 1))[0]; // y = exp(x) / sum exp(x)
         return Tensor.op("softmax", y.reshape('c', x.shape()), g -> {
-            // y = softmax(x):  dx = y * (g - sum(g * y))
-            INDArray g2 = g.reshape('c', n, len);
-            INDArray dot = g2.mul(y).sum(true, 1);
-            x.addFreshGrad(g2.subColumnVector(dot).muli(y));
+            INDArray dxArray = Elements.empty(x.dataType(), x.shape());
+            softmaxBackward(new Elements(Elements.contiguousCopy(g)), new Elements(y), new Elements(dxArray), n, len, 1.0, false);
+            x.addFreshGrad(dxArray);
         }, x);
+    }
+
+    /**
+     * Causal attention weights from raw scores, fused: row r of {@code scores} (rows of {@code len}) is
+     * query {@code i = r % len}; {@code att = softmax(scores * scale)} over keys 0..i and 0 after, as
+     * nanoGPT's scale, masked_fill(-inf) and softmax. Only the keys a query sees are visited.
+     */
+    public static void causalSoftmax(INDArray scores, INDArray att, int rows, int len, double scale) {
+        Elements s = new Elements(scores), a = new Elements(att);
+        double[] row = new double[len];
+        for (int r = 0; r < rows; r++) {
+            int seen = r % len + 1;
+            s.get(r * len, row, seen);
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < seen; j++) max = Math.max(max, row[j] * scale);
+            for (int j = 0; j < seen; j++) {
+                row[j] = Math.exp(row[j] * scale - max);                  // exp(score * scale - max)
+                sum += row[j];
+            }
+            for (int j = 0; j < seen; j++) row[j] /= sum;
+            java.util.Arrays.fill(row, seen, len, 0);                     // masked keys: weight 0
+            a.put(r * len, row, len);
+        }
+    }
+
+    /**
+     * The softmax backward in place, row by row over rows of {@code len}: {@code g = y * (g - sum(g * y)) * scale}.
+     * With {@code causal}, row r is query r % len of a causal attention: its keys after the query have
+     * y = 0, so they are set to 0 without being visited.
+     */
+    public static void softmaxBackwardInPlace(INDArray g, INDArray y, int rows, int len, double scale, boolean causal) {
+        Elements e = new Elements(g);
+        softmaxBackward(e, new Elements(y), e, rows, len, scale, causal);
+    }
+
+    private static void softmaxBackward(Elements g, Elements y, Elements dx, int rows, int len, double scale, boolean causal) {
+        double[] gRow = new double[len], yRow = new double[len];
+        for (int r = 0; r < rows; r++) {
+            int row = r * len, seen = causal ? r % len + 1 : len;
+            g.get(row, gRow, len);
+            y.get(row, yRow, len);
+            double dot = 0;
+            for (int j = 0; j < seen; j++) dot += gRow[j] * yRow[j];
+            for (int j = 0; j < seen; j++) gRow[j] = yRow[j] * (gRow[j] - dot) * scale;
+            for (int j = seen; j < len; j++) gRow[j] = 0;
+            dx.put(row, gRow, len);
+        }
     }
 
     /**
@@ -158,8 +260,8 @@ public final class Nn {
     }
 
     /**
-     * Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p).
-     * A null {@code rng} means evaluation: no dropout.
+     * Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p), so the
+     * expected value is unchanged. A null {@code rng} means evaluation: no dropout.
      */
     public static Tensor dropout(Tensor x, double p, Rng rng) {
         if (p == 0 || rng == null) return x;
@@ -171,19 +273,16 @@ public final class Nn {
     /**
      * Mean cross-entropy of the softmax of {@code logits} (B, T, V) against target ids (B, T); targets of
      * -1 are ignored (PyTorch's ignore_index). The softmax and the loss are fused: d loss / d logits =
-     * (softmax - onehot) / count.
+     * (softmax - onehot(target)) / count.
      */
     public static Tensor crossEntropy(Tensor logits, int[][] targets) {
-        long v = logits.size(logits.rank() - 1), n = logits.value().length() / v;
+        int v = (int) logits.size(logits.rank() - 1), n = (int) (logits.value().length() / v);
         int t = targets[0].length;
         if (targets.length * (long) t != n) {
             throw new IllegalArgumentException("crossEntropy: " + targets.length + "x" + t + " targets for logits "
                     + Arrays.toString(logits.shape()));
         }
-        INDArray logp = Nd4j.exec(new LogSoftMax(logits.value().reshape('c', n, v), 1))[0]; // log softmax, (N, V)
-        double[] lp = doubles(logp);
-        int[] flat = new int[(int) n];
-        double sum = 0;
+        int[] flat = new int[n];
         int count = 0;
         for (int i = 0; i < n; i++) {
             int target = targets[i / t][i % t];
@@ -191,38 +290,58 @@ public final class Nn {
                 throw new IllegalArgumentException("crossEntropy: target " + target + " is outside the " + v + " classes");
             }
             flat[i] = target;
-            if (target == -1) continue;
-            sum -= lp[(int) (i * v + target)];                            // loss = -log softmax(logits)[target]
-            count++;
+            if (target != -1) count++;
         }
         if (count == 0) throw new IllegalArgumentException("crossEntropy: every target is -1 (ignored)");
+        Elements x = new Elements(Elements.contiguousCopy(logits.value()));
+        INDArray probs = Elements.empty(logits.dataType(), n, v);
+        Elements p = new Elements(probs);
+        double[] row = new double[v];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            x.get(i * v, row, v);
+            double max = Double.NEGATIVE_INFINITY, z = 0;
+            for (int j = 0; j < v; j++) max = Math.max(max, row[j]);
+            double picked = flat[i] == -1 ? 0 : row[flat[i]];
+            for (int j = 0; j < v; j++) {
+                row[j] = Math.exp(row[j] - max);
+                z += row[j];
+            }
+            for (int j = 0; j < v; j++) row[j] /= z;                     // p = softmax(logits)
+            p.put(i * v, row, v);
+            if (flat[i] != -1) sum += max + Math.log(z) - picked;         // -log p[target] = logsumexp - logit
+        }
         int counted = count;
         INDArray loss = Nd4j.scalar(logits.dataType(), sum / count);      // mean over counted positions
         return Tensor.op("crossEntropy", loss, g -> {
             // loss = mean_i -log p_i[target_i]:  d loss / d logits_i = (p_i - onehot(target_i)) / count
             double scale = g.getDouble(0) / counted;
-            double[] onehot = new double[(int) (n * v)];
-            double[] rowScale = new double[(int) n];
+            INDArray dxArray = Elements.empty(logits.dataType(), logits.shape());
+            Elements dx = new Elements(dxArray);
+            double[] d = new double[v];
             for (int i = 0; i < n; i++) {
-                if (flat[i] == -1) continue;
-                onehot[(int) (i * v + flat[i])] = 1;
-                rowScale[i] = scale;
+                p.get(i * v, d, v);
+                double s = flat[i] == -1 ? 0 : scale;
+                if (flat[i] != -1) d[flat[i]] -= 1;
+                for (int j = 0; j < v; j++) d[j] *= s;
+                dx.put(i * v, d, v);
             }
-            INDArray dx = Transforms.exp(logp, true)
-                    .subi(Nd4j.create(onehot, new long[]{n, v}, logits.dataType()))
-                    .muliColumnVector(Nd4j.create(rowScale, new long[]{n, 1}, logits.dataType()));
-            logits.addFreshGrad(dx);
+            logits.addFreshGrad(dxArray);
         }, logits);
     }
 
     /** A dropout mask of the given shape: 0 with probability p, else 1 / (1 - p). */
     public static INDArray dropoutMask(long[] shape, DataType type, double p, Rng rng) {
         double keep = 1 / (1 - p);
-        long length = 1;
-        for (long s : shape) length *= s;
-        double[] mask = new double[(int) length];
-        for (int i = 0; i < mask.length; i++) mask[i] = rng.nextDouble() < p ? 0 : keep;
-        return Nd4j.create(mask, shape, type);
+        INDArray mask = Elements.empty(type, shape);
+        Elements m = new Elements(mask);
+        double[] block = new double[Elements.BLOCK];
+        for (int from = 0; from < m.length(); from += Elements.BLOCK) {
+            int n = Math.min(Elements.BLOCK, m.length() - from);
+            for (int i = 0; i < n; i++) block[i] = rng.nextDouble() < p ? 0 : keep;
+            m.put(from, block, n);
+        }
+        return mask;
     }
 
     private static final Map<String, INDArray> MASKS = new ConcurrentHashMap<>();
@@ -243,10 +362,5 @@ public final class Nn {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             return Nd4j.create(m, new long[]{t, t}, type);
         }
-    }
-
-    /** The elements of {@code a} in c order, as doubles. */
-    static double[] doubles(INDArray a) {
-        return a.dup('c').data().asDouble();
     }
 }

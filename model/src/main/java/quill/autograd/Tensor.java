@@ -61,6 +61,7 @@ public class Tensor {
      * that parent (with {@link #addGrad}); it is only kept when some parent wants a gradient.
      */
     public static Tensor op(String name, INDArray value, Backward backward, Tensor... parents) {
+        Profiler.forward(name);
         boolean wanted = false;
         for (Tensor p : parents) wanted |= p.requiresGrad;
         return wanted ? new Tensor(name, value, null, true, backward, parents)
@@ -117,7 +118,12 @@ public class Tensor {
         addGrad(Nd4j.valueArrayOf(shape(), seed, dataType()));
         for (int i = order.size() - 1; i >= 0; i--) {
             Tensor t = order.get(i);
-            if (t.backward != null && t.grad != null) t.backward.apply(t.grad);
+            if (t.backward == null || t.grad == null) continue;
+            if (Profiler.on()) {
+                Profiler.backward(t.op, () -> t.backward.apply(t.grad));
+            } else {
+                t.backward.apply(t.grad);
+            }
         }
     }
 
@@ -156,14 +162,20 @@ public class Tensor {
     }
 
     /** As {@link #addGrad}, but may keep {@code g} itself: only for a fresh array nothing else holds. */
-    void addFreshGrad(INDArray g) {
+    public void addFreshGrad(INDArray g) {
         if (!requiresGrad) return;
         if (grad == null && g.ordering() == 'c' && !g.isView()) grad = g.reshape(value.shape());
         else addGrad(g);
     }
 
+    /** This tensor's gradient array, zero-filled on first use, for kernels that add into it element by element. */
+    INDArray gradBuffer() {
+        if (grad == null) grad = Nd4j.zeros(dataType(), value.shape());
+        return grad;
+    }
+
     /**
-     * Writes {@code alpha * op(a) op(b)} into this tensor's gradient viewed as a matrix of {@code rows} rows:
+     * Adds {@code op(a) op(b)} into this tensor's gradient viewed as a matrix of {@code rows} rows:
      * a gemm with beta 0 into a fresh array, or beta 1 onto the sum so far.
      */
     void addGemmGrad(INDArray a, INDArray b, boolean transA, boolean transB, long rows) {

@@ -1,13 +1,9 @@
 package quill.model;
 
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
+import quill.autograd.Elements;
 import quill.autograd.Parameter;
 
 import java.io.IOException;
@@ -41,17 +37,9 @@ import java.util.Properties;
  *   <li>{@code weightDecay}: shrinks weights toward 0 by lr * weightDecay of themselves each step,
  *       decoupled from the gradient (unlike L2 in Adam); biases and LayerNorm gains are not decayed.</li>
  * </ul>
- * Moments live outside ND4J workspaces; a step's temporaries live in one.
+ * Moments live outside ND4J workspaces; a step is one pass over each parameter's elements.
  */
 public final class AdamW {
-    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .initialSize(0)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
-    private static final String WORKSPACE = "quill-optimizer";
-
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -86,14 +74,27 @@ public final class AdamW {
         steps++;
         double bias1 = 1 - Math.pow(beta1, steps);
         double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, steps));
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, WORKSPACE)) {
-            for (State s : states) {
-                INDArray p = s.param.value(), g = s.param.grad();
-                if (p.rank() >= 2 && weightDecay != 0) p.muli(1 - lr * weightDecay);  // decoupled weight decay
-                s.m.muli(beta1).addi(g.mul(1 - beta1));                               // m = b1 m + (1 - b1) g
-                s.v.muli(beta2).addi(g.mul(g).muli(1 - beta2));                       // v = b2 v + (1 - b2) g^2
-                INDArray denom = Transforms.sqrt(s.v, true).divi(bias2Sqrt).addi(eps); // sqrt(v / (1 - b2^t)) + eps
-                p.subi(s.m.div(denom).muli(lr / bias1));                              // p -= lr / (1 - b1^t) m / denom
+        double stepSize = lr / bias1;
+        double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
+                v = new double[Elements.BLOCK];
+        for (State s : states) {
+            double decay = s.param.rank() >= 2 ? 1 - lr * weightDecay : 1;   // decoupled weight decay, weights only
+            Elements pe = new Elements(s.param.value()), ge = new Elements(s.param.grad()),
+                    me = new Elements(s.m), ve = new Elements(s.v);
+            for (int from = 0; from < pe.length(); from += Elements.BLOCK) {
+                int n = Math.min(Elements.BLOCK, pe.length() - from);
+                pe.get(from, p, n);
+                ge.get(from, g, n);
+                me.get(from, m, n);
+                ve.get(from, v, n);
+                for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
+                for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
+                for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
+                    p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
+                }
+                pe.put(from, p, n);
+                me.put(from, m, n);
+                ve.put(from, v, n);
             }
         }
     }
@@ -104,10 +105,13 @@ public final class AdamW {
      */
     public static double clipGradNorm(Collection<Parameter> params, double maxNorm) {
         double sumSq = 0;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, WORKSPACE)) {
-            for (Parameter p : params) {
-                double n = p.grad().norm2Number().doubleValue();
-                sumSq += n * n;
+        double[] g = new double[Elements.BLOCK];
+        for (Parameter p : params) {
+            Elements ge = new Elements(p.grad());
+            for (int from = 0; from < ge.length(); from += Elements.BLOCK) {
+                int n = Math.min(Elements.BLOCK, ge.length() - from);
+                ge.get(from, g, n);
+                for (int i = 0; i < n; i++) sumSq += g[i] * g[i];
             }
         }
         double norm = Math.sqrt(sumSq);

@@ -3,8 +3,6 @@ package quill.model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import quill.autograd.Nn;
@@ -16,6 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.point;
+
 /**
  * Multi-head causal self-attention, as nanoGPT's CausalSelfAttention: one fused projection {@code c_attn}
  * to queries, keys and values for every head, softmax(q k^T / sqrt(hs)) over the keys each query may see,
@@ -23,7 +24,8 @@ import java.util.Random;
  *
  * <p>The middle part ({@link #attend}) is one op with a hand-written backward: every intermediate is an
  * ordinary array you can look at in a debugger (q, k, v, scores, att, y), and it is tested against the
- * same math composed from the tape's small ops.
+ * same math composed from the tape's small ops. q, k and v are views into c_attn's output, and the
+ * gradients are written straight into views of c_attn's output gradient: no copies.
  */
 final class CausalSelfAttention {
     final Linear cAttn;
@@ -51,45 +53,45 @@ final class CausalSelfAttention {
 
     /** softmax(mask(q k^T / sqrt(hs))) v for every head, from the fused projection. */
     private Tensor attend(Tensor qkvT, Rng rng) {
-        long b = qkvT.size(0), t = qkvT.size(1), c = qkvT.size(2) / 3, hs = c / nHead;
+        int b = (int) qkvT.size(0), t = (int) qkvT.size(1), c = (int) qkvT.size(2) / 3, hs = c / nHead;
+        DataType type = qkvT.dataType();
         double scale = 1 / Math.sqrt(hs);
-        INDArray qkv = qkvT.value();
-        INDArray heads = qkv.reshape('c', b, t, 3, nHead, hs).permute(2, 0, 3, 1, 4).dup('c'); // (3, B, nh, T, hs)
-        INDArray q = part(heads, 0);                                        // (B, nh, T, hs)
-        INDArray k = part(heads, 1);                                        // (B, nh, T, hs)
-        INDArray v = part(heads, 2);                                        // (B, nh, T, hs)
-        INDArray scores = Nd4j.matmul(q, k, false, true, false).muli(scale); // (B, nh, T, T)  q k^T / sqrt(hs)
-        INDArray rows = scores.reshape('c', b * nHead, t, t);
-        Nd4j.exec(new BroadcastAddOp(rows, Nn.causalBias(t, qkv.dataType()), rows, 1, 2)); // -inf where key > query
-        INDArray att = weightsBuffer(b, t, qkv.dataType());                 // (B, nh, T, T)
-        Nd4j.exec(new SoftMax(scores.reshape('c', b * nHead * t, t), att.reshape('c', b * nHead * t, t), 1));
-        INDArray mask = rng == null || dropout == 0 ? null : Nn.dropoutMask(att.shape(), att.dataType(), dropout, rng);
+        INDArray q = head(qkvT.value(), 0, b, t, hs);                       // (B, nh, T, hs)
+        INDArray k = head(qkvT.value(), 1, b, t, hs);                       // (B, nh, T, hs)
+        INDArray v = head(qkvT.value(), 2, b, t, hs);                       // (B, nh, T, hs)
+        INDArray scores = Nd4j.matmul(q, k, Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c'),
+                false, true, false);                                        // (B, nh, T, T)  q k^T
+        INDArray att = weightsBuffer(b, t, type);                           // (B, nh, T, T)
+        Nn.causalSoftmax(scores, att, b * nHead * t, t, scale);             // softmax(q k^T / sqrt(hs)) over keys <= query
+        INDArray mask = rng == null || dropout == 0 ? null : Nn.dropoutMask(att.shape(), type, dropout, rng);
         INDArray attDropped = mask == null ? att : att.mul(mask);           // (B, nh, T, T)
-        INDArray yHeads = Nd4j.matmul(attDropped, v);                        // (B, nh, T, hs)  weighted sum of values
-        INDArray y = yHeads.permute(0, 2, 1, 3).dup('c').reshape('c', b, t, c); // (B, T, C)  heads side by side
+        INDArray y = Nd4j.createUninitialized(type, new long[]{b, t, c}, 'c');  // (B, T, C)
+        Nd4j.matmul(attDropped, v, heads(y, b, t, hs), false, false, false); // y = att v, each head into its columns
 
         return Tensor.op("attention", y, dy -> {
-            INDArray dyHeads = dy.reshape('c', b, t, nHead, hs).permute(0, 2, 1, 3).dup('c'); // (B, nh, T, hs)
-            INDArray dHeads = Nd4j.createUninitialized(qkv.dataType(), heads.shape(), 'c');   // (3, B, nh, T, hs)
-            // yHeads = attDropped @ v
-            Nd4j.matmul(attDropped, dyHeads, part(dHeads, 2), true, false, false);    // dv = attDropped^T dy
-            INDArray dAtt = Nd4j.matmul(dyHeads, v, false, true, false);               // dattDropped = dy v^T
-            if (mask != null) dAtt.muli(mask);                                         // attDropped = att * mask
-            // att = softmax(scores):  dscores = att * (datt - sum_keys(datt * att)); masked keys have att = 0
-            INDArray dAtt2 = dAtt.reshape('c', b * nHead * t, t), att2 = att.reshape('c', b * nHead * t, t);
-            INDArray dot = dAtt2.mul(att2).sum(true, 1);
-            INDArray dScores = dAtt2.subiColumnVector(dot).muli(att2).muli(scale).reshape('c', b, nHead, t, t);
-            // scores = q k^T * scale
-            Nd4j.matmul(dScores, k, part(dHeads, 0), false, false, false);            // dq = dscores k * scale
-            Nd4j.matmul(dScores, q, part(dHeads, 1), true, false, false);             // dk = dscores^T q * scale
-            // heads = qkv split into q, k, v and heads: put the gradient back in qkv's layout
-            qkvT.addGrad(dHeads.permute(1, 3, 0, 2, 4).dup('c').reshape('c', b, t, 3 * c));
+            INDArray dyHeads = heads(dy, b, t, hs);                          // (B, nh, T, hs) view
+            INDArray dqkv = Nd4j.createUninitialized(type, new long[]{b, t, 3L * c}, 'c');
+            // y = attDropped @ v
+            Nd4j.matmul(attDropped, dyHeads, head(dqkv, 2, b, t, hs), true, false, false); // dv = attDropped^T dy
+            INDArray dAtt = Nd4j.matmul(dyHeads, v, Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c'),
+                    false, true, false);                                     // dattDropped = dy v^T
+            if (mask != null) dAtt.muli(mask);                               // attDropped = att * mask
+            // att = softmax(scores), scores = q k^T * scale:  dscores = att * (datt - sum(datt * att)) * scale
+            Nn.softmaxBackwardInPlace(dAtt, att, b * nHead * t, t, scale, true);
+            Nd4j.matmul(dAtt, k, head(dqkv, 0, b, t, hs), false, false, false); // dq = dscores k
+            Nd4j.matmul(dAtt, q, head(dqkv, 1, b, t, hs), true, false, false);  // dk = dscores^T q
+            qkvT.addFreshGrad(dqkv);
         }, qkvT);
     }
 
-    /** q (0), k (1) or v (2) out of the (3, B, nh, T, hs) array: a contiguous view. */
-    private static INDArray part(INDArray heads, int i) {
-        return heads.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all());
+    /** Part {@code part} (0 q, 1 k, 2 v) of a (B, T, 3C) array as heads (B, nh, T, hs): a strided view. */
+    private INDArray head(INDArray qkv, int part, int b, int t, int hs) {
+        return qkv.reshape('c', b, t, 3, nHead, hs).get(all(), all(), point(part), all(), all()).permute(0, 2, 1, 3);
+    }
+
+    /** A (B, T, C) array as heads (B, nh, T, hs): a strided view. */
+    private INDArray heads(INDArray y, int b, int t, int hs) {
+        return y.reshape('c', b, t, nHead, hs).permute(0, 2, 1, 3);
     }
 
     /**

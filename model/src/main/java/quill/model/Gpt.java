@@ -43,6 +43,10 @@ public final class Gpt {
             .build();
     private static final String STEP_WORKSPACE = "quill-step";
 
+    static {
+        Backend.init();
+    }
+
     private final GptConfig config;
     private final Embedding wte;
     private final Embedding wpe;

@@ -9,12 +9,11 @@ import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
+import quill.autograd.Tensor;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -27,7 +26,7 @@ import java.util.Map;
  *
  * <p>Why it is exact: in a causal transformer the keys and values at position {@code i} depend only
  * on tokens {@code 0..i} and their positions, so appending a token does not change them. The same
- * math as the training forward, in plain arrays (no tape): {@code x = wte[id] + wpe[pos]}, then per
+ * math as the training forward (its LayerNorm and GELU kernels, on constants: no gradients), on arrays: {@code x = wte[id] + wpe[pos]}, then per
  * block {@code x += c_proj(attn(ln_1(x)))} and {@code x += mlp(ln_2(x))}, then {@code ln_f} and
  * {@code lm_head} (tied to {@code wte}) on the last position only.
  *
@@ -203,19 +202,14 @@ public final class KvCache {
         return b == null ? y : y.addiRowVector(b);
     }
 
-    /** torch's LayerNorm over the last axis, biased variance, eps 1e-5; {@code b} may be null. */
+    /** The model's own LayerNorm (eps 1e-5), on arrays: the same kernel as training, so the same numbers. */
     private static INDArray layerNorm(INDArray x, INDArray w, INDArray b) {
-        INDArray xhat = x.subColumnVector(x.mean(true, 1));                                // x - mean
-        INDArray rstd = Transforms.pow(xhat.mul(xhat).mean(true, 1).addi(Nn.LAYER_NORM_EPS), -0.5, false); // 1 / sqrt(var + eps)
-        INDArray y = xhat.muliColumnVector(rstd).muliRowVector(w);
-        return b == null ? y : y.addiRowVector(b);
+        return Nn.layerNorm(Tensor.constant(x), Tensor.constant(w), b == null ? null : Tensor.constant(b), Nn.LAYER_NORM_EPS).value();
     }
 
-    /** PyTorch's exact GELU: {@code x * (1 + erf(x / sqrt 2)) / 2}, in place. */
+    /** The model's own GELU, on arrays. */
     private static INDArray gelu(INDArray x) {
-        INDArray cdf = x.mul(1 / Math.sqrt(2));
-        Nd4j.exec(new Erf(cdf, cdf));
-        return x.muli(cdf.addi(1).muli(0.5));
+        return Nn.gelu(Tensor.constant(x)).value();
     }
 
     private static INDArray value(Map<String, Parameter> p, String name) {

@@ -60,9 +60,13 @@ class FusedOpsTest {
                 t -> composedLayerNorm(t[0], t[1], null), random(1, 3, 4, 8), random(2, 8));
     }
 
+    /**
+     * GELU's erf is A&S 7.1.28, the composed one ND4J's exact erf: GELU agrees to 5e-7 and its derivative
+     * to 1.4e-6 (the bounds over the whole real line).
+     */
     @Test
     void gelu() {
-        same("gelu", t -> Nn.gelu(t[0]), t -> composedGelu(t[0]), random(1, 5, 9).muli(4));
+        same("gelu", t -> Nn.gelu(t[0]), t -> composedGelu(t[0]), 2e-6, random(1, 5, 9).muli(4));
     }
 
     @Test
@@ -82,20 +86,25 @@ class FusedOpsTest {
      * sum(output * R) with respect to every input, to 1e-10 of their largest magnitude.
      */
     static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed, INDArray... inputs) {
+        same(name, fused, composed, 1e-10, inputs);
+    }
+
+    static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed, double tolerance,
+                     INDArray... inputs) {
         Tensor[] a = variables(inputs), b = variables(inputs);
         Tensor outA = fused.apply(a), outB = composed.apply(b);
         assertArrayEquals(outB.shape(), outA.shape(), name + ": shape");
-        close(name + " value", outB.value(), outA.value());
+        close(name + " value", outB.value(), outA.value(), tolerance);
         Tensor r = Tensor.constant(random(7, outA.shape()));
         Ops.sum(Ops.mul(outA, r)).backward();
         Ops.sum(Ops.mul(outB, r)).backward();
-        for (int i = 0; i < inputs.length; i++) close(name + " gradient " + i, b[i].grad(), a[i].grad());
+        for (int i = 0; i < inputs.length; i++) close(name + " gradient " + i, b[i].grad(), a[i].grad(), tolerance);
     }
 
-    static void close(String what, INDArray expected, INDArray actual) {
+    static void close(String what, INDArray expected, INDArray actual, double tolerance) {
         double scale = Math.max(1e-12, expected.amaxNumber().doubleValue());
         double err = expected.sub(actual).amaxNumber().doubleValue();
-        assertTrue(err <= 1e-10 * scale, what + ": off by " + err + " (largest magnitude " + scale + ")");
+        assertTrue(err <= tolerance * scale, what + ": off by " + err + " (largest magnitude " + scale + ")");
     }
 
     private static Tensor[] variables(INDArray[] inputs) {

@@ -4,6 +4,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import java.awt.BasicStroke;
@@ -29,6 +30,9 @@ public final class LossPlot {
         XYChart chart = new XYChartBuilder().width(900).height(540).title(title)
                 .xAxisTitle("iteration").yAxisTitle("cross-entropy loss (nats per token)").build();
         chart.getStyler().setMarkerSize(6);
+        chart.getStyler().setXAxisDecimalPattern("#");
+        chart.getStyler().setXAxisTickMarkSpacingHint(90);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setPlotGridLinesColor(new Color(230, 230, 230));
         if (!steps.isEmpty()) {

@@ -1,5 +1,6 @@
 package quill.train;
 
+import quill.autograd.Rng;
 import quill.model.Gpt;
 import quill.model.KvCache;
 
@@ -19,13 +20,13 @@ import java.util.stream.IntStream;
  * probabilities add up to at least {@code topP}, so the cut adapts to how sure the model is (a few
  * tokens when it is confident, many when it is not). 1 turns it off, as in nanoGPT, which has none.
  *
- * <p>Seeded with its own {@link SplitMix64}: the same model, prompt and seed give the same text.
+ * <p>Seeded with its own {@link Rng}: the same model, prompt and seed give the same text.
  */
 public final class Sampler {
     private final double temperature;
     private final int topK;
     private final double topP;
-    private final SplitMix64 rng;
+    private final Rng rng;
 
     /** Where each step's logits come from, given the whole sequence so far {@code history[0..n)}. */
     @FunctionalInterface
@@ -70,7 +71,7 @@ public final class Sampler {
         this.temperature = temperature;
         this.topK = topK;
         this.topP = topP;
-        this.rng = new SplitMix64(seed);
+        this.rng = new Rng(seed);
     }
 
     /** The id drawn from {@code logits} (one per vocabulary entry; not modified). */

@@ -1,5 +1,7 @@
 package quill.train;
 
+import quill.autograd.Rng;
+
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
@@ -54,7 +56,7 @@ public final class TokenFile {
      * nanoGPT's {@code get_batch}: {@code ix = torch.randint(len(data) - block_size, (batch_size,))}.
      * Writes into the given arrays so a training step allocates nothing here.
      */
-    public void sampleBatch(SplitMix64 rng, int[][] x, int[][] y) {
+    public void sampleBatch(Rng rng, int[][] x, int[][] y) {
         int t = x[0].length;
         int starts = size() - t; // a window of t + 1 tokens must fit
         if (starts < 1) {
@@ -62,7 +64,7 @@ public final class TokenFile {
                     + t + " + 1; lower --block-size below " + size());
         }
         for (int b = 0; b < x.length; b++) {
-            int start = rng.nextInt(starts);
+            int start = (int) (rng.nextDouble() * starts); // uniform in [0, starts)
             int[] xb = x[b];
             int[] yb = y[b];
             for (int i = 0; i < t; i++) {

@@ -1,6 +1,7 @@
 package quill.train;
 
 import quill.autograd.Parameter;
+import quill.autograd.Rng;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
@@ -123,9 +124,9 @@ public final class Trainer {
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
 
         // the generators: training batches and eval batches draw from separate streams
-        SplitMix64 seeds = new SplitMix64(c.seed());
-        SplitMix64 batchRng = new SplitMix64(seeds.nextLong());
-        SplitMix64 evalRng = new SplitMix64(seeds.nextLong());
+        Rng seeds = new Rng(c.seed());
+        Rng batchRng = new Rng(seeds.nextLong());
+        Rng evalRng = new Rng(seeds.nextLong());
         int iter = 0;
         int lastEvalIter = -1;
         double bestVal = Double.POSITIVE_INFINITY;
@@ -251,7 +252,7 @@ public final class Trainer {
     }
 
     /** Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. */
-    private double estimateLoss(Gpt model, TokenFile file, SplitMix64 rng, int[][] x, int[][] y) {
+    private double estimateLoss(Gpt model, TokenFile file, Rng rng, int[][] x, int[][] y) {
         double sum = 0;
         for (int k = 0; k < config.evalIters(); k++) {
             file.sampleBatch(rng, x, y);
@@ -306,7 +307,7 @@ public final class Trainer {
         return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias());
     }
 
-    private static TrainingState state(int iter, int lastEvalIter, double bestVal, SplitMix64 batchRng, SplitMix64 evalRng, Gpt model) {
+    private static TrainingState state(int iter, int lastEvalIter, double bestVal, Rng batchRng, Rng evalRng, Gpt model) {
         return new TrainingState(iter, lastEvalIter, bestVal, batchRng.state(), evalRng.state(), model.dropoutState());
     }
 

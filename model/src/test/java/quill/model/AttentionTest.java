@@ -1,0 +1,75 @@
+package quill.model;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.autograd.Nn;
+import quill.autograd.Ops;
+import quill.autograd.Parameter;
+import quill.autograd.Rng;
+import quill.autograd.Tensor;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The fused attention op against nanoGPT's attention written with the tape's small ops. */
+class AttentionTest {
+
+    /** nanoGPT's CausalSelfAttention.forward, line for line, on the tape. */
+    static Tensor composed(CausalSelfAttention attn, Tensor x, int nHead, double dropout, Rng rng) {
+        long b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
+        Tensor[] qkv = Ops.split(attn.cAttn.forward(x), 2, c, c, c);                 // q, k, v = c_attn(x).split
+        Tensor q = Ops.permute(Ops.reshape(qkv[0], b, t, nHead, hs), 0, 2, 1, 3);    // (B, nh, T, hs)
+        Tensor k = Ops.permute(Ops.reshape(qkv[1], b, t, nHead, hs), 0, 2, 1, 3);
+        Tensor v = Ops.permute(Ops.reshape(qkv[2], b, t, nHead, hs), 0, 2, 1, 3);
+        Tensor att = Ops.scale(Ops.matmul(q, Ops.transpose(k, 2, 3)), 1 / Math.sqrt(hs)); // (B, nh, T, T)
+        att = Nn.softmax(Nn.causalMask(att));
+        att = Nn.dropout(att, dropout, rng);
+        Tensor y = Ops.matmul(att, v);                                              // (B, nh, T, hs)
+        y = Ops.reshape(Ops.permute(y, 0, 2, 1, 3), b, t, c);                       // (B, T, C)
+        return Nn.dropout(attn.cProj.forward(y), dropout, rng);
+    }
+
+    @Test
+    void fusedMatchesComposedWithAndWithoutDropout() {
+        for (double dropout : new double[]{0.0, 0.2}) {
+            for (boolean bias : new boolean[]{true, false}) {
+                GptConfig config = new GptConfig(11, 8, 1, 3, 12, dropout, bias);
+                CausalSelfAttention attn = new CausalSelfAttention("attn", config, new Random(3), DataType.DOUBLE);
+                INDArray input = GradCheckData.random(5, 2, 6, 12);
+                INDArray r = GradCheckData.random(6, 2, 6, 12);
+
+                Tensor x1 = Tensor.variable(input.dup());
+                Tensor out1 = attn.forward(x1, new Rng(9));
+                Ops.sum(Ops.mul(out1, Tensor.constant(r))).backward();
+                INDArray weights = attn.weights();
+                java.util.Map<String, INDArray> grads1 = new java.util.HashMap<>();
+                for (Parameter p : attn.parameters()) {
+                    grads1.put(p.name(), p.grad().dup());
+                    p.zeroGrad();
+                }
+
+                Tensor x2 = Tensor.variable(input.dup());
+                Tensor out2 = composed(attn, x2, 3, dropout, new Rng(9));
+                Ops.sum(Ops.mul(out2, Tensor.constant(r))).backward();
+
+                String what = "dropout " + dropout + ", bias " + bias;
+                close(what + " output", out2.value(), out1.value());
+                close(what + " dx", x2.grad(), x1.grad());
+                for (Parameter p : attn.parameters()) close(what + " d" + p.name(), p.grad(), grads1.get(p.name()));
+                // the weights read out are softmax rows: causal, summing to 1
+                assertEquals(0.0, weights.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.point(1), org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 6)).amaxNumber().doubleValue());
+                assertEquals(2 * 3 * 6, weights.sumNumber().doubleValue(), 1e-9);
+            }
+        }
+    }
+
+    static void close(String what, INDArray expected, INDArray actual) {
+        double scale = Math.max(1e-12, expected.amaxNumber().doubleValue());
+        double err = expected.sub(actual).amaxNumber().doubleValue();
+        assertTrue(err <= 1e-10 * scale, what + ": off by " + err + " (largest magnitude " + scale + ")");
+    }
+}
