@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import quill.model.Backend;
 import quill.model.Gpt;
 import quill.train.Checkpoint;
 import quill.train.Sampler;
@@ -71,6 +72,11 @@ public final class SampleCommand implements Callable<Integer> {
                     + " exactly nanoGPT's cropping; larger is faster past block-size tokens, but the text differs).")
     int kvSlide;
 
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
+            description = "Threads for ND4J and OpenBLAS (default: ${DEFAULT-VALUE}: one token's products are too small to share"
+                    + " across cores, and spare threads spin-wait when other programs keep the cores busy).")
+    int threads;
+
     @Spec
     CommandSpec spec;
 
@@ -88,6 +94,7 @@ public final class SampleCommand implements Callable<Integer> {
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
         Gpt model = checkpoint.newModel();
+        Backend.setThreads(threads);
         if (kvSlide > model.config().blockSize()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--kv-slide must be at most the model's block size, "
                     + model.config().blockSize() + ", got " + kvSlide);
@@ -131,6 +138,7 @@ public final class SampleCommand implements Callable<Integer> {
         else if (!(topP > 0 && topP <= 1)) problem = "--top-p must be in (0, 1] (1 turns it off), got " + topP;
         else if (numSamples < 1) problem = "--num-samples must be at least 1, got " + numSamples;
         else if (maxNewTokens < 1) problem = "--max-new-tokens must be at least 1, got " + maxNewTokens;
+        else if (threads < 1) problem = "--threads must be at least 1, got " + threads;
         else if (kvSlide < 1) problem = "--kv-slide must be at least 1, got " + kvSlide;
         else if (noKvCache && kvSlide != 1) problem = "--kv-slide has no effect with --no-kv-cache; give one or the other";
         if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
