@@ -22,7 +22,7 @@ public final class Elements {
 
     private final FloatBuffer f;
     private final DoubleBuffer d;
-    private float[] floats;
+    private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[BLOCK]);
     private final int length;
 
     public Elements(INDArray a) {
@@ -72,9 +72,14 @@ public final class Elements {
         return length;
     }
 
-    private float[] floats(int n) {
-        if (floats == null || floats.length < n) floats = new float[Math.max(n, BLOCK)];
-        return floats;
+    /** Conversion space for this thread (several threads may work on disjoint parts of one array). */
+    private static float[] floats(int n) {
+        float[] f = FLOATS.get();
+        if (f.length < n) {
+            f = new float[n];
+            FLOATS.set(f);
+        }
+        return f;
     }
 
     /** {@code a} itself if its elements are laid out in c order without gaps, else a c-order copy. */

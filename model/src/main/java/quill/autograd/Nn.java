@@ -99,51 +99,67 @@ public final class Nn {
         int c = (int) x.size(x.rank() - 1), n = (int) (x.value().length() / c);
         INDArray out = Elements.empty(x.dataType(), x.shape());
         Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
-        double[] w = new double[c], b = new double[c], row = new double[c];
+        double[] w = new double[c], b = new double[c];
         new Elements(weight.value()).get(0, w, c);
         if (bias != null) new Elements(bias.value()).get(0, b, c);
         double[] mean = new double[n], rstd = new double[n];
-        for (int r = 0; r < n; r++) {
-            in.get(r * c, row, c);
-            double m = 0, v = 0;
-            for (int j = 0; j < c; j++) m += row[j];
-            m /= c;                                                       // mean = sum x / C
-            for (int j = 0; j < c; j++) v += (row[j] - m) * (row[j] - m);
-            double s = 1 / Math.sqrt(v / c + eps);                        // rstd = 1 / sqrt(var + eps)
-            for (int j = 0; j < c; j++) row[j] = (row[j] - m) * s * w[j] + b[j]; // y = (x - mean) * rstd * w + b
-            y.put(r * c, row, c);
-            mean[r] = m;
-            rstd[r] = s;
-        }
+        Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
+            double[] row = new double[c];
+            for (int r = from; r < to; r++) {
+                in.get(r * c, row, c);
+                double m = 0, v = 0;
+                for (int j = 0; j < c; j++) m += row[j];
+                m /= c;                                                   // mean = sum x / C
+                for (int j = 0; j < c; j++) v += (row[j] - m) * (row[j] - m);
+                double s = 1 / Math.sqrt(v / c + eps);                    // rstd = 1 / sqrt(var + eps)
+                for (int j = 0; j < c; j++) row[j] = (row[j] - m) * s * w[j] + b[j]; // y = (x - mean) * rstd * w + b
+                y.put(r * c, row, c);
+                mean[r] = m;
+                rstd[r] = s;
+            }
+        });
         Tensor[] parents = bias == null ? new Tensor[]{x, weight} : new Tensor[]{x, weight, bias};
         return Tensor.op("layerNorm", out, g -> {
             Elements dy = new Elements(Elements.contiguousCopy(g));
             INDArray dxArray = x.requiresGrad() ? Elements.empty(x.dataType(), x.shape()) : null;
             Elements dx = dxArray == null ? null : new Elements(dxArray);
-            double[] dw = new double[c], db = new double[c], xhat = new double[c], gRow = new double[c];
-            for (int r = 0; r < n; r++) {
-                in.get(r * c, xhat, c);
-                dy.get(r * c, gRow, c);
-                double sumDxhat = 0, sumDxhatXhat = 0;
-                for (int j = 0; j < c; j++) {
-                    xhat[j] = (xhat[j] - mean[r]) * rstd[r];               // xhat = (x - mean) * rstd
-                    dw[j] += gRow[j] * xhat[j];                           // y = xhat * w + b:  dw = sum_rows g xhat
-                    db[j] += gRow[j];                                     //                    db = sum_rows g
-                    double dxhat = gRow[j] * w[j];                        //                    dxhat = g w
-                    sumDxhat += dxhat;
-                    sumDxhatXhat += dxhat * xhat[j];
+            int chunks = Parallel.chunks(n, ROWS_PER_CHUNK);
+            double[][] dw = new double[chunks][c], db = new double[chunks][c];  // per chunk, summed in order below
+            Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
+                double[] xhat = new double[c], gRow = new double[c], dwc = dw[chunk], dbc = db[chunk];
+                for (int r = from; r < to; r++) {
+                    in.get(r * c, xhat, c);
+                    dy.get(r * c, gRow, c);
+                    double sumDxhat = 0, sumDxhatXhat = 0;
+                    for (int j = 0; j < c; j++) {
+                        xhat[j] = (xhat[j] - mean[r]) * rstd[r];           // xhat = (x - mean) * rstd
+                        dwc[j] += gRow[j] * xhat[j];                      // y = xhat * w + b:  dw = sum_rows g xhat
+                        dbc[j] += gRow[j];                                //                    db = sum_rows g
+                        double dxhat = gRow[j] * w[j];                    //                    dxhat = g w
+                        sumDxhat += dxhat;
+                        sumDxhatXhat += dxhat * xhat[j];
+                    }
+                    if (dx == null) continue;
+                    // xhat = (x - mean) * rstd:  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                    double meanDxhat = sumDxhat / c, meanDxhatXhat = sumDxhatXhat / c;
+                    for (int j = 0; j < c; j++) gRow[j] = rstd[r] * (gRow[j] * w[j] - meanDxhat - xhat[j] * meanDxhatXhat);
+                    dx.put(r * c, gRow, c);
                 }
-                if (dx == null) continue;
-                // xhat = (x - mean) * rstd:  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-                double meanDxhat = sumDxhat / c, meanDxhatXhat = sumDxhatXhat / c;
-                for (int j = 0; j < c; j++) gRow[j] = rstd[r] * (gRow[j] * w[j] - meanDxhat - xhat[j] * meanDxhatXhat);
-                dx.put(r * c, gRow, c);
+            });
+            for (int k = 1; k < chunks; k++) {
+                for (int j = 0; j < c; j++) {
+                    dw[0][j] += dw[k][j];
+                    db[0][j] += db[k][j];
+                }
             }
             if (dxArray != null) x.addFreshGrad(dxArray);
-            weight.addFreshGrad(Nd4j.create(dw, new long[]{c}, weight.dataType()));
-            if (bias != null) bias.addFreshGrad(Nd4j.create(db, new long[]{c}, bias.dataType()));
+            weight.addFreshGrad(Nd4j.create(dw[0], new long[]{c}, weight.dataType()));
+            if (bias != null) bias.addFreshGrad(Nd4j.create(db[0], new long[]{c}, bias.dataType()));
         }, parents);
     }
+
+    /** Rows per parallel chunk of the row-wise kernels: below this, one thread is faster. */
+    private static final int ROWS_PER_CHUNK = 64;
 
     /**
      * GELU as PyTorch's default, {@code x * Phi(x)} with Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}.
@@ -155,28 +171,34 @@ public final class Nn {
         int n = (int) x.value().length();
         INDArray out = Elements.empty(x.dataType(), x.shape());
         Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
-        Gelu.Scratch w = new Gelu.Scratch();
-        double[] v = new double[Elements.BLOCK], phi = new double[Elements.BLOCK];
-        for (int from = 0; from < n; from += Elements.BLOCK) {
-            int m = Math.min(Elements.BLOCK, n - from);
-            in.get(from, v, m);
-            Gelu.cdf(v, phi, m, w);
-            for (int i = 0; i < m; i++) phi[i] *= v[i];                   // out = x * Phi(x)
-            y.put(from, phi, m);
-        }
+        Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) -> {
+            Gelu.Scratch w = new Gelu.Scratch();
+            double[] v = new double[Elements.BLOCK], phi = new double[Elements.BLOCK];
+            for (int from = start; from < end; from += Elements.BLOCK) {
+                int m = Math.min(Elements.BLOCK, end - from);
+                in.get(from, v, m);
+                Gelu.cdf(v, phi, m, w);
+                for (int i = 0; i < m; i++) phi[i] *= v[i];               // out = x * Phi(x)
+                y.put(from, phi, m);
+            }
+        });
         return Tensor.op("gelu", out, g -> {
             INDArray dxArray = Elements.empty(x.dataType(), x.shape());
             Elements dy = new Elements(Elements.contiguousCopy(g)), dx = new Elements(dxArray);
-            double[] dphi = new double[Elements.BLOCK], gv = new double[Elements.BLOCK];
-            for (int from = 0; from < n; from += Elements.BLOCK) {
-                int m = Math.min(Elements.BLOCK, n - from);
-                in.get(from, v, m);
-                dy.get(from, gv, m);
-                Gelu.cdf(v, phi, m, w);
-                Gelu.pdf(dphi, m, w);
-                for (int i = 0; i < m; i++) gv[i] *= phi[i] + v[i] * dphi[i];  // d out / dx = Phi(x) + x Phi'(x)
-                dx.put(from, gv, m);
-            }
+            Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) -> {
+                Gelu.Scratch w = new Gelu.Scratch();
+                double[] v = new double[Elements.BLOCK], phi = new double[Elements.BLOCK],
+                        dphi = new double[Elements.BLOCK], gv = new double[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int m = Math.min(Elements.BLOCK, end - from);
+                    in.get(from, v, m);
+                    dy.get(from, gv, m);
+                    Gelu.cdf(v, phi, m, w);
+                    Gelu.pdf(dphi, m, w);
+                    for (int i = 0; i < m; i++) gv[i] *= phi[i] + v[i] * dphi[i];  // d out / dx = Phi(x) + x Phi'(x)
+                    dx.put(from, gv, m);
+                }
+            });
             x.addFreshGrad(dxArray);
         }, x);
     }
@@ -200,20 +222,22 @@ public final class Nn {
      */
     public static void causalSoftmax(INDArray scores, INDArray att, int rows, int len, double scale) {
         Elements s = new Elements(scores), a = new Elements(att);
-        double[] row = new double[len];
-        for (int r = 0; r < rows; r++) {
-            int seen = r % len + 1;
-            s.get(r * len, row, seen);
-            double max = Double.NEGATIVE_INFINITY, sum = 0;
-            for (int j = 0; j < seen; j++) max = Math.max(max, row[j] * scale);
-            for (int j = 0; j < seen; j++) {
-                row[j] = Math.exp(row[j] * scale - max);                  // exp(score * scale - max)
-                sum += row[j];
+        Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> {
+            double[] row = new double[len];
+            for (int r = from; r < to; r++) {
+                int seen = r % len + 1;
+                s.get(r * len, row, seen);
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int j = 0; j < seen; j++) max = Math.max(max, row[j] * scale);
+                for (int j = 0; j < seen; j++) {
+                    row[j] = Math.exp(row[j] * scale - max);              // exp(score * scale - max)
+                    sum += row[j];
+                }
+                for (int j = 0; j < seen; j++) row[j] /= sum;
+                java.util.Arrays.fill(row, seen, len, 0);                 // masked keys: weight 0
+                a.put(r * len, row, len);
             }
-            for (int j = 0; j < seen; j++) row[j] /= sum;
-            java.util.Arrays.fill(row, seen, len, 0);                     // masked keys: weight 0
-            a.put(r * len, row, len);
-        }
+        });
     }
 
     /**
@@ -227,17 +251,19 @@ public final class Nn {
     }
 
     private static void softmaxBackward(Elements g, Elements y, Elements dx, int rows, int len, double scale, boolean causal) {
-        double[] gRow = new double[len], yRow = new double[len];
-        for (int r = 0; r < rows; r++) {
-            int row = r * len, seen = causal ? r % len + 1 : len;
-            g.get(row, gRow, len);
-            y.get(row, yRow, len);
-            double dot = 0;
-            for (int j = 0; j < seen; j++) dot += gRow[j] * yRow[j];
-            for (int j = 0; j < seen; j++) gRow[j] = yRow[j] * (gRow[j] - dot) * scale;
-            for (int j = seen; j < len; j++) gRow[j] = 0;
-            dx.put(row, gRow, len);
-        }
+        Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> {
+            double[] gRow = new double[len], yRow = new double[len];
+            for (int r = from; r < to; r++) {
+                int row = r * len, seen = causal ? r % len + 1 : len;
+                g.get(row, gRow, len);
+                y.get(row, yRow, len);
+                double dot = 0;
+                for (int j = 0; j < seen; j++) dot += gRow[j] * yRow[j];
+                for (int j = 0; j < seen; j++) gRow[j] = yRow[j] * (gRow[j] - dot) * scale;
+                for (int j = seen; j < len; j++) gRow[j] = 0;
+                dx.put(row, gRow, len);
+            }
+        });
     }
 
     /**
@@ -296,21 +322,25 @@ public final class Nn {
         Elements x = new Elements(Elements.contiguousCopy(logits.value()));
         INDArray probs = Elements.empty(logits.dataType(), n, v);
         Elements p = new Elements(probs);
-        double[] row = new double[v];
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            x.get(i * v, row, v);
-            double max = Double.NEGATIVE_INFINITY, z = 0;
-            for (int j = 0; j < v; j++) max = Math.max(max, row[j]);
-            double picked = flat[i] == -1 ? 0 : row[flat[i]];
-            for (int j = 0; j < v; j++) {
-                row[j] = Math.exp(row[j] - max);
-                z += row[j];
+        double[] rowLoss = new double[n];
+        Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
+            double[] row = new double[v];
+            for (int i = from; i < to; i++) {
+                x.get(i * v, row, v);
+                double max = Double.NEGATIVE_INFINITY, z = 0;
+                for (int j = 0; j < v; j++) max = Math.max(max, row[j]);
+                double picked = flat[i] == -1 ? 0 : row[flat[i]];
+                for (int j = 0; j < v; j++) {
+                    row[j] = Math.exp(row[j] - max);
+                    z += row[j];
+                }
+                for (int j = 0; j < v; j++) row[j] /= z;                 // p = softmax(logits)
+                p.put(i * v, row, v);
+                if (flat[i] != -1) rowLoss[i] = max + Math.log(z) - picked; // -log p[target] = logsumexp - logit
             }
-            for (int j = 0; j < v; j++) row[j] /= z;                     // p = softmax(logits)
-            p.put(i * v, row, v);
-            if (flat[i] != -1) sum += max + Math.log(z) - picked;         // -log p[target] = logsumexp - logit
-        }
+        });
+        double sum = 0;
+        for (double l : rowLoss) sum += l;
         int counted = count;
         INDArray loss = Nd4j.scalar(logits.dataType(), sum / count);      // mean over counted positions
         return Tensor.op("crossEntropy", loss, g -> {
@@ -318,14 +348,16 @@ public final class Nn {
             double scale = g.getDouble(0) / counted;
             INDArray dxArray = Elements.empty(logits.dataType(), logits.shape());
             Elements dx = new Elements(dxArray);
-            double[] d = new double[v];
-            for (int i = 0; i < n; i++) {
-                p.get(i * v, d, v);
-                double s = flat[i] == -1 ? 0 : scale;
-                if (flat[i] != -1) d[flat[i]] -= 1;
-                for (int j = 0; j < v; j++) d[j] *= s;
-                dx.put(i * v, d, v);
-            }
+            Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
+                double[] d = new double[v];
+                for (int i = from; i < to; i++) {
+                    p.get(i * v, d, v);
+                    double s = flat[i] == -1 ? 0 : scale;
+                    if (flat[i] != -1) d[flat[i]] -= 1;
+                    for (int j = 0; j < v; j++) d[j] *= s;
+                    dx.put(i * v, d, v);
+                }
+            });
             logits.addFreshGrad(dxArray);
         }, logits);
     }

@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Elements;
+import quill.autograd.Parallel;
 import quill.autograd.Parameter;
 
 import java.io.IOException;
@@ -75,27 +76,29 @@ public final class AdamW {
         double bias1 = 1 - Math.pow(beta1, steps);
         double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, steps));
         double stepSize = lr / bias1;
-        double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
-                v = new double[Elements.BLOCK];
         for (State s : states) {
             double decay = s.param.rank() >= 2 ? 1 - lr * weightDecay : 1;   // decoupled weight decay, weights only
             Elements pe = new Elements(s.param.value()), ge = new Elements(s.param.grad()),
                     me = new Elements(s.m), ve = new Elements(s.v);
-            for (int from = 0; from < pe.length(); from += Elements.BLOCK) {
-                int n = Math.min(Elements.BLOCK, pe.length() - from);
-                pe.get(from, p, n);
-                ge.get(from, g, n);
-                me.get(from, m, n);
-                ve.get(from, v, n);
-                for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
-                for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
-                for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
-                    p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
+            Parallel.range(pe.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
+                double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
+                        v = new double[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int n = Math.min(Elements.BLOCK, end - from);
+                    pe.get(from, p, n);
+                    ge.get(from, g, n);
+                    me.get(from, m, n);
+                    ve.get(from, v, n);
+                    for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
+                    for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
+                    for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
+                        p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
+                    }
+                    pe.put(from, p, n);
+                    me.put(from, m, n);
+                    ve.put(from, v, n);
                 }
-                pe.put(from, p, n);
-                me.put(from, m, n);
-                ve.put(from, v, n);
-            }
+            });
         }
     }
 
@@ -105,14 +108,18 @@ public final class AdamW {
      */
     public static double clipGradNorm(Collection<Parameter> params, double maxNorm) {
         double sumSq = 0;
-        double[] g = new double[Elements.BLOCK];
         for (Parameter p : params) {
             Elements ge = new Elements(p.grad());
-            for (int from = 0; from < ge.length(); from += Elements.BLOCK) {
-                int n = Math.min(Elements.BLOCK, ge.length() - from);
-                ge.get(from, g, n);
-                for (int i = 0; i < n; i++) sumSq += g[i] * g[i];
-            }
+            double[] partial = new double[Parallel.chunks(ge.length(), 8 * Elements.BLOCK)];   // summed in order
+            Parallel.range(ge.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
+                double[] g = new double[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int n = Math.min(Elements.BLOCK, end - from);
+                    ge.get(from, g, n);
+                    for (int i = 0; i < n; i++) partial[chunk] += g[i] * g[i];
+                }
+            });
+            for (double s : partial) sumSq += s;
         }
         double norm = Math.sqrt(sumSq);
         double factor = maxNorm / (norm + 1e-6);

@@ -2,15 +2,17 @@ package quill.model;
 
 import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
 import org.nd4j.linalg.factory.Nd4j;
+import quill.autograd.Parallel;
 
 /**
  * ND4J's settings for Quill, in one place. Loading this class starts ND4J with per-op profiling checks
  * off (they cost microseconds on every call); {@link Gpt} loads it.
  *
- * <p>Threads: ND4J (OpenMP) and OpenBLAS use {@code OMP_NUM_THREADS}, or every core. Two threads
- * roughly halve the matrix products on an idle 2-core machine, but when other processes keep the cores
- * busy, OpenMP threads spin-wait on each other and small ops slow down by orders of magnitude: then use
- * one ({@link #setThreads}).
+ * <p>Threads: ND4J (OpenMP), OpenBLAS and Quill's kernels ({@link Parallel}) use {@code OMP_NUM_THREADS},
+ * or every core. Two threads roughly halve the matrix products on an idle 2-core machine. When other
+ * processes keep the cores busy, OpenMP threads spin-wait for each other and small ops slow down a
+ * hundredfold, unless {@code OMP_WAIT_POLICY=PASSIVE} is set in the environment (it must be set before
+ * the JVM starts); otherwise use one thread ({@link #setThreads}).
  */
 public final class Backend {
     static {
@@ -24,9 +26,10 @@ public final class Backend {
     public static void init() {
     }
 
-    /** How many threads ND4J's ops and OpenBLAS's matrix products may use. */
+    /** How many threads ND4J's ops, OpenBLAS's matrix products and Quill's own kernels may use. */
     public static void setThreads(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        Parallel.setThreads(threads);
         Nd4j.getEnvironment().setMaxThreads(threads);
         Nd4j.getEnvironment().setMaxMasterThreads(threads);
         Nd4j.factory().blas().setMaxThreads(threads);
