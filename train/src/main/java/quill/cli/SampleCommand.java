@@ -1,13 +1,164 @@
 package quill.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import quill.model.Backend;
+import quill.model.Gpt;
+import quill.train.Checkpoint;
+import quill.train.Sampler;
+import quill.train.TrainConfig;
+import quill.tokenizer.Tokenizer;
 
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "sample", mixinStandardHelpOptions = true, description = "Generate text from a checkpoint.")
+/**
+ * {@code quill sample}: nanoGPT's sample.py. Loads a run's checkpoint, encodes the start text, and
+ * streams {@code --num-samples} continuations to stdout, token by token, through a KV cache.
+ */
+@Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate text from a checkpoint of 'quill train', as nanoGPT's sample.py does.",
+                "Reads ckpt-best.zip in --out-dir (the lowest val loss, which is what nanoGPT's ckpt.pt holds),"
+                        + " or ckpt-last.zip when there is no best one yet.",
+                "The text goes to stdout as it is generated; the checkpoint and speed lines go to stderr."})
 public final class SampleCommand implements Callable<Integer> {
+    /** nanoGPT's separator between samples. */
+    static final String SEPARATOR = "---------------";
+
+    @Option(names = "--out-dir", paramLabel = "DIR",
+            description = "The training run's folder (default: the CPU preset's, out/shakespeare_char_cpu).")
+    Path outDir;
+
+    @Option(names = "--start", paramLabel = "TEXT|FILE:path",
+            description = "The prompt, or FILE:path to read it from a file (default: a newline).")
+    String start = "\n";
+
+    @Option(names = "--num-samples", paramLabel = "N", defaultValue = "10", description = "Samples to draw (default: ${DEFAULT-VALUE}).")
+    int numSamples;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "500", description = "Tokens per sample (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8",
+            description = "Divides the logits: below 1 is more predictable, above 1 more random, 0 always takes the likeliest token (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "200",
+            description = "Draw only from the K likeliest tokens; K at least the vocabulary size keeps all (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1",
+            description = "Nucleus sampling, after top-k: draw only from the likeliest tokens whose probabilities add up to P, in (0, 1] (default: 1, off).")
+    double topP;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1337", description = "Seeds the draws: the same seed gives the same text (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--no-kv-cache",
+            description = "Recompute the whole context for every token, as nanoGPT does (same text, slower): to see what the KV cache saves.")
+    boolean noKvCache;
+
+    @Option(names = "--kv-slide", paramLabel = "N", defaultValue = "1",
+            description = "When the context is full, drop the N oldest tokens at once and recompute the cache (default: ${DEFAULT-VALUE},"
+                    + " exactly nanoGPT's cropping; larger is faster past block-size tokens, but the text differs).")
+    int kvSlide;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
+            description = "Threads for ND4J and OpenBLAS (default: ${DEFAULT-VALUE}: one token's products are too small to share"
+                    + " across cores, and spare threads spin-wait when other programs keep the cores busy).")
+    int threads;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
-    public Integer call() {
-        throw new CliException("'quill sample' is not implemented yet.");
+    public Integer call() throws IOException {
+        validate();
+        PrintWriter err = spec.commandLine().getErr();
+        Path dir = outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir());
+        Path file = Files.exists(Checkpoint.best(dir)) || !Files.exists(Checkpoint.last(dir)) ? Checkpoint.best(dir) : Checkpoint.last(dir);
+        if (!Files.exists(file)) {
+            throw new CliException("no checkpoint in " + dir + " (neither " + Checkpoint.BEST + " nor " + Checkpoint.LAST
+                    + "): train one with 'quill train', or give its folder with --out-dir");
+        }
+        Checkpoint checkpoint = Checkpoint.load(file);
+        Tokenizer tokenizer = checkpoint.tokenizer();
+        int[] prompt = encode(tokenizer, prompt());
+        Gpt model = checkpoint.newModel();
+        Backend.setThreads(threads);
+        if (kvSlide > model.config().blockSize()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--kv-slide must be at most the model's block size, "
+                    + model.config().blockSize() + ", got " + kvSlide);
+        }
+        err.printf(Locale.ROOT, "checkpoint %s: iteration %d, best val loss %.4f%n",
+                file, checkpoint.state().iter(), checkpoint.state().bestValLoss());
+        err.flush();
+        double startup = ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0;
+
+        // stdout gets the text only, flushed token by token
+        PrintWriter out = spec.commandLine().getOut();
+        Sampler sampler = new Sampler(temperature, topK, topP, seed);
+        long tokens = 0;
+        long t0 = System.nanoTime();
+        for (int s = 0; s < numSamples; s++) {
+            Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
+            out.print(tokenizer.decode(prompt));
+            out.flush();
+            sampler.generate(logits, prompt, maxNewTokens, id -> {
+                out.print(tokenizer.decode(new int[]{id}));
+                out.flush();
+            });
+            out.println();
+            out.println(SEPARATOR);
+            out.flush();
+            tokens += maxNewTokens;
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        err.printf(Locale.ROOT, "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, ND4J, checkpoint) took %.2f s%n",
+                tokens, seconds, tokens / seconds,
+                noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : ""), startup);
+        err.flush();
+        return 0;
+    }
+
+    /** Settings out of range are usage errors (exit 2), as picocli's own are. */
+    private void validate() {
+        String problem = null;
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) problem = "--temperature must be 0 (greedy) or positive, got " + temperature;
+        else if (topK < 1) problem = "--top-k must be at least 1, got " + topK;
+        else if (!(topP > 0 && topP <= 1)) problem = "--top-p must be in (0, 1] (1 turns it off), got " + topP;
+        else if (numSamples < 1) problem = "--num-samples must be at least 1, got " + numSamples;
+        else if (maxNewTokens < 1) problem = "--max-new-tokens must be at least 1, got " + maxNewTokens;
+        else if (threads < 1) problem = "--threads must be at least 1, got " + threads;
+        else if (kvSlide < 1) problem = "--kv-slide must be at least 1, got " + kvSlide;
+        else if (noKvCache && kvSlide != 1) problem = "--kv-slide has no effect with --no-kv-cache; give one or the other";
+        if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
+    }
+
+    /** The --start text, or the contents of the file it names after {@code FILE:}, as nanoGPT's sample.py. */
+    private String prompt() throws IOException {
+        if (!start.startsWith("FILE:")) return start;
+        Path file = Path.of(start.substring("FILE:".length()));
+        if (!Files.isRegularFile(file)) throw new CliException("--start " + start + ": no file at " + file);
+        return Files.readString(file, StandardCharsets.UTF_8);
+    }
+
+    private static int[] encode(Tokenizer tokenizer, String text) {
+        if (text.isEmpty()) throw new CliException("the start text is empty: give at least one character with --start");
+        try {
+            return tokenizer.encode(text);
+        } catch (IllegalArgumentException e) { // names the character and where it is
+            throw new CliException("cannot encode the start text: " + e.getMessage()
+                    + "; use only characters of the training text", e);
+        }
     }
 }

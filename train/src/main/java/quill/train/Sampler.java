@@ -2,9 +2,12 @@ package quill.train;
 
 import quill.autograd.Rng;
 import quill.model.Gpt;
+import quill.model.KvCache;
 
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
 
 /**
  * Picks next tokens from a model's logits, as nanoGPT's {@code generate} does: divide the logits by
@@ -12,25 +15,62 @@ import java.util.function.IntConsumer;
  * distribution toward the likeliest token (0 means always take it: greedy decoding); high ones
  * flatten it. Top-k cuts the long tail of unlikely tokens that makes text derail.
  *
+ * <p>Top-p (nucleus sampling, Holtzman et al. 2019, "The Curious Case of Neural Text Degeneration",
+ * arXiv:1904.09751) is applied after top-k: keep the smallest set of likeliest tokens whose
+ * probabilities add up to at least {@code topP}, so the cut adapts to how sure the model is (a few
+ * tokens when it is confident, many when it is not). 1 turns it off, as in nanoGPT, which has none.
+ *
  * <p>Seeded with its own {@link Rng}: the same model, prompt and seed give the same text.
  */
 public final class Sampler {
     private final double temperature;
     private final int topK;
+    private final double topP;
     private final Rng rng;
+
+    /** Where each step's logits come from, given the whole sequence so far {@code history[0..n)}. */
+    @FunctionalInterface
+    public interface Logits {
+        float[] next(int[] history, int n);
+    }
+
+    /**
+     * nanoGPT's way: the full forward pass over the context cropped to its last blockSize tokens,
+     * recomputed for every new token.
+     */
+    public static Logits fullForward(Gpt model) {
+        int blockSize = model.config().blockSize();
+        return (history, n) -> model.nextTokenLogits(Arrays.copyOfRange(history, Math.max(0, n - blockSize), n));
+    }
+
+    /**
+     * The same logits through a {@link KvCache}: one position's work per token. {@code slide} 1 crops
+     * exactly as {@link #fullForward} (same text); larger is faster past the block but sees less context.
+     */
+    public static Logits cached(Gpt model, int slide) {
+        return new KvCache(model, slide)::nextTokenLogits;
+    }
+
+    /** Top-p off. */
+    public Sampler(double temperature, int topK, long seed) {
+        this(temperature, topK, 1.0, seed);
+    }
 
     /**
      * @param temperature 0 for greedy (argmax), else the divisor of the logits (nanoGPT: 0.8)
      * @param topK        keep only this many likeliest tokens; 0 or at least the vocabulary size keeps all (nanoGPT: 200)
+     * @param topP        in (0, 1]: keep the likeliest tokens whose probabilities sum to at least this; 1 keeps all
      * @param seed        seeds the draws
      */
-    public Sampler(double temperature, int topK, long seed) {
+    public Sampler(double temperature, int topK, double topP, long seed) {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be 0 (greedy) or positive, got " + temperature);
         }
         if (topK < 0) throw new IllegalArgumentException("top-k must be at least 1 (or 0 for all tokens), got " + topK);
+        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in (0, 1], got " + topP);
         this.temperature = temperature;
         this.topK = topK;
+        this.topP = topP;
         this.rng = new Rng(seed);
     }
 
@@ -54,6 +94,7 @@ public final class Sampler {
             p[i] = logits[i] < cutoff ? 0 : Math.exp((logits[i] - max) / temperature);
             sum += p[i];
         }
+        if (topP < 1) sum = keepNucleus(p, sum);
         // inverse-CDF draw: the first id whose cumulative probability passes u
         double u = rng.nextDouble() * sum;
         double acc = 0;
@@ -65,19 +106,38 @@ public final class Sampler {
     }
 
     /**
+     * Top-p: zeroes {@code p} (unnormalised probabilities summing to {@code sum}) outside the smallest
+     * set of likeliest tokens whose share reaches {@code topP}; the token that crosses it is kept, so
+     * at least one always is. Returns the new sum.
+     */
+    private double keepNucleus(double[] p, double sum) {
+        Integer[] order = IntStream.range(0, p.length).boxed().toArray(Integer[]::new);
+        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -p[i])); // likeliest first; stable on ties
+        double kept = 0;
+        int i = 0;
+        while (i < order.length && kept < topP * sum) kept += p[order[i++]];
+        for (; i < order.length; i++) p[order[i]] = 0;
+        return kept;
+    }
+
+    /**
      * Appends {@code maxNewTokens} ids to {@code prompt}, each drawn from the model's logits for the
-     * context so far, cropped to its last {@code blockSize} ids as nanoGPT does; {@code onToken}
-     * sees each new id as it is drawn (for streaming). Returns only the new ids. The model should
-     * be in eval mode ({@link Gpt#setTraining}(false)).
+     * context so far, cropped to its last {@code blockSize} ids as nanoGPT does, computed through a
+     * {@link KvCache} (the same text as without it, faster); {@code onToken} sees each new id as it is
+     * drawn (for streaming). Returns only the new ids. The model should be in eval mode
+     * ({@link Gpt#setTraining}(false)).
      */
     public int[] generate(Gpt model, int[] prompt, int maxNewTokens, IntConsumer onToken) {
+        return generate(cached(model, 1), prompt, maxNewTokens, onToken);
+    }
+
+    /** As above, with the logits from {@code logits} ({@link #fullForward} or {@link #cached}). */
+    public int[] generate(Logits logits, int[] prompt, int maxNewTokens, IntConsumer onToken) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt must hold at least one token");
-        int blockSize = model.config().blockSize();
         int[] all = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int n = prompt.length;
         for (int i = 0; i < maxNewTokens; i++) {
-            int from = Math.max(0, n - blockSize);
-            int id = next(model.nextTokenLogits(Arrays.copyOfRange(all, from, n)));
+            int id = next(logits.next(all, n));
             all[n++] = id;
             onToken.accept(id);
         }

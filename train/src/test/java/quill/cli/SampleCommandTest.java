@@ -1,0 +1,207 @@
+package quill.cli;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.factory.Nd4j;
+import picocli.CommandLine;
+import quill.autograd.Parameter;
+import quill.model.AdamW;
+import quill.model.Gpt;
+import quill.model.GptConfig;
+import quill.tokenizer.CharTokenizer;
+import quill.train.Checkpoint;
+import quill.train.CheckpointWriter;
+import quill.train.TrainConfig;
+import quill.train.TrainingState;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code quill sample} on a tiny checkpoint written by the test (block size 8, so samples run far past it). */
+class SampleCommandTest {
+    private static final String TEXT = "To be, or not to be, that is the question:\n";
+
+    @TempDir
+    Path tmp;
+    private Path run;
+
+    private record Result(int exitCode, String out, String err) {
+    }
+
+    @BeforeEach
+    void writeCheckpoint() throws IOException {
+        run = tmp.resolve("run");
+        Files.createDirectories(run);
+        CharTokenizer tokenizer = CharTokenizer.fromCorpus(TEXT);
+        TrainConfig config = TrainConfig.preset(TrainConfig.DEFAULT_PRESET).with(Map.of(
+                "out-dir", run.toString(), "n-layer", "2", "n-head", "2", "n-embd", "16", "block-size", "8"));
+        Gpt model = new Gpt(new GptConfig(tokenizer.vocabSize(), 8, 2, 2, 16, 0.0, false), 1);
+        Nd4j.getRandom().setSeed(1);
+        for (Parameter p : model.parameters().values()) p.value().addi(Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
+        AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
+        new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5, 1, 2, 3), model, optimizer);
+    }
+
+    private Result quill(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cmd = Quill.commandLine();
+        cmd.setOut(new PrintWriter(out, true));
+        cmd.setErr(new PrintWriter(err, true));
+        int exitCode = cmd.execute(args);
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    /** {@code quill sample --out-dir <run> --max-new-tokens 30} plus {@code extra}. */
+    private Result sample(String... extra) {
+        List<String> args = new ArrayList<>(List.of("sample", "--out-dir", run.toString(), "--max-new-tokens", "30"));
+        args.addAll(List.of(extra));
+        return quill(args.toArray(String[]::new));
+    }
+
+    @Test
+    void streamsSamplesSeparatedAsNanoGptDoesAndTheSameSeedGivesTheSameText() {
+        Result r = sample("--num-samples", "3", "--start", "To");
+        assertEquals(0, r.exitCode(), r.err());
+        String[] samples = r.out().split(SampleCommand.SEPARATOR + "\n", -1);
+        assertEquals(4, samples.length, r.out()); // three samples, each followed by the separator
+        for (int i = 0; i < 3; i++) {
+            assertTrue(samples[i].startsWith("To"), samples[i]);
+            assertEquals(2 + 30 + 1, samples[i].length(), samples[i]); // prompt, 30 characters, newline
+        }
+        assertEquals("", samples[3]);
+        assertTrue(r.err().contains("checkpoint " + Checkpoint.best(run)), r.err());
+        assertTrue(r.err().contains("90 tokens in"), r.err());
+
+        assertEquals(r.out(), sample("--num-samples", "3", "--start", "To").out());
+        assertNotEquals(r.out(), sample("--num-samples", "3", "--start", "To", "--seed", "1").out());
+    }
+
+    @Test
+    void withoutTheKvCacheTheTextIsTheSame() {
+        Result cached = sample("--num-samples", "2", "--top-p", "0.9");
+        Result full = sample("--num-samples", "2", "--top-p", "0.9", "--no-kv-cache");
+        assertEquals(0, full.exitCode(), full.err());
+        assertEquals(cached.out(), full.out());
+        assertTrue(full.err().contains("no KV cache"), full.err());
+    }
+
+    @Test
+    void aLargerKvSlideStillGeneratesAndIsCheckedAgainstTheBlockSize() {
+        Result r = sample("--num-samples", "1", "--kv-slide", "4");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.err().contains("slide 4"), r.err());
+        Result tooBig = sample("--kv-slide", "9");
+        assertEquals(2, tooBig.exitCode(), tooBig.err());
+        assertTrue(tooBig.err().contains("--kv-slide must be at most the model's block size, 8"), tooBig.err());
+    }
+
+    @Test
+    void temperatureZeroIsGreedyWhateverTheSeed() {
+        Result a = sample("--num-samples", "1", "--temperature", "0", "--seed", "1");
+        Result b = sample("--num-samples", "1", "--temperature", "0", "--seed", "2");
+        assertEquals(0, a.exitCode(), a.err());
+        assertEquals(a.out(), b.out());
+    }
+
+    @Test
+    void aPromptFromAFileLongerThanTheBlockIsCropped() throws IOException {
+        Path prompt = Files.writeString(tmp.resolve("prompt.txt"), TEXT);
+        Path tail = Files.writeString(tmp.resolve("tail.txt"), TEXT.substring(TEXT.length() - 8));
+        Result whole = sample("--num-samples", "1", "--start", "FILE:" + prompt);
+        Result cropped = sample("--num-samples", "1", "--start", "FILE:" + tail);
+        assertEquals(0, whole.exitCode(), whole.err());
+        assertTrue(whole.out().startsWith(TEXT), whole.out());
+        // only the last 8 characters condition the first token, and the same seed draws the same
+        assertEquals(whole.out().substring(TEXT.length()), cropped.out().substring(8));
+    }
+
+    @Test
+    void fallsBackToTheLastCheckpointWhenThereIsNoBest() throws IOException {
+        Files.move(Checkpoint.best(run), Checkpoint.last(run));
+        Result r = sample("--num-samples", "1");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.err().contains("checkpoint " + Checkpoint.last(run)), r.err());
+    }
+
+    @Test
+    void settingsOutOfRangeAreUsageErrors() {
+        String[][] cases = {
+                {"--temperature", "-0.5", "--temperature must be 0 (greedy) or positive"},
+                {"--top-k", "0", "--top-k must be at least 1"},
+                {"--top-p", "0", "--top-p must be in (0, 1]"},
+                {"--top-p", "1.01", "--top-p must be in (0, 1]"},
+                {"--num-samples", "0", "--num-samples must be at least 1"},
+                {"--max-new-tokens", "0", "--max-new-tokens must be at least 1"},
+                {"--kv-slide", "0", "--kv-slide must be at least 1"},
+                {"--top-k", "many", "Invalid value for option '--top-k'"},
+        };
+        for (String[] c : cases) {
+            Result r = quill("sample", "--out-dir", run.toString(), c[0], c[1]);
+            assertEquals(2, r.exitCode(), String.join(" ", c) + ": " + r.err());
+            assertTrue(r.err().contains(c[2]), r.err());
+            assertEquals("", r.out());
+        }
+    }
+
+    @Test
+    void aCharacterOutsideTheVocabularyIsNamed() {
+        Result r = sample("--start", "To bé");
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().startsWith("error: cannot encode the start text: character 'é'"), r.err());
+        assertTrue(r.err().contains("U+00E9"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+    }
+
+    @Test
+    void aMissingPromptFileIsNamed() {
+        Path missing = tmp.resolve("nope.txt");
+        Result r = sample("--start", "FILE:" + missing);
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().startsWith("error: --start FILE:" + missing + ": no file at " + missing), r.err());
+    }
+
+    @Test
+    void aMissingCheckpointIsNamed() {
+        Path empty = tmp.resolve("empty");
+        Result r = quill("sample", "--out-dir", empty.toString());
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().startsWith("error: no checkpoint in " + empty), r.err());
+        assertTrue(r.err().contains("quill train"), r.err());
+    }
+
+    @Test
+    void aPartialOrCorruptCheckpointIsNamed() throws IOException {
+        Path file = Checkpoint.best(run);
+        byte[] bytes = Files.readAllBytes(file);
+
+        Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length / 2)); // a partial copy
+        Result partial = sample();
+        assertEquals(1, partial.exitCode(), partial.err());
+        assertTrue(partial.err().startsWith("error: checkpoint " + file + " is incomplete or corrupt"), partial.err());
+
+        byte[] damaged = bytes.clone();
+        damaged[bytes.length / 3] ^= 0x55; // one flipped byte inside the weights
+        Files.write(file, damaged);
+        Result corrupt = sample();
+        assertEquals(1, corrupt.exitCode(), corrupt.err());
+        assertTrue(corrupt.err().contains(file.toString()), corrupt.err());
+        assertEquals(1, corrupt.err().lines().count(), corrupt.err());
+
+        Files.writeString(file, "not a zip");
+        Result garbage = sample();
+        assertEquals(1, garbage.exitCode(), garbage.err());
+        assertTrue(garbage.err().contains(file.toString()), garbage.err());
+    }
+}
