@@ -10,17 +10,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
-/** A pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+/** A pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)); the norms come from {@code norm}. */
 final class Block {
-    final LayerNorm ln1;
+    final Norm ln1;
     final CausalSelfAttention attn;
-    final LayerNorm ln2;
+    final Norm ln2;
     final Mlp mlp;
 
-    Block(String name, GptConfig config, Random init, DataType type) {
-        this.ln1 = new LayerNorm(name + ".ln_1", config.nEmbd(), config.bias(), type);
+    Block(String name, GptConfig config, Random init, DataType type, Norm.Factory norm) {
+        this.ln1 = norm.create(name + ".ln_1", config.nEmbd(), config.bias(), type);
         this.attn = new CausalSelfAttention(name + ".attn", config, init, type);
-        this.ln2 = new LayerNorm(name + ".ln_2", config.nEmbd(), config.bias(), type);
+        this.ln2 = norm.create(name + ".ln_2", config.nEmbd(), config.bias(), type);
         this.mlp = new Mlp(name + ".mlp", config, init, type);
     }
 

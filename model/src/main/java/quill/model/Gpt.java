@@ -28,6 +28,10 @@ import java.util.Random;
  * pre-LayerNorm blocks (causal self-attention, then a GELU MLP), a final LayerNorm, and {@code lm_head}
  * sharing its weight with the token embedding.
  *
+ * <p>The norms are pluggable: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1}, {@code ln_2}
+ * and {@code ln_f} with a {@link Norm} of your own (RMSNorm, say) and everything else as usual, so the
+ * backward, the optimizer, checkpoints and the training loop work unchanged. See {@link Norm}.
+ *
  * <p>{@link #forward} builds the autograd tape in ordinary memory (for notebooks and debuggers).
  * {@link #forwardBackward}, {@link #loss} and {@link #nextTokenLogits} run the same code inside an ND4J
  * workspace, so a training step reuses its activation memory instead of allocating it anew.
@@ -51,7 +55,7 @@ public final class Gpt {
     private final Embedding wte;
     private final Embedding wpe;
     private final List<Block> h = new ArrayList<>();
-    private final LayerNorm lnF;
+    private final Norm lnF;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     private final Rng dropoutRng;
     private boolean training = true;
@@ -63,13 +67,26 @@ public final class Gpt {
 
     /** As {@link #Gpt(GptConfig, long)} in the given precision (DOUBLE for gradient checks and exact comparisons). */
     public Gpt(GptConfig config, long seed, DataType type) {
+        this(config, seed, type, LayerNorm::new);
+    }
+
+    /**
+     * A float32 model whose norms ({@code ln_1}, {@code ln_2}, {@code ln_f}) are made by {@code norm}, for
+     * example {@code new Gpt(config, 1337, RmsNorm::new)}; every other layer and its init are as usual.
+     */
+    public Gpt(GptConfig config, long seed, Norm.Factory norm) {
+        this(config, seed, DataType.FLOAT, norm);
+    }
+
+    /** As {@link #Gpt(GptConfig, long, Norm.Factory)} in the given precision. */
+    public Gpt(GptConfig config, long seed, DataType type, Norm.Factory norm) {
         this.config = config;
         Random init = new Random(seed);
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), init, type);
             this.wpe = new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), init, type);
-            for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, init, type));
-            this.lnF = new LayerNorm("transformer.ln_f", config.nEmbd(), config.bias(), type);
+            for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, init, type, norm));
+            this.lnF = norm.create("transformer.ln_f", config.nEmbd(), config.bias(), type);
         }
         register(wte.weight);
         register(wpe.weight);
@@ -84,7 +101,10 @@ public final class Gpt {
     }
 
     private void register(Parameter p) {
-        parameters.put(p.name(), p);
+        if (parameters.putIfAbsent(p.name(), p) != null) {
+            throw new IllegalArgumentException("two parameters are named " + p.name()
+                    + ": a Norm must name its parameters after the name it is given");
+        }
     }
 
     public GptConfig config() {

@@ -7,21 +7,27 @@ import quill.autograd.Tensor;
 
 import java.util.List;
 
-/** LayerNorm with an optional bias (PyTorch's nn.LayerNorm always has one; nanoGPT's bias=False drops it). */
-final class LayerNorm {
+/**
+ * LayerNorm with an optional bias (PyTorch's nn.LayerNorm always has one; nanoGPT's bias=False drops it):
+ * {@code (x - mean) / sqrt(var + eps) * weight + bias} over the last axis. {@link Gpt}'s default {@link Norm}.
+ */
+public final class LayerNorm implements Norm {
     final Parameter weight;
     final Parameter bias;
 
-    LayerNorm(String name, int dim, boolean bias, DataType type) {
+    /** Unit gain and zero bias, named {@code name.weight} and {@code name.bias}; a {@link Norm.Factory}. */
+    public LayerNorm(String name, int dim, boolean bias, DataType type) {
         this.weight = new Parameter(name + ".weight", Init.ones(type, dim));
         this.bias = bias ? new Parameter(name + ".bias", Init.zeros(type, dim)) : null;
     }
 
-    Tensor forward(Tensor x) {
+    @Override
+    public Tensor forward(Tensor x) {
         return Nn.layerNorm(x, weight, bias, Nn.LAYER_NORM_EPS);   // (B, T, C)
     }
 
-    List<Parameter> parameters() {
+    @Override
+    public List<Parameter> parameters() {
         return bias == null ? List.of(weight) : List.of(weight, bias);
     }
 }

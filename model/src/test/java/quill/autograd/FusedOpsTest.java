@@ -9,7 +9,7 @@ import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static quill.autograd.GradCheck.random;
+import static quill.autograd.GradAssert.random;
 
 /**
  * The fused functions of {@link Nn} (one op with a hand-written backward) give the same values and

@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static quill.autograd.GradCheck.check;
-import static quill.autograd.GradCheck.random;
+import static quill.autograd.GradAssert.check;
+import static quill.autograd.GradAssert.random;
 
 /** Every neural-network function against finite differences in double precision. */
 class NnGradientTest {

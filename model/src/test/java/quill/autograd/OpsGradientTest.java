@@ -5,8 +5,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
-import static quill.autograd.GradCheck.check;
-import static quill.autograd.GradCheck.random;
+import static quill.autograd.GradAssert.check;
+import static quill.autograd.GradAssert.random;
 
 /** Every tensor-algebra op against finite differences in double precision. */
 class OpsGradientTest {
