@@ -12,9 +12,10 @@ import java.util.Arrays;
 
 /**
  * The elements of a c-order contiguous FLOAT or DOUBLE array, read and written in place (no copy of the
- * array), a block at a time into {@code double[]}s. The hand-written kernels of {@link Nn} work on those
- * blocks with short loops, which the JIT turns into SIMD code, as llm.c loops over float arrays. Only
- * valid while the array lives (an array in a workspace dies when the workspace closes).
+ * array), a block at a time into {@code float[]}s or {@code double[]}s. The hand-written kernels of {@link Nn}
+ * work on those blocks with short loops, which the JIT turns into SIMD code, as llm.c loops over float
+ * arrays: in float for FLOAT arrays (sums and means are accumulated in double), in double for DOUBLE arrays
+ * (the gradient checks). Only valid while the array lives (an array in a workspace dies when the workspace closes).
  */
 public final class Elements {
     /** Elements per block: small enough for the L1 cache, large enough to amortise each call. */
@@ -66,6 +67,21 @@ public final class Elements {
         float[] tmp = floats(n);
         for (int i = 0; i < n; i++) tmp[i] = (float) src[i];
         f.put(from, tmp, 0, n);
+    }
+
+    /** Whether the array holds doubles (gradient checks); the kernels then run their double loops. */
+    public boolean isDouble() {
+        return d != null;
+    }
+
+    /** Copies elements [from, from + n) of a FLOAT array into {@code dst[0, n)}. */
+    public void get(int from, float[] dst, int n) {
+        f.get(from, dst, 0, n);
+    }
+
+    /** Writes {@code src[0, n)} into elements [from, from + n) of a FLOAT array. */
+    public void put(int from, float[] src, int n) {
+        f.put(from, src, 0, n);
     }
 
     public int length() {

@@ -1,13 +1,15 @@
 package quill.autograd;
 
 /**
- * The normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2 and its derivative, for GELU, on blocks of values.
+ * GELU's kernels, {@code x * Phi(x)} with Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}, and its
+ * derivative, over the elements of an array: in float for FLOAT arrays, in double for DOUBLE arrays (the
+ * gradient checks); the two loops are the same formulas.
  *
  * <p>erf is Abramowitz and Stegun's 7.1.28, {@code erf(z) = 1 - (1 + s P(s))^-16} for s = |z|, with
  * P(s) = a1 + a2 s + ... + a6 s^5; its error is at most 3e-7 (below float32 resolution) and it needs no
  * exp. With r = 1 / (1 + s P(s)), {@code 1 - r^16 = s P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}, so
  * {@code erf(z) = z P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}: no sign test and no cancellation near 0. Each
- * step is its own short loop so that the JIT compiles it to SIMD instructions.
+ * step is its own short loop over a block so that the JIT compiles it to SIMD instructions.
  */
 final class Gelu {
     private Gelu() {
@@ -16,15 +18,67 @@ final class Gelu {
     private static final double SQRT1_2 = 1 / Math.sqrt(2);
     private static final double A1 = 0.0705230784, A2 = 0.0422820123, A3 = 0.0092705272,
             A4 = 0.0001520143, A5 = 0.0002765672, A6 = 0.0000430638;
+    private static final float SQRT1_2F = (float) SQRT1_2;
+    private static final float A1F = (float) A1, A2F = (float) A2, A3F = (float) A3, A4F = (float) A4,
+            A5F = (float) A5, A6F = (float) A6;
+    private static final int BLOCK = Elements.BLOCK;
 
-    /** Work arrays for one block. */
-    static final class Scratch {
-        final double[] s = new double[Elements.BLOCK], p = new double[Elements.BLOCK], r = new double[Elements.BLOCK];
+    /** out[i] = x[i] Phi(x[i]) for i in [start, end). */
+    static void forward(Elements x, Elements out, int start, int end) {
+        if (x.isDouble()) {
+            double[] v = new double[BLOCK], phi = new double[BLOCK], s = new double[BLOCK], p = new double[BLOCK],
+                    r = new double[BLOCK];
+            for (int from = start; from < end; from += BLOCK) {
+                int m = Math.min(BLOCK, end - from);
+                x.get(from, v, m);
+                cdf(v, phi, s, p, r, m);
+                for (int i = 0; i < m; i++) phi[i] *= v[i];               // out = x * Phi(x)
+                out.put(from, phi, m);
+            }
+        } else {
+            float[] v = new float[BLOCK], phi = new float[BLOCK], s = new float[BLOCK], p = new float[BLOCK],
+                    r = new float[BLOCK];
+            for (int from = start; from < end; from += BLOCK) {
+                int m = Math.min(BLOCK, end - from);
+                x.get(from, v, m);
+                cdf(v, phi, s, p, r, m);
+                for (int i = 0; i < m; i++) phi[i] *= v[i];               // out = x * Phi(x)
+                out.put(from, phi, m);
+            }
+        }
     }
 
-    /** phi[i] = Phi(x[i]) for i < n. */
-    static void cdf(double[] x, double[] phi, int n, Scratch w) {
-        double[] s = w.s, p = w.p, r = w.r;
+    /** dx[i] = dy[i] (Phi(x[i]) + x[i] Phi'(x[i])) for i in [start, end): d out / dx of out = x Phi(x). */
+    static void backward(Elements x, Elements dy, Elements dx, int start, int end) {
+        if (x.isDouble()) {
+            double[] v = new double[BLOCK], phi = new double[BLOCK], s = new double[BLOCK], p = new double[BLOCK],
+                    r = new double[BLOCK], g = new double[BLOCK];
+            for (int from = start; from < end; from += BLOCK) {
+                int m = Math.min(BLOCK, end - from);
+                x.get(from, v, m);
+                dy.get(from, g, m);
+                cdf(v, phi, s, p, r, m);
+                pdf(p, s, r, m);                                          // p = Phi'(x)
+                for (int i = 0; i < m; i++) g[i] *= phi[i] + v[i] * p[i];
+                dx.put(from, g, m);
+            }
+        } else {
+            float[] v = new float[BLOCK], phi = new float[BLOCK], s = new float[BLOCK], p = new float[BLOCK],
+                    r = new float[BLOCK], g = new float[BLOCK];
+            for (int from = start; from < end; from += BLOCK) {
+                int m = Math.min(BLOCK, end - from);
+                x.get(from, v, m);
+                dy.get(from, g, m);
+                cdf(v, phi, s, p, r, m);
+                pdf(p, s, r, m);                                          // p = Phi'(x)
+                for (int i = 0; i < m; i++) g[i] *= phi[i] + v[i] * p[i];
+                dx.put(from, g, m);
+            }
+        }
+    }
+
+    /** phi[i] = Phi(x[i]) for i < n, leaving s = |x| / sqrt 2, p = P(s) and r in the work arrays. */
+    private static void cdf(double[] x, double[] phi, double[] s, double[] p, double[] r, int n) {
         for (int i = 0; i < n; i++) s[i] = Math.abs(x[i]) * SQRT1_2;                                  // s = |x| / sqrt 2
         for (int i = 0; i < n; i++) p[i] = A1 + s[i] * (A2 + s[i] * (A3 + s[i] * (A4 + s[i] * (A5 + s[i] * A6)))); // P(s)
         for (int i = 0; i < n; i++) r[i] = 1 / (1 + s[i] * p[i]);                                     // r
@@ -34,18 +88,39 @@ final class Gelu {
         }
     }
 
-    /**
-     * dphi[i] = Phi'(x[i]) = erf'(x / sqrt 2) / (2 sqrt 2), where erf'(z) = 16 r^17 (s P(s))' is the
-     * derivative of the same formula. Must follow {@link #cdf} on the same x and scratch (it reuses s and r).
-     */
-    static void pdf(double[] dphi, int n, Scratch w) {
-        double[] s = w.s, r = w.r;
+    /** As the double {@link #cdf}, in float. */
+    private static void cdf(float[] x, float[] phi, float[] s, float[] p, float[] r, int n) {
+        for (int i = 0; i < n; i++) s[i] = Math.abs(x[i]) * SQRT1_2F;
+        for (int i = 0; i < n; i++) p[i] = A1F + s[i] * (A2F + s[i] * (A3F + s[i] * (A4F + s[i] * (A5F + s[i] * A6F))));
+        for (int i = 0; i < n; i++) r[i] = 1 / (1 + s[i] * p[i]);
         for (int i = 0; i < n; i++) {
-            dphi[i] = A1 + s[i] * (2 * A2 + s[i] * (3 * A3 + s[i] * (4 * A4 + s[i] * (5 * A5 + s[i] * 6 * A6)))); // (s P)'
+            float r2 = r[i] * r[i], r4 = r2 * r2, r8 = r4 * r4;
+            phi[i] = 0.5f + 0.5f * x[i] * SQRT1_2F * p[i] * r[i] * (1 + r[i]) * (1 + r2) * (1 + r4) * (1 + r8);
+        }
+    }
+
+    /**
+     * p[i] = Phi'(x[i]) = erf'(x / sqrt 2) / (2 sqrt 2), where erf'(z) = 16 r^17 (s P(s))' is the
+     * derivative of the same formula; reads s and r as {@link #cdf} left them (and overwrites p).
+     */
+    private static void pdf(double[] p, double[] s, double[] r, int n) {
+        for (int i = 0; i < n; i++) {
+            p[i] = A1 + s[i] * (2 * A2 + s[i] * (3 * A3 + s[i] * (4 * A4 + s[i] * (5 * A5 + s[i] * 6 * A6)))); // (s P)'
         }
         for (int i = 0; i < n; i++) {
             double r2 = r[i] * r[i], r4 = r2 * r2, r8 = r4 * r4;
-            dphi[i] *= 8 * SQRT1_2 * r8 * r8 * r[i];
+            p[i] *= 8 * SQRT1_2 * r8 * r8 * r[i];
+        }
+    }
+
+    /** As the double {@link #pdf}, in float. */
+    private static void pdf(float[] p, float[] s, float[] r, int n) {
+        for (int i = 0; i < n; i++) {
+            p[i] = A1F + s[i] * (2 * A2F + s[i] * (3 * A3F + s[i] * (4 * A4F + s[i] * (5 * A5F + s[i] * 6 * A6F))));
+        }
+        for (int i = 0; i < n; i++) {
+            float r2 = r[i] * r[i], r4 = r2 * r2, r8 = r4 * r4;
+            p[i] *= 8 * SQRT1_2F * r8 * r8 * r[i];
         }
     }
 }

@@ -26,8 +26,13 @@ public final class Ops {
     public static Tensor add(Tensor a, Tensor b) {
         INDArray out = broadcastPair(a.value(), b.value(), true);          // out = a + b
         return Tensor.op("add", out, g -> {
-            a.addGrad(sumToShape(g, a.shape()));                            // d out / d a = 1
-            b.addGrad(sumToShape(g, b.shape()));                            // d out / d b = 1
+            // g is this op's own gradient, which nothing reads once this backward has run, so the first
+            // parent without a gradient yet takes the array itself instead of a copy (a residual stream
+            // passes one array down). The other parent then gets a copy: adding into one parent's
+            // gradient must not change the other's.
+            boolean kept = a.keepGrad(sumToShape(g, a.shape()));            // d out / d a = 1
+            if (kept) b.addGrad(sumToShape(g, b.shape()));                  // d out / d b = 1
+            else b.keepGrad(sumToShape(g, b.shape()));
         }, a, b);
     }
 

@@ -168,6 +168,21 @@ public class Tensor {
         else addGrad(g);
     }
 
+    /**
+     * As {@link #addGrad}, but a tensor with no gradient yet keeps {@code g} itself (no copy); returns whether
+     * it did. Only for an array that nothing else will write to or keep: an op's own gradient, passed to
+     * one parent.
+     */
+    boolean keepGrad(INDArray g) {
+        if (!requiresGrad) return false;
+        if (grad != null || !Elements.contiguous(g)) {
+            addGrad(g);
+            return false;
+        }
+        grad = g.reshape('c', value.shape());
+        return true;
+    }
+
     /** This tensor's gradient array, zero-filled on first use, for kernels that add into it element by element. */
     INDArray gradBuffer() {
         if (grad == null) grad = Nd4j.zeros(dataType(), value.shape());

@@ -81,24 +81,52 @@ public final class AdamW {
             Elements pe = new Elements(s.param.value()), ge = new Elements(s.param.grad()),
                     me = new Elements(s.m), ve = new Elements(s.v);
             Parallel.range(pe.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
-                double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
-                        v = new double[Elements.BLOCK];
-                for (int from = start; from < end; from += Elements.BLOCK) {
-                    int n = Math.min(Elements.BLOCK, end - from);
-                    pe.get(from, p, n);
-                    ge.get(from, g, n);
-                    me.get(from, m, n);
-                    ve.get(from, v, n);
-                    for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
-                    for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
-                    for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
-                        p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
-                    }
-                    pe.put(from, p, n);
-                    me.put(from, m, n);
-                    ve.put(from, v, n);
-                }
+                if (pe.isDouble()) update(pe, ge, me, ve, decay, stepSize, bias2Sqrt, start, end);
+                else updateFloat(pe, ge, me, ve, (float) decay, (float) stepSize, (float) bias2Sqrt, start, end);
             });
+        }
+    }
+
+    /** The update of elements [start, end) of one parameter of doubles. */
+    private void update(Elements pe, Elements ge, Elements me, Elements ve, double decay, double stepSize,
+                        double bias2Sqrt, int start, int end) {
+        double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
+                v = new double[Elements.BLOCK];
+        for (int from = start; from < end; from += Elements.BLOCK) {
+            int n = Math.min(Elements.BLOCK, end - from);
+            pe.get(from, p, n);
+            ge.get(from, g, n);
+            me.get(from, m, n);
+            ve.get(from, v, n);
+            for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
+            for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
+            for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
+                p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
+            }
+            pe.put(from, p, n);
+            me.put(from, m, n);
+            ve.put(from, v, n);
+        }
+    }
+
+    /** As {@link #update}, in float for a parameter of floats, as torch.optim.AdamW computes it. */
+    private void updateFloat(Elements pe, Elements ge, Elements me, Elements ve, float decay, float stepSize,
+                             float bias2Sqrt, int start, int end) {
+        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
+        float[] p = new float[Elements.BLOCK], g = new float[Elements.BLOCK], m = new float[Elements.BLOCK],
+                v = new float[Elements.BLOCK];
+        for (int from = start; from < end; from += Elements.BLOCK) {
+            int n = Math.min(Elements.BLOCK, end - from);
+            pe.get(from, p, n);
+            ge.get(from, g, n);
+            me.get(from, m, n);
+            ve.get(from, v, n);
+            for (int i = 0; i < n; i++) m[i] = b1 * m[i] + c1 * g[i];
+            for (int i = 0; i < n; i++) v[i] = b2 * v[i] + c2 * g[i] * g[i];
+            for (int i = 0; i < n; i++) p[i] = p[i] * decay - stepSize * m[i] / ((float) Math.sqrt(v[i]) / bias2Sqrt + e);
+            pe.put(from, p, n);
+            me.put(from, m, n);
+            ve.put(from, v, n);
         }
     }
 
@@ -112,12 +140,23 @@ public final class AdamW {
             Elements ge = new Elements(p.grad());
             double[] partial = new double[Parallel.chunks(ge.length(), 8 * Elements.BLOCK)];   // summed in order
             Parallel.range(ge.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
-                double[] g = new double[Elements.BLOCK];
-                for (int from = start; from < end; from += Elements.BLOCK) {
-                    int n = Math.min(Elements.BLOCK, end - from);
-                    ge.get(from, g, n);
-                    for (int i = 0; i < n; i++) partial[chunk] += g[i] * g[i];
+                double sum = 0;
+                if (ge.isDouble()) {
+                    double[] g = new double[Elements.BLOCK];
+                    for (int from = start; from < end; from += Elements.BLOCK) {
+                        int n = Math.min(Elements.BLOCK, end - from);
+                        ge.get(from, g, n);
+                        for (int i = 0; i < n; i++) sum += g[i] * g[i];
+                    }
+                } else {
+                    float[] g = new float[Elements.BLOCK];
+                    for (int from = start; from < end; from += Elements.BLOCK) {
+                        int n = Math.min(Elements.BLOCK, end - from);
+                        ge.get(from, g, n);
+                        for (int i = 0; i < n; i++) sum += (double) g[i] * g[i];   // summed in double
+                    }
                 }
+                partial[chunk] = sum;
             });
             for (double s : partial) sumSq += s;
         }

@@ -2,6 +2,7 @@ package quill.model;
 
 import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parallel;
 
 /**
@@ -30,13 +31,15 @@ public final class Backend {
     public static void setThreads(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         Parallel.setThreads(threads);
+        // In ND4J 1.0.0-M2.1 Environment.setMaxThreads does not reach OpenMP; the native call does.
+        NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
         Nd4j.getEnvironment().setMaxThreads(threads);
         Nd4j.getEnvironment().setMaxMasterThreads(threads);
         Nd4j.factory().blas().setMaxThreads(threads);
     }
 
-    /** The thread count ND4J's ops use now. */
+    /** The thread count ND4J's ops (OpenMP) use now. */
     public static int threads() {
-        return Nd4j.getEnvironment().maxThreads();
+        return NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads();
     }
 }

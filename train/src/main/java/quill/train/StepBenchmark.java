@@ -162,8 +162,6 @@ public final class StepBenchmark {
      */
     public static void setThreads(int threads) {
         Nd4j.getBackend();                                    // loads the native library first
-        NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
-        Nd4j.factory().blas().setMaxThreads(threads);
-        Nd4j.getEnvironment().setMaxThreads(threads);
+        quill.model.Backend.setThreads(threads);              // also Quill's own kernels (Parallel)
     }
 }
