@@ -18,8 +18,6 @@ import quill.train.TrainingState;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -46,20 +44,10 @@ class AttentionCommandTest {
                 new TrainingState(0, 0, Double.POSITIVE_INFINITY, 1, 2, 3), model, optimizer);
     }
 
-    private record Result(int exit, String out, String err) {
-    }
-
-    private static Result quill(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exit = Quill.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
-        return new Result(exit, out.toString(), err.toString());
-    }
-
     @Test
     void writesAGridOfHeatmapsForThePrompt() throws IOException {
-        Result r = quill("attention", "--out-dir", run.toString(), "--start", "To be\\nor", "--layer", "1");
-        assertEquals(0, r.exit(), r.err());
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "To be\\nor", "--layer", "1");
+        assertEquals(0, r.exitCode(), r.err());
         Path png = run.resolve("attention-layer1.png");
         assertTrue(r.out().contains(png.toString()), r.out());
         BufferedImage image = ImageIO.read(png.toFile());
@@ -71,9 +59,9 @@ class AttentionCommandTest {
     @Test
     void aLongPromptKeepsItsLastBlockSizeCharactersAndOutChoosesTheFile(@TempDir Path elsewhere) throws IOException {
         Path png = elsewhere.resolve("pictures/long.png");
-        Result r = quill("attention", "--out-dir", run.toString(), "--start", "To be, or not to be: that is",
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "To be, or not to be: that is",
                 "--out", png.toString());
-        assertEquals(0, r.exit(), r.err());
+        assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("keeping its last 8"), r.out());
         BufferedImage image = ImageIO.read(png.toFile());
         assertEquals(AttentionPlot.Layout.of(2, 8).width(), image.getWidth());
@@ -81,31 +69,31 @@ class AttentionCommandTest {
 
     @Test
     void aCharacterOutsideTheVocabularyIsAClearError() {
-        Result r = quill("attention", "--out-dir", run.toString(), "--start", "To bé");
-        assertEquals(1, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "To bé");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().startsWith("error: --start: character 'é'"), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
     }
 
     @Test
     void aLayerTheModelLacksIsAClearError() {
-        Result r = quill("attention", "--out-dir", run.toString(), "--start", "To", "--layer", "2");
-        assertEquals(1, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "To", "--layer", "2");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("--layer 2 does not exist: the model in"), r.err());
         assertTrue(r.err().contains("has 2 layers (0 to 1)"), r.err());
     }
 
     @Test
     void anEmptyPromptIsAClearError() {
-        Result r = quill("attention", "--out-dir", run.toString(), "--start", "");
-        assertEquals(1, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("--start is empty"), r.err());
     }
 
     @Test
     void aFolderWithoutACheckpointSaysHowToMakeOne(@TempDir Path empty) {
-        Result r = quill("attention", "--out-dir", empty.toString(), "--start", "To");
-        assertEquals(1, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", empty.toString(), "--start", "To");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("no checkpoint in " + empty), r.err());
         assertTrue(r.err().contains("quill train --out-dir"), r.err());
     }
@@ -113,16 +101,16 @@ class AttentionCommandTest {
     @Test
     void aCorruptCheckpointIsAClearError(@TempDir Path broken) throws IOException {
         Files.writeString(Checkpoint.last(broken), "not a zip");
-        Result r = quill("attention", "--out-dir", broken.toString(), "--start", "To");
-        assertEquals(1, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", broken.toString(), "--start", "To");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().startsWith("error: "), r.err());
         assertTrue(r.err().contains(Checkpoint.LAST), r.err());
     }
 
     @Test
     void startIsRequired() {
-        Result r = quill("attention", "--out-dir", run.toString());
-        assertEquals(2, r.exit());
+        CliRun r = CliRun.quill("attention", "--out-dir", run.toString());
+        assertEquals(2, r.exitCode());
         assertTrue(r.err().contains("--start"), r.err());
     }
 

@@ -4,11 +4,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,10 +20,7 @@ class BenchCommandTest {
     @TempDir
     Path tmp;
 
-    private record Result(int exitCode, String out, String err) {
-    }
-
-    private Result bench(String... extra) throws IOException {
+    private CliRun bench(String... extra) throws IOException {
         Path tiny = tmp.resolve("tiny.properties");
         Files.writeString(tiny, "n-layer = 1\nn-head = 2\nn-embd = 16\nblock-size = 16\nbatch-size = 4\n"
                 + "gradient-accumulation-steps = 2\n");
@@ -37,18 +31,12 @@ class BenchCommandTest {
             if (!List.of(extra).contains(defaults.get(i))) args.addAll(defaults.subList(i, i + 2));
         }
         args.addAll(List.of(extra));
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cmd = Quill.commandLine();
-        cmd.setOut(new PrintWriter(out, true));
-        cmd.setErr(new PrintWriter(err, true));
-        int exitCode = cmd.execute(args.toArray(String[]::new));
-        return new Result(exitCode, out.toString(), err.toString());
+        return CliRun.quill(args.toArray(String[]::new));
     }
 
     @Test
     void printsTheTable() throws IOException {
-        Result r = bench();
+        CliRun r = bench();
         assertEquals(0, r.exitCode(), r.err());
         for (String s : List.of("model:    1 layers, 2 heads, 16 embd, block 16, vocab 65; batch 4 x 2 accumulation = 128 tokens/iter",
                 "random token ids", "backend:  ND4J CPU", "1 warm-up, 3 timed", "ms/iter:  median ", "tokens/s: ", "GFLOP/s:  ",
@@ -59,7 +47,7 @@ class BenchCommandTest {
 
     @Test
     void printsOneJsonObject() throws IOException {
-        Result r = bench("--json");
+        CliRun r = bench("--json");
         assertEquals(0, r.exitCode(), r.err());
         JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
         for (String field : List.of("preset", "msPerIterMedian", "msPerIterP10", "msPerIterP90", "cpuMsPerIterMedian",
@@ -81,11 +69,11 @@ class BenchCommandTest {
     void badArgumentsAreUsageErrors() throws IOException {
         for (String[] bad : List.of(new String[]{"--steps", "0"}, new String[]{"--steps", "many"}, new String[]{"--warmup", "-1"},
                 new String[]{"--threads", "0"}, new String[]{"--preset", "nope"}, new String[]{"--frobnicate"})) {
-            Result r = bench(bad);
+            CliRun r = bench(bad);
             assertEquals(2, r.exitCode(), String.join(" ", bad) + ": " + r.err());
             assertTrue(!r.err().contains("at quill."), "no stack trace: " + r.err());
         }
-        Result missing = bench("--config", tmp.resolve("missing.properties").toString());
+        CliRun missing = bench("--config", tmp.resolve("missing.properties").toString());
         assertEquals(1, missing.exitCode(), missing.err());
         assertTrue(missing.err().startsWith("error: no settings file at"), missing.err());
     }

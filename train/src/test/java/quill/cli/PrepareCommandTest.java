@@ -2,13 +2,10 @@ package quill.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 import quill.train.PreparedData;
 import quill.train.SharedData;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,21 +23,8 @@ class PrepareCommandTest {
     @TempDir
     Path tmp;
 
-    private record Result(int exitCode, String out, String err) {
-    }
-
-    private Result quill(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cmd = Quill.commandLine();
-        cmd.setOut(new PrintWriter(out, true));
-        cmd.setErr(new PrintWriter(err, true));
-        int exitCode = cmd.execute(args);
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private Result prepare(String dataset, Path input) {
-        return quill("prepare", dataset, "--data-dir", tmp.resolve("data").toString(), "--input", input.toString());
+    private CliRun prepare(String dataset, Path input) {
+        return CliRun.quill("prepare", dataset, "--data-dir", tmp.resolve("data").toString(), "--input", input.toString());
     }
 
     private Path file(String name, byte[] content) throws IOException {
@@ -52,7 +36,7 @@ class PrepareCommandTest {
     }
 
     /** Exit code 1 and exactly one line on stderr, {@code error: ...} containing {@code expected}. */
-    private static void assertError(Result result, String expected) {
+    private static void assertError(CliRun result, String expected) {
         assertEquals(1, result.exitCode(), result.err());
         assertEquals(1, result.err().lines().count(), "one line, no stack trace: " + result.err());
         assertTrue(result.err().startsWith("error: ") && result.err().contains(expected),
@@ -64,7 +48,7 @@ class PrepareCommandTest {
         Path shakespeare = SharedData.tinyShakespeare().orElse(null);
         assumeTrue(shakespeare != null, "no local copy of Tiny Shakespeare in ../shared/data");
 
-        Result result = prepare("shakespeare_char", shakespeare);
+        CliRun result = prepare("shakespeare_char", shakespeare);
         assertEquals(0, result.exitCode(), result.err());
         assertTrue(result.out().contains("vocab size: 65\n"), result.out());
         assertTrue(result.out().contains("train has 1,003,854 tokens\n"), result.out());
@@ -96,7 +80,7 @@ class PrepareCommandTest {
         byte[] meta = Files.readAllBytes(dir.resolve("meta.json"));
 
         Files.delete(input); // the second run needs only data/story/input.txt
-        Result again = quill("prepare", "story", "--data-dir", tmp.resolve("data").toString());
+        CliRun again = CliRun.quill("prepare", "story", "--data-dir", tmp.resolve("data").toString());
         assertEquals(0, again.exitCode(), again.err());
         assertArrayEquals(train, Files.readAllBytes(dir.resolve("train.bin")));
         assertArrayEquals(meta, Files.readAllBytes(dir.resolve("meta.json")));
@@ -170,7 +154,7 @@ class PrepareCommandTest {
     @Test
     void unwritableOutputFolder() throws IOException {
         Path notAFolder = file("data", "a file where the data folder should be");
-        Result result = quill("prepare", "x", "--data-dir", notAFolder.toString(), "--input",
+        CliRun result = CliRun.quill("prepare", "x", "--data-dir", notAFolder.toString(), "--input",
                 file("ok.txt", "hello world").toString());
         assertError(result, "cannot write to the folder " + notAFolder.resolve("x"));
     }
@@ -186,7 +170,7 @@ class PrepareCommandTest {
 
     @Test
     void otherDatasetWithoutInputSaysToPassOne() {
-        assertError(quill("prepare", "mydata", "--data-dir", tmp.resolve("data").toString()),
+        assertError(CliRun.quill("prepare", "mydata", "--data-dir", tmp.resolve("data").toString()),
                 "input.txt does not exist: pass the text to prepare with --input FILE");
     }
 
@@ -201,7 +185,7 @@ class PrepareCommandTest {
 
     @Test
     void helpDescribesTheCommand() {
-        Result result = quill("prepare", "--help");
+        CliRun result = CliRun.quill("prepare", "--help");
         assertEquals(0, result.exitCode());
         assertTrue(result.out().contains("--input=FILE") && result.out().contains("--data-dir=DIR"), result.out());
         assertEquals("", result.err());

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.factory.Nd4j;
-import picocli.CommandLine;
 import quill.autograd.Parameter;
 import quill.model.AdamW;
 import quill.model.Gpt;
@@ -16,8 +15,6 @@ import quill.train.TrainConfig;
 import quill.train.TrainingState;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,9 +33,6 @@ class SampleCommandTest {
     Path tmp;
     private Path run;
 
-    private record Result(int exitCode, String out, String err) {
-    }
-
     @BeforeEach
     void writeCheckpoint() throws IOException {
         run = tmp.resolve("run");
@@ -53,26 +47,16 @@ class SampleCommandTest {
         new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5, 1, 2, 3), model, optimizer);
     }
 
-    private Result quill(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cmd = Quill.commandLine();
-        cmd.setOut(new PrintWriter(out, true));
-        cmd.setErr(new PrintWriter(err, true));
-        int exitCode = cmd.execute(args);
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
     /** {@code quill sample --out-dir <run> --max-new-tokens 30} plus {@code extra}. */
-    private Result sample(String... extra) {
+    private CliRun sample(String... extra) {
         List<String> args = new ArrayList<>(List.of("sample", "--out-dir", run.toString(), "--max-new-tokens", "30"));
         args.addAll(List.of(extra));
-        return quill(args.toArray(String[]::new));
+        return CliRun.quill(args.toArray(String[]::new));
     }
 
     @Test
     void streamsSamplesSeparatedAsNanoGptDoesAndTheSameSeedGivesTheSameText() {
-        Result r = sample("--num-samples", "3", "--start", "To");
+        CliRun r = sample("--num-samples", "3", "--start", "To");
         assertEquals(0, r.exitCode(), r.err());
         String[] samples = r.out().split(SampleCommand.SEPARATOR + "\n", -1);
         assertEquals(4, samples.length, r.out()); // three samples, each followed by the separator
@@ -90,8 +74,8 @@ class SampleCommandTest {
 
     @Test
     void withoutTheKvCacheTheTextIsTheSame() {
-        Result cached = sample("--num-samples", "2", "--top-p", "0.9");
-        Result full = sample("--num-samples", "2", "--top-p", "0.9", "--no-kv-cache");
+        CliRun cached = sample("--num-samples", "2", "--top-p", "0.9");
+        CliRun full = sample("--num-samples", "2", "--top-p", "0.9", "--no-kv-cache");
         assertEquals(0, full.exitCode(), full.err());
         assertEquals(cached.out(), full.out());
         assertTrue(full.err().contains("no KV cache"), full.err());
@@ -99,18 +83,18 @@ class SampleCommandTest {
 
     @Test
     void aLargerKvSlideStillGeneratesAndIsCheckedAgainstTheBlockSize() {
-        Result r = sample("--num-samples", "1", "--kv-slide", "4");
+        CliRun r = sample("--num-samples", "1", "--kv-slide", "4");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("slide 4"), r.err());
-        Result tooBig = sample("--kv-slide", "9");
+        CliRun tooBig = sample("--kv-slide", "9");
         assertEquals(2, tooBig.exitCode(), tooBig.err());
         assertTrue(tooBig.err().contains("--kv-slide must be at most the model's block size, 8"), tooBig.err());
     }
 
     @Test
     void temperatureZeroIsGreedyWhateverTheSeed() {
-        Result a = sample("--num-samples", "1", "--temperature", "0", "--seed", "1");
-        Result b = sample("--num-samples", "1", "--temperature", "0", "--seed", "2");
+        CliRun a = sample("--num-samples", "1", "--temperature", "0", "--seed", "1");
+        CliRun b = sample("--num-samples", "1", "--temperature", "0", "--seed", "2");
         assertEquals(0, a.exitCode(), a.err());
         assertEquals(a.out(), b.out());
     }
@@ -119,8 +103,8 @@ class SampleCommandTest {
     void aPromptFromAFileLongerThanTheBlockIsCropped() throws IOException {
         Path prompt = Files.writeString(tmp.resolve("prompt.txt"), TEXT);
         Path tail = Files.writeString(tmp.resolve("tail.txt"), TEXT.substring(TEXT.length() - 8));
-        Result whole = sample("--num-samples", "1", "--start", "FILE:" + prompt);
-        Result cropped = sample("--num-samples", "1", "--start", "FILE:" + tail);
+        CliRun whole = sample("--num-samples", "1", "--start", "FILE:" + prompt);
+        CliRun cropped = sample("--num-samples", "1", "--start", "FILE:" + tail);
         assertEquals(0, whole.exitCode(), whole.err());
         assertTrue(whole.out().startsWith(TEXT), whole.out());
         // only the last 8 characters condition the first token, and the same seed draws the same
@@ -130,7 +114,7 @@ class SampleCommandTest {
     @Test
     void fallsBackToTheLastCheckpointWhenThereIsNoBest() throws IOException {
         Files.move(Checkpoint.best(run), Checkpoint.last(run));
-        Result r = sample("--num-samples", "1");
+        CliRun r = sample("--num-samples", "1");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("checkpoint " + Checkpoint.last(run)), r.err());
     }
@@ -148,7 +132,7 @@ class SampleCommandTest {
                 {"--top-k", "many", "Invalid value for option '--top-k'"},
         };
         for (String[] c : cases) {
-            Result r = quill("sample", "--out-dir", run.toString(), c[0], c[1]);
+            CliRun r = CliRun.quill("sample", "--out-dir", run.toString(), c[0], c[1]);
             assertEquals(2, r.exitCode(), String.join(" ", c) + ": " + r.err());
             assertTrue(r.err().contains(c[2]), r.err());
             assertEquals("", r.out());
@@ -157,7 +141,7 @@ class SampleCommandTest {
 
     @Test
     void aCharacterOutsideTheVocabularyIsNamed() {
-        Result r = sample("--start", "To bé");
+        CliRun r = sample("--start", "To bé");
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().startsWith("error: cannot encode the start text: character 'é'"), r.err());
         assertTrue(r.err().contains("U+00E9"), r.err());
@@ -167,7 +151,7 @@ class SampleCommandTest {
     @Test
     void aMissingPromptFileIsNamed() {
         Path missing = tmp.resolve("nope.txt");
-        Result r = sample("--start", "FILE:" + missing);
+        CliRun r = sample("--start", "FILE:" + missing);
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().startsWith("error: --start FILE:" + missing + ": no file at " + missing), r.err());
     }
@@ -175,7 +159,7 @@ class SampleCommandTest {
     @Test
     void aMissingCheckpointIsNamed() {
         Path empty = tmp.resolve("empty");
-        Result r = quill("sample", "--out-dir", empty.toString());
+        CliRun r = CliRun.quill("sample", "--out-dir", empty.toString());
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().startsWith("error: no checkpoint in " + empty), r.err());
         assertTrue(r.err().contains("quill train"), r.err());
@@ -187,20 +171,20 @@ class SampleCommandTest {
         byte[] bytes = Files.readAllBytes(file);
 
         Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length / 2)); // a partial copy
-        Result partial = sample();
+        CliRun partial = sample();
         assertEquals(1, partial.exitCode(), partial.err());
         assertTrue(partial.err().startsWith("error: checkpoint " + file + " is incomplete or corrupt"), partial.err());
 
         byte[] damaged = bytes.clone();
         damaged[bytes.length / 3] ^= 0x55; // one flipped byte inside the weights
         Files.write(file, damaged);
-        Result corrupt = sample();
+        CliRun corrupt = sample();
         assertEquals(1, corrupt.exitCode(), corrupt.err());
         assertTrue(corrupt.err().contains(file.toString()), corrupt.err());
         assertEquals(1, corrupt.err().lines().count(), corrupt.err());
 
         Files.writeString(file, "not a zip");
-        Result garbage = sample();
+        CliRun garbage = sample();
         assertEquals(1, garbage.exitCode(), garbage.err());
         assertTrue(garbage.err().contains(file.toString()), garbage.err());
     }

@@ -2,11 +2,8 @@ package quill.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,21 +17,8 @@ class TrainCommandTest {
     @TempDir
     Path tmp;
 
-    private record Result(int exitCode, String out, String err) {
-    }
-
-    private Result quill(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cmd = Quill.commandLine();
-        cmd.setOut(new PrintWriter(out, true));
-        cmd.setErr(new PrintWriter(err, true));
-        int exitCode = cmd.execute(args);
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
     /** A tiny run on a tiny text, prepared from --input on first use; {@code extra} flags replace the defaults. */
-    private Result train(String... extra) throws IOException {
+    private CliRun train(String... extra) throws IOException {
         Path input = tmp.resolve("tiny.txt");
         if (!Files.exists(input)) Files.writeString(input, "To be, or not to be, that is the question:\n".repeat(50));
         List<String> defaults = List.of("--data-dir", tmp.resolve("data").toString(),
@@ -46,12 +30,12 @@ class TrainCommandTest {
             if (!List.of(extra).contains(defaults.get(i))) args.addAll(defaults.subList(i, i + 2));
         }
         args.addAll(List.of(extra));
-        return quill(args.toArray(String[]::new));
+        return CliRun.quill(args.toArray(String[]::new));
     }
 
     @Test
     void trainsPrintsItsSettingsAndResumes() throws IOException {
-        Result first = train("--max-iters", "6");
+        CliRun first = train("--max-iters", "6");
         assertEquals(0, first.exitCode(), first.err());
         assertTrue(first.out().contains("max-iters=6"), first.out());
         assertTrue(first.out().contains("eval 6: train loss"), first.out());
@@ -59,12 +43,12 @@ class TrainCommandTest {
             assertTrue(Files.exists(tmp.resolve("out").resolve(f)), f);
         }
 
-        Result resumed = train("--resume", "--max-iters", "9");
+        CliRun resumed = train("--resume", "--max-iters", "9");
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertTrue(resumed.out().contains("resuming from"), resumed.out());
         assertTrue(resumed.out().contains("eval 9: train loss"), resumed.out());
 
-        Result contradicting = train("--resume", "--n-embd", "32");
+        CliRun contradicting = train("--resume", "--n-embd", "32");
         assertEquals(1, contradicting.exitCode(), contradicting.err());
         assertTrue(contradicting.err().startsWith("error: cannot resume from"), contradicting.err());
         assertTrue(contradicting.err().contains("n-embd 16 but the settings say 32"), contradicting.err());
@@ -73,25 +57,25 @@ class TrainCommandTest {
     @Test
     void unknownIllTypedAndInvalidSettingsAreUsageErrors() throws IOException {
         Path config = Files.writeString(tmp.resolve("mine.properties"), "max-iters = 10\nlearning_rate = 1e-3\n");
-        Result unknownInFile = quill("train", "--config", config.toString());
+        CliRun unknownInFile = CliRun.quill("train", "--config", config.toString());
         assertEquals(2, unknownInFile.exitCode());
         assertTrue(unknownInFile.err().contains("unknown setting 'learning_rate' in " + config), unknownInFile.err());
 
-        Result illTyped = quill("train", "--max-iters", "lots");
+        CliRun illTyped = CliRun.quill("train", "--max-iters", "lots");
         assertEquals(2, illTyped.exitCode());
         assertTrue(illTyped.err().contains("--max-iters"), illTyped.err());
 
-        Result unknownFlag = quill("train", "--max-iter", "10");
+        CliRun unknownFlag = CliRun.quill("train", "--max-iter", "10");
         assertEquals(2, unknownFlag.exitCode());
 
-        Result invalid = quill("train", "--n-head", "3");
+        CliRun invalid = CliRun.quill("train", "--n-head", "3");
         assertEquals(2, invalid.exitCode());
         assertTrue(invalid.err().contains("n-embd (128) must be a positive multiple of n-head (3)"), invalid.err());
     }
 
     @Test
     void missingDataNamesTheCommandThatPreparesIt() {
-        Result r = quill("train", "--dataset", "novels", "--data-dir", tmp.resolve("data").toString());
+        CliRun r = CliRun.quill("train", "--dataset", "novels", "--data-dir", tmp.resolve("data").toString());
         assertEquals(1, r.exitCode());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().contains("run 'quill prepare novels --input FILE'"), r.err());
@@ -99,7 +83,7 @@ class TrainCommandTest {
 
     @Test
     void resumingWithoutACheckpointSaysSo() {
-        Result r = quill("train", "--resume", "--out-dir", tmp.resolve("nothing").toString());
+        CliRun r = CliRun.quill("train", "--resume", "--out-dir", tmp.resolve("nothing").toString());
         assertEquals(1, r.exitCode());
         assertTrue(r.err().startsWith("error: no checkpoint at " + tmp.resolve("nothing").resolve("ckpt-last.zip")), r.err());
     }
