@@ -14,8 +14,10 @@ import quill.train.Trainer;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +85,16 @@ public final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** A new run would replace the checkpoints of the one already in {@code outDir}: never silently. */
+    private static void refuseToOverwrite(Path outDir) {
+        for (Path file : List.of(Checkpoint.last(outDir), Checkpoint.best(outDir))) {
+            if (Files.exists(file)) {
+                throw new CliException(outDir + " already holds a training run (" + file.getFileName()
+                        + "): continue it with --resume, train into another --out-dir, or delete the folder to start over");
+            }
+        }
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
@@ -94,6 +106,8 @@ public final class TrainCommand implements Callable<Integer> {
             // continue under the run's own settings; only what is given explicitly changes
             config = usage(() -> ckpt.config().with(preset == null ? overrides : settings(preset).with(overrides).toMap()));
             checkpoint = ckpt;
+        } else {
+            refuseToOverwrite(Path.of(config.outDir()));
         }
         PreparedData data = data(config, out);
         out.println("settings (" + (resume ? "resumed run" : "preset " + (preset == null ? TrainConfig.DEFAULT_PRESET : preset))

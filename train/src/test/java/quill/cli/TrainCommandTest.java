@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,6 +43,13 @@ class TrainCommandTest {
         for (String f : List.of("ckpt-last.zip", "ckpt-best.zip", "metrics.jsonl", "loss.png", "config.properties")) {
             assertTrue(Files.exists(tmp.resolve("out").resolve(f)), f);
         }
+
+        byte[] trained = Files.readAllBytes(tmp.resolve("out").resolve("ckpt-last.zip"));
+        CliRun again = train("--max-iters", "6");
+        assertEquals(1, again.exitCode(), again.err());
+        assertTrue(again.err().startsWith("error: " + tmp.resolve("out") + " already holds a training run"), again.err());
+        assertTrue(again.err().contains("--resume"), again.err());
+        assertArrayEquals(trained, Files.readAllBytes(tmp.resolve("out").resolve("ckpt-last.zip")));
 
         CliRun resumed = train("--resume", "--max-iters", "9");
         assertEquals(0, resumed.exitCode(), resumed.err());
