@@ -2,10 +2,6 @@ package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Nn;
@@ -37,14 +33,6 @@ import java.util.Random;
  * workspace, so a training step reuses its activation memory instead of allocating it anew.
  */
 public final class Gpt {
-    /** Step memory: learned on the first step, then reused; grows if a later step needs more. */
-    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .initialSize(0)
-            .overallocationLimit(0.1)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
     private static final String STEP_WORKSPACE = "quill-step";
 
     static {
@@ -154,7 +142,7 @@ public final class Gpt {
      */
     public double forwardBackward(int[][] idx, int[][] targets, double lossScale) {
         checkTargets(idx, targets);
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
             Tensor loss = Nn.crossEntropy(forward(idx), targets);
             loss.backward(lossScale);
             return loss.value().getDouble(0);
@@ -164,7 +152,7 @@ public final class Gpt {
     /** The mean loss on a batch, without dropout or gradients (for evaluation). */
     public double loss(int[][] idx, int[][] targets) {
         checkTargets(idx, targets);
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
             return Nn.crossEntropy(forward(idx, null), targets).value().getDouble(0);
         }
     }
@@ -177,7 +165,7 @@ public final class Gpt {
         if (context.length == 0) throw new IllegalArgumentException("nextTokenLogits needs at least one token of context");
         int t = Math.min(context.length, config.blockSize());
         int[][] idx = {java.util.Arrays.copyOfRange(context, context.length - t, context.length)};
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
             INDArray x = hidden(idx, null).value();                                // (1, T, C)
             INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true); // (1, C)
             INDArray logits = Nd4j.gemm(last, wte.weight.value(), false, true);    // (1, V)

@@ -2,10 +2,6 @@ package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Elements;
@@ -58,13 +54,6 @@ import java.util.Map;
  * workspace. The weights are the model's own arrays (not copied), so this sees later changes to them.
  */
 public final class KvCache {
-    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .initialSize(0)
-            .overallocationLimit(0.1)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
     private static final String STEP_WORKSPACE = "quill-kv-step";
 
     private final int blockSize, nHead, nEmbd, headSize, vocabSize, slide;
@@ -169,7 +158,7 @@ public final class KvCache {
         if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n + " is not in [1, " + history.length + "]");
         boolean extendsCache = length > 0 && n == historyLength + 1
                 && Arrays.equals(tokens, 0, length, history, windowStart, windowStart + length);
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
             float[] logits;
             if (extendsCache && length < blockSize) {
                 logits = forward(history, n - 1, 1);               // one new position: append

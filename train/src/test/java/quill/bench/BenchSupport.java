@@ -1,11 +1,7 @@
 package quill.bench;
 
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
-import org.nd4j.linalg.factory.Nd4j;
+import quill.model.StepMemory;
 
 /**
  * What the JMH benchmarks share: the shape of {@code shakespeare_char_cpu} and a step workspace configured as
@@ -18,16 +14,8 @@ public final class BenchSupport {
     /** shakespeare_char_cpu: batch 12, block 64, 4 heads of 32, embedding 128, vocab 65. */
     public static final int B = 12, T = 64, N_HEAD = 4, C = 128, VOCAB = 65, ROWS = B * T;
 
-    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .initialSize(0)
-            .overallocationLimit(0.1)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
-
     /** Opens the benchmark's step workspace; close it at the end of the invocation. */
     public static MemoryWorkspace stepWorkspace() {
-        return Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "quill-bench-step");
+        return StepMemory.open("quill-bench-step");
     }
 }
