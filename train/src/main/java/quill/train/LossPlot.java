@@ -7,12 +7,11 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
+import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -66,12 +65,6 @@ public final class LossPlot {
             v.setMarker(SeriesMarkers.DIAMOND);
         }
         if (steps.isEmpty() && evals.isEmpty()) return;
-        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp.png");
-        try {
-            BitmapEncoder.saveBitmap(chart, temp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
+        AtomicFiles.replace(file, temp -> ImageIO.write(BitmapEncoder.getBufferedImage(chart), "png", temp.toFile()));
     }
 }
