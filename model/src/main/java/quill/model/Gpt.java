@@ -46,6 +46,8 @@ public final class Gpt {
     private final Norm lnF;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     private final Rng dropoutRng;
+    private final DataType type;
+    private final Norm.Factory norm;
     private boolean training = true;
 
     /** A model in float32, initialised as nanoGPT does from {@code seed}. */
@@ -69,6 +71,8 @@ public final class Gpt {
     /** As {@link #Gpt(GptConfig, long, Norm.Factory)} in the given precision. */
     public Gpt(GptConfig config, long seed, DataType type, Norm.Factory norm) {
         this.config = config;
+        this.type = type;
+        this.norm = norm;
         Random init = new Random(seed);
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), init, type);
@@ -81,6 +85,20 @@ public final class Gpt {
         for (Block block : h) block.parameters().forEach(this::register);
         lnF.parameters().forEach(this::register);
         this.dropoutRng = new Rng(seed ^ 0x5DEECE66DL);
+    }
+
+    /**
+     * Another model of this one's configuration, norms and precision, holding a copy of its weights and
+     * gradients of its own: a worker that trains on part of each batch on another thread
+     * ({@code quill.train.DataParallel}).
+     */
+    public Gpt replica() {
+        Gpt replica = new Gpt(config, 0, type, norm);
+        for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
+            replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
+        }
+        replica.training = training;
+        return replica;
     }
 
     /** nanoGPT's init for the projections into the residual stream: std 0.02 / sqrt(2 nLayer). */

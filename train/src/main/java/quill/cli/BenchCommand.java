@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.model.GptConfig;
+import quill.train.DataParallel;
 import quill.train.PreparedData;
 import quill.train.StepBenchmark;
 import quill.train.TokenFile;
@@ -27,8 +28,8 @@ import java.util.concurrent.Callable;
                 "Prints the median ms/iter (and p10, p90), tokens/s, GFLOP/s as nanoGPT's estimate_mfu counts"
                         + " FLOPs, the peak resident memory, and the ND4J build and threads in use."},
         footer = {"", "Uses the prepared dataset when --data-dir holds it, else random token ids (same speed).",
-                "--threads sets ND4J's OpenMP and OpenBLAS threads at run time; without it ND4J uses"
-                        + " OMP_NUM_THREADS, or one per core.",
+                "--threads is as for 'quill train': worker threads, each running forward and backward on its share of"
+                        + " the batch's rows with single-threaded ND4J and OpenBLAS.",
                 "OMP_WAIT_POLICY (PASSIVE unless set, by ./quill) can only be set before start-up."})
 public final class BenchCommand implements Callable<Integer> {
 
@@ -47,7 +48,8 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Untimed steps first, while the JIT compiles and the workspaces learn their size (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads for ND4J's native ops and BLAS (default: ND4J's choice).")
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Worker threads sharing each batch (default: one per core, at most batch-size).")
     Integer threads;
 
     @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
@@ -72,7 +74,6 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
-        if (threads != null) StepBenchmark.setThreads(threads);
 
         String dataNote;
         TokenFile train = null;
@@ -91,7 +92,8 @@ public final class BenchCommand implements Callable<Integer> {
                     + " is not prepared)";
         }
 
-        StepBenchmark bench = new StepBenchmark(config, train, vocab);
+        int workers = threads != null ? threads : DataParallel.defaultWorkers(config.batchSize());
+        StepBenchmark bench = new StepBenchmark(config, train, vocab, workers);
         StepBenchmark.Timings timings = bench.time(warmup, steps);
         long[] ns = timings.wallNs();
         boolean haveCpu = timings.cpuNs()[0] >= 0;
@@ -136,6 +138,7 @@ public final class BenchCommand implements Callable<Integer> {
             o.addProperty("backend", backend.backend());
             o.addProperty("onednn", backend.onednn());
             o.addProperty("blasVendor", backend.blasVendor());
+            o.addProperty("workers", workers);
             o.addProperty("ompThreads", backend.ompThreads());
             o.addProperty("blasThreads", backend.blasThreads());
             o.addProperty("ompWaitPolicy", System.getenv().getOrDefault("OMP_WAIT_POLICY", ""));
@@ -146,8 +149,8 @@ public final class BenchCommand implements Callable<Integer> {
                     shape.nLayer(), shape.nHead(), shape.nEmbd(), shape.blockSize(), shape.vocabSize(),
                     config.batchSize(), config.gradientAccumulationSteps(), config.tokensPerIter());
             out.printf(Locale.ROOT, "data:     %s%n", dataNote);
-            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; threads: OpenMP %d, BLAS %d; OMP_WAIT_POLICY %s%n",
-                    backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(),
+            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; %d worker thread%s, each with OpenMP %d, BLAS %d; OMP_WAIT_POLICY %s%n",
+                    backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(), workers, workers == 1 ? "" : "s",
                     backend.ompThreads(), backend.blasThreads(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
             out.printf(Locale.ROOT, "steps:    %d warm-up, %d timed (forward+backward, clip, AdamW)%n", warmup, steps);
             out.printf(Locale.ROOT, "ms/iter:  median %.2f   p10 %.2f   p90 %.2f%n", median, p10, p90);

@@ -52,6 +52,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Worker threads, each training on its share of every batch (default: one per core, at most"
+                    + " batch-size). Not a setting of the run: a resumed run may use another count.")
+    Integer threads;
+
     // The settings: each overrides the preset and --config. Names are nanoGPT's, in kebab-case.
     @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset folder under --data-dir.") String dataset;
     @Option(names = "--out-dir", paramLabel = "DIR", description = "Where the run's files go (default out/<preset>).") String outDir;
@@ -98,6 +103,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
+        if (threads != null && threads < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+        }
         Map<String, String> overrides = overrides();
         TrainConfig config = usage(() -> settings(preset == null ? TrainConfig.DEFAULT_PRESET : preset).with(overrides));
         Checkpoint checkpoint = null;
@@ -117,6 +125,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         boolean terminal = System.console() != null;
         Trainer trainer = new Trainer(config, data, out, terminal);
+        if (threads != null) trainer.threads(threads);
         // Ctrl-C: the loop saves a checkpoint at its next iteration; the JVM waits for that here
         Thread onInterrupt = new Thread(() -> {
             trainer.requestStop();

@@ -35,13 +35,14 @@ public final class StepBenchmark {
 
     /**
      * A fresh model of {@code config}'s shape (seeded by its seed) trained on batches from {@code train}, or,
-     * when {@code train} is null, on uniformly random ids below {@link #RANDOM_VOCAB} (the speed is the same).
+     * when {@code train} is null, on uniformly random ids below {@link #RANDOM_VOCAB} (the speed is the same);
+     * each batch shared among {@code workers} threads ({@link DataParallel}).
      */
-    public StepBenchmark(TrainConfig config, TokenFile train, int vocabSize) {
+    public StepBenchmark(TrainConfig config, TokenFile train, int vocabSize, int workers) {
         this.config = config;
         this.model = new Gpt(Trainer.modelConfig(config, vocabSize), config.seed());
         AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
-        this.step = new TrainingStep(model, optimizer, config);
+        this.step = new TrainingStep(new DataParallel(model, workers), optimizer, config);
         this.schedule = LearningRateSchedule.of(config);
         Rng batchRng = new Rng(config.seed());
         SplittableRandom ids = new SplittableRandom(config.seed());

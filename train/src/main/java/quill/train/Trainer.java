@@ -58,6 +58,7 @@ public final class Trainer {
     private final CountDownLatch finished = new CountDownLatch(1);
     private IntConsumer afterStep = iter -> { };
     private int sampleChars = 200;
+    private int threads;
     /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
     Gpt model;
 
@@ -70,6 +71,13 @@ public final class Trainer {
         this.out = out;
         this.terminal = terminal;
         this.outDir = Path.of(config.outDir());
+        this.threads = DataParallel.defaultWorkers(config.batchSize());
+    }
+
+    /** How many worker threads share each batch ({@link DataParallel}); the default is one per core. */
+    public void threads(int workers) {
+        if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
+        this.threads = workers;
     }
 
     /** Called with the iteration number after each optimizer step (for tests and tools). */
@@ -151,12 +159,11 @@ public final class Trainer {
         } else {
             metrics = MetricsLog.create(metricsFile);
         }
-        out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration%n",
-                describe(shape), countParameters(params) / 1e6, c.tokensPerIter());
+        out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration, shared by %d worker thread%s%n",
+                describe(shape), countParameters(params) / 1e6, c.tokensPerIter(), threads, threads == 1 ? "" : "s");
 
-        TrainingStep step = new TrainingStep(model, optimizer, c);
-        int[][] x = new int[c.batchSize()][c.blockSize()];
-        int[][] y = new int[c.batchSize()][c.blockSize()];
+        DataParallel workers = new DataParallel(model, threads);
+        TrainingStep step = new TrainingStep(workers, optimizer, c);
         ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
         CheckpointWriter writer = new CheckpointWriter();
         Path last = Checkpoint.last(outDir);
@@ -164,7 +171,7 @@ public final class Trainer {
         int savedIter = resumeFrom != null ? iter : -1;
         double emaMs = 0;
         double evalSeconds = 0;
-        try (metrics) {
+        try (metrics; workers) {
             model.setTraining(true);
             while (true) {
                 if (stopRequested) {
@@ -179,8 +186,8 @@ public final class Trainer {
                 if ((iter % c.evalInterval() == 0 || iter == c.maxIters()) && iter != lastEvalIter) {
                     long t0 = System.nanoTime();
                     model.setTraining(false);
-                    double trainLoss = estimateLoss(model, train, evalRng, x, y);
-                    double valLoss = estimateLoss(model, val, evalRng, x, y);
+                    double trainLoss = estimateLoss(workers, train, evalRng);
+                    double valLoss = estimateLoss(workers, val, evalRng);
                     model.setTraining(true);
                     lastEvalIter = iter;
                     MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss);
@@ -245,13 +252,22 @@ public final class Trainer {
         return Outcome.FINISHED;
     }
 
-    /** Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. */
-    private double estimateLoss(Gpt model, TokenFile file, Rng rng, int[][] x, int[][] y) {
-        double sum = 0;
+    /**
+     * Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. The batches are drawn
+     * first, in order, then shared among the workers, so the estimate does not depend on the thread count.
+     */
+    private double estimateLoss(DataParallel workers, TokenFile file, Rng rng) {
+        List<int[][]> xs = new ArrayList<>();
+        List<int[][]> ys = new ArrayList<>();
         for (int k = 0; k < config.evalIters(); k++) {
+            int[][] x = new int[config.batchSize()][config.blockSize()];
+            int[][] y = new int[config.batchSize()][config.blockSize()];
             file.sampleBatch(rng, x, y);
-            sum += model.loss(x, y);
+            xs.add(x);
+            ys.add(y);
         }
+        double sum = 0;
+        for (double loss : workers.losses(xs, ys)) sum += loss;
         return sum / config.evalIters();
     }
 

@@ -2,14 +2,13 @@ package quill.train;
 
 import quill.autograd.Parameter;
 import quill.model.AdamW;
-import quill.model.Gpt;
 
 import java.util.List;
 
 /**
  * One optimizer step of nanoGPT's train.py: {@code gradientAccumulationSteps} micro-batches of forward and
- * backward (each adding 1/steps of its gradient), clipping of the global gradient norm, an AdamW update and
- * zeroed gradients. {@link Trainer} runs it in its loop and {@code quill bench} times it, so what is
+ * backward (each adding 1/steps of its gradient, its rows shared among the {@link DataParallel} workers),
+ * clipping of the global gradient norm, an AdamW update and zeroed gradients. {@link Trainer} runs it in its loop and {@code quill bench} times it, so what is
  * benchmarked is exactly what trains.
  */
 public final class TrainingStep {
@@ -27,7 +26,7 @@ public final class TrainingStep {
     public record Result(double loss, double gradNorm, boolean updated) {
     }
 
-    private final Gpt model;
+    private final DataParallel workers;
     private final AdamW optimizer;
     private final List<Parameter> params;
     private final int accumulationSteps;
@@ -35,10 +34,11 @@ public final class TrainingStep {
     private final int[][] x;
     private final int[][] y;
 
-    public TrainingStep(Gpt model, AdamW optimizer, TrainConfig config) {
-        this.model = model;
+    /** Steps for {@code workers}' model, whose parameters {@code optimizer} updates. */
+    public TrainingStep(DataParallel workers, AdamW optimizer, TrainConfig config) {
+        this.workers = workers;
         this.optimizer = optimizer;
-        this.params = List.copyOf(model.parameters().values());
+        this.params = List.copyOf(workers.model().parameters().values());
         this.accumulationSteps = config.gradientAccumulationSteps();
         this.gradClip = config.gradClip();
         this.x = new int[config.batchSize()][config.blockSize()];
@@ -50,7 +50,7 @@ public final class TrainingStep {
         double loss = 0;
         for (int micro = 0; micro < accumulationSteps; micro++) {
             batches.next(x, y);
-            loss += model.forwardBackward(x, y, 1.0 / accumulationSteps);
+            loss += workers.forwardBackward(x, y, 1.0 / accumulationSteps);
         }
         loss /= accumulationSteps;
         double norm = gradClip > 0 ? AdamW.clipGradNorm(params, gradClip) : 0;

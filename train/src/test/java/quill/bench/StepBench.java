@@ -34,15 +34,15 @@ public class StepBench {
     @Param({TrainConfig.DEFAULT_PRESET})
     public String preset;
 
-    @Param({"1"})
+    /** Worker threads, each taking a share of the batch's rows (DataParallel). */
+    @Param({"1", "2"})
     public int threads;
 
     private StepBenchmark step;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        StepBenchmark.setThreads(threads);
-        step = new StepBenchmark(TrainConfig.preset(preset), null, StepBenchmark.RANDOM_VOCAB);
+        step = new StepBenchmark(TrainConfig.preset(preset), null, StepBenchmark.RANDOM_VOCAB, threads);
     }
 
     @Benchmark

@@ -7,6 +7,7 @@ import org.nd4j.linalg.profiler.OpProfiler;
 import quill.autograd.Parameter;
 import quill.model.AdamW;
 import quill.model.Gpt;
+import quill.train.DataParallel;
 import quill.train.StepBenchmark;
 import quill.train.TrainConfig;
 
@@ -19,19 +20,19 @@ import java.util.Random;
  * Where a training step's time and memory go, for the performance work (not part of the test suite):
  * the step's phases timed apart, bytes allocated per step (Java heap, and ND4J workspace), and ND4J's own
  * op profiler (op counts and time per op class). Run under JFR for the per-model-op table (see the README).
- * Arguments: [preset] [threads] [steps].
+ * Arguments: [preset] [threads: DataParallel workers] [steps].
  */
 public final class StepProfile {
     public static void main(String[] args) throws Exception {
         String preset = args.length > 0 ? args[0] : TrainConfig.DEFAULT_PRESET;
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 1;
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 100;
-        StepBenchmark.setThreads(threads);
         TrainConfig c = TrainConfig.preset(preset);
         Gpt model = new Gpt(new quill.model.GptConfig(StepBenchmark.RANDOM_VOCAB, c.blockSize(), c.nLayer(), c.nHead(),
                 c.nEmbd(), c.dropout(), c.bias()), c.seed());
         AdamW opt = new AdamW(model.parameters(), c.beta1(), c.beta2(), 1e-8, c.weightDecay());
         List<Parameter> params = List.copyOf(model.parameters().values());
+        DataParallel workers = new DataParallel(model, threads);
         Random r = new Random(1);
         int[][] x = new int[c.batchSize()][c.blockSize()], y = new int[c.batchSize()][c.blockSize()];
         var threadBean = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -45,7 +46,7 @@ public final class StepProfile {
             for (int[] row : y) for (int t = 0; t < row.length; t++) row[t] = r.nextInt(StepBenchmark.RANDOM_VOCAB);
             long h0 = threadBean.getThreadAllocatedBytes(tid);
             long t0 = System.nanoTime();
-            model.forwardBackward(x, y, 1.0);
+            workers.forwardBackward(x, y, 1.0);
             long t1 = System.nanoTime();
             AdamW.clipGradNorm(params, c.gradClip());
             long t2 = System.nanoTime();
@@ -83,7 +84,7 @@ public final class StepProfile {
         OpProfiler.getInstance().reset();
         Nd4j.getExecutioner().setProfilingMode(OpExecutioner.ProfilingMode.OPERATIONS);
         for (int i = 0; i < profiled; i++) {
-            model.forwardBackward(x, y, 1.0);
+            workers.forwardBackward(x, y, 1.0);
             AdamW.clipGradNorm(params, c.gradClip());
             opt.step(1e-3);
             for (Parameter p : params) p.zeroGrad();

@@ -79,6 +79,10 @@ class TrainCommandTest {
         CliRun invalid = CliRun.quill("train", "--n-head", "3");
         assertEquals(2, invalid.exitCode());
         assertTrue(invalid.err().contains("n-embd (128) must be a positive multiple of n-head (3)"), invalid.err());
+
+        CliRun noThreads = CliRun.quill("train", "--threads", "0");
+        assertEquals(2, noThreads.exitCode());
+        assertTrue(noThreads.err().contains("--threads must be at least 1, got 0"), noThreads.err());
     }
 
     @Test

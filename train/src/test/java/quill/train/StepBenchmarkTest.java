@@ -34,7 +34,7 @@ class StepBenchmarkTest {
     void stepsTrainOnRandomIds() throws IOException {
         TrainConfig c = TrainConfig.preset("shakespeare_char_cpu").with(java.util.Map.of(
                 "n-layer", "1", "n-embd", "16", "n-head", "2", "block-size", "8", "batch-size", "2"));
-        StepBenchmark bench = new StepBenchmark(c, null, StepBenchmark.RANDOM_VOCAB);
+        StepBenchmark bench = new StepBenchmark(c, null, StepBenchmark.RANDOM_VOCAB, 2);
         StepBenchmark.Timings t = bench.time(1, 2);
         assertEquals(2, t.wallNs().length);
         assertTrue(t.wallNs()[0] > 0);

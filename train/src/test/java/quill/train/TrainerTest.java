@@ -95,6 +95,23 @@ class TrainerTest {
         assertArrayEquals(expectedEvals, TinyRun.evals(stopped).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray(), 1e-6);
     }
 
+    /** Worker threads change only the order of float sums: without dropout, one and three threads learn alike. */
+    @Test
+    void theThreadCountDoesNotChangeWhatIsLearned() throws IOException {
+        PreparedData data = TinyRun.prepare(tmp.resolve("data"));
+        double[][] losses = new double[2][];
+        int[] threads = {1, 3};
+        for (int i = 0; i < 2; i++) {
+            Path out = tmp.resolve("threads-" + threads[i]);
+            Trainer t = TinyRun.trainer(TinyRun.config(out, 12).with(Map.of("dropout", "0.0")), data, new StringWriter());
+            t.threads(threads[i]);
+            t.run(null);
+            losses[i] = losses(TinyRun.steps(out));
+        }
+        assertArrayEquals(losses[0], losses[1], 1e-5);
+        assertThrows(IllegalArgumentException.class, () -> TinyRun.trainer(TinyRun.config(tmp, 1), data, new StringWriter()).threads(0));
+    }
+
     @Test
     void resumingWithAnotherModelShapeNamesTheSetting() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));

@@ -1,0 +1,157 @@
+package quill.train;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.autograd.Parameter;
+import quill.autograd.Rng;
+import quill.model.Backend;
+import quill.model.Gpt;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Data parallelism inside one process, the way PyTorch's DistributedDataParallel works across GPUs: each
+ * worker holds a replica of the model (the same weights, gradients of its own) and runs forward and backward
+ * on its share of the batch's rows, on a thread of its own; then the replicas' gradients are summed into
+ * the model's. Because the loss is a mean over rows, worker k's loss is weighted by its share of rows,
+ * rows_k / B, and the sum of the weighted gradients is the gradient of the whole batch.
+ *
+ * <p>Why: at nanoGPT's CPU sizes a matrix product of 768 rows is too small for two BLAS threads to share
+ * well, and every other op (layer norm, GELU, softmax) runs on one thread anyway. Two workers with one
+ * thread each keep both cores busy for the whole step, every op included.
+ *
+ * <p>Worker 0 is the model itself, on the calling thread. Every worker's ND4J, OpenBLAS and kernel threads
+ * are set to one. The result equals the single-threaded step up to float rounding (the gradients are summed
+ * in another order), and is the same from run to run: the rows are split and the sums taken in a fixed order.
+ */
+public final class DataParallel implements AutoCloseable {
+    private final Gpt model;
+    private final List<Gpt> replicas = new ArrayList<>();          // workers 1..n-1
+    private final List<List<Parameter>> replicaParams = new ArrayList<>();
+    private final List<ExecutorService> threads = new ArrayList<>();
+    private final List<Parameter> params;
+
+    /** {@code workers} workers for {@code model}, at least one; with one, everything runs on the calling thread. */
+    public DataParallel(Gpt model, int workers) {
+        if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
+        this.model = model;
+        this.params = List.copyOf(model.parameters().values());
+        Backend.setThreads(1);
+        for (int k = 1; k < workers; k++) {
+            Gpt replica = model.replica();
+            replicas.add(replica);
+            replicaParams.add(List.copyOf(replica.parameters().values()));
+            int id = k;
+            ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "quill-worker-" + id);
+                t.setDaemon(true);
+                return t;
+            });
+            threads.add(thread);
+            await(thread.submit(() -> Backend.setThreads(1)));   // OpenMP's thread count is per thread
+        }
+    }
+
+    /** The model being trained: worker 0, whose gradients receive the sum. */
+    public Gpt model() {
+        return model;
+    }
+
+    /** One worker per core, but no more than a batch has rows. */
+    public static int defaultWorkers(int batchSize) {
+        return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), batchSize));
+    }
+
+    /** How many workers share a batch. */
+    public int workers() {
+        return replicas.size() + 1;
+    }
+
+    /**
+     * Forward and backward over the batch (x, y), its rows split between the workers: adds
+     * d(lossScale * loss)/d parameter into the model's gradients, as {@link Gpt#forwardBackward} does,
+     * and returns the mean loss over the whole batch.
+     */
+    public double forwardBackward(int[][] x, int[][] y, double lossScale) {
+        int n = Math.min(workers(), x.length);
+        if (n == 1) return model.forwardBackward(x, y, lossScale);
+        copyWeights();
+        int[] from = split(x.length, n);
+        List<Future<Double>> results = new ArrayList<>();
+        for (int k = 1; k < n; k++) {
+            Gpt replica = replicas.get(k - 1);
+            // a dropout stream per worker, drawn afresh each batch from the model's (whose state is checkpointed)
+            replica.setDropoutState(new Rng(model.dropoutState() ^ k * 0x9E3779B97F4A7C15L).nextLong());
+            int[][] xk = Arrays.copyOfRange(x, from[k], from[k + 1]);
+            int[][] yk = Arrays.copyOfRange(y, from[k], from[k + 1]);
+            double share = (double) xk.length / x.length;
+            results.add(threads.get(k - 1).submit(() -> share * replica.forwardBackward(xk, yk, lossScale * share)));
+        }
+        double share = (double) from[1] / x.length;
+        double loss = share * model.forwardBackward(Arrays.copyOfRange(x, 0, from[1]), Arrays.copyOfRange(y, 0, from[1]),
+                lossScale * share);
+        for (Future<Double> r : results) loss += await(r);
+        for (List<Parameter> theirs : replicaParams.subList(0, n - 1)) {
+            for (int i = 0; i < params.size(); i++) {
+                INDArray g = theirs.get(i).grad();
+                params.get(i).grad().addi(g);
+                g.assign(0);
+            }
+        }
+        return loss;
+    }
+
+    /** The loss of each batch (no dropout, no gradients), the batches spread over the workers. */
+    public double[] losses(List<int[][]> xs, List<int[][]> ys) {
+        copyWeights();
+        double[] losses = new double[xs.size()];
+        List<Future<?>> running = new ArrayList<>();
+        for (int k = 1; k < workers(); k++) {
+            Gpt replica = replicas.get(k - 1);
+            int first = k;
+            running.add(threads.get(k - 1).submit(() -> {
+                for (int i = first; i < xs.size(); i += workers()) losses[i] = replica.loss(xs.get(i), ys.get(i));
+            }));
+        }
+        for (int i = 0; i < xs.size(); i += workers()) losses[i] = model.loss(xs.get(i), ys.get(i));
+        for (Future<?> r : running) await(r);
+        return losses;
+    }
+
+    /** The replicas take the model's current weights (an optimizer step or a loaded checkpoint changed them). */
+    private void copyWeights() {
+        for (List<Parameter> theirs : replicaParams) {
+            for (int i = 0; i < params.size(); i++) theirs.get(i).value().assign(params.get(i).value());
+        }
+    }
+
+    /** Where each of {@code n} workers' rows start: as even as can be, the first workers taking the extra. */
+    private static int[] split(int rows, int n) {
+        int[] from = new int[n + 1];
+        for (int k = 0; k < n; k++) from[k + 1] = from[k] + rows / n + (k < rows % n ? 1 : 0);
+        return from;
+    }
+
+    private static <T> T await(Future<T> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while a worker was running", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        threads.forEach(ExecutorService::shutdownNow);
+    }
+}
