@@ -8,7 +8,6 @@ import quill.autograd.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 /** A pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)); the norms come from {@code norm}. */
 final class Block {
@@ -17,11 +16,11 @@ final class Block {
     final Norm ln2;
     final Mlp mlp;
 
-    Block(String name, GptConfig config, Random init, DataType type, Norm.Factory norm) {
+    Block(String name, GptConfig config, DataType type, Norm.Factory norm) {
         this.ln1 = norm.create(name + ".ln_1", config.nEmbd(), config.bias(), type);
-        this.attn = new CausalSelfAttention(name + ".attn", config, init, type);
+        this.attn = new CausalSelfAttention(name + ".attn", config, type);
         this.ln2 = norm.create(name + ".ln_2", config.nEmbd(), config.bias(), type);
-        this.mlp = new Mlp(name + ".mlp", config, init, type);
+        this.mlp = new Mlp(name + ".mlp", config, type);
     }
 
     Tensor forward(Tensor x, Rng rng) {

@@ -12,7 +12,6 @@ import quill.autograd.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
@@ -36,10 +35,10 @@ final class CausalSelfAttention {
     private INDArray weightsStore;
     private INDArray weights;
 
-    CausalSelfAttention(String name, GptConfig config, Random init, DataType type) {
+    CausalSelfAttention(String name, GptConfig config, DataType type) {
         int c = config.nEmbd();
-        this.cAttn = new Linear(name + ".c_attn", c, 3 * c, config.bias(), 0.02, init, type);
-        this.cProj = new Linear(name + ".c_proj", c, c, config.bias(), Gpt.residualStd(config), init, type);
+        this.cAttn = new Linear(name + ".c_attn", c, 3 * c, config.bias(), type);
+        this.cProj = new Linear(name + ".c_proj", c, c, config.bias(), type);
         this.nHead = config.nHead();
         this.dropout = config.dropout();
     }

@@ -5,14 +5,13 @@ import quill.autograd.Nn;
 import quill.autograd.Parameter;
 import quill.autograd.Tensor;
 
-import java.util.Random;
 
-/** nn.Embedding: a table of vectors, one row per id. */
+/** nn.Embedding: a table of vectors, one row per id; made with zeros, {@link Gpt} draws the initial values. */
 final class Embedding {
     final Parameter weight;
 
-    Embedding(String name, int rows, int dim, Random init, DataType type) {
-        this.weight = new Parameter(name + ".weight", Init.normal(init, 0.02, type, rows, dim));
+    Embedding(String name, int rows, int dim, DataType type) {
+        this.weight = new Parameter(name + ".weight", Init.zeros(type, rows, dim));
     }
 
     Tensor forward(int[][] ids) {

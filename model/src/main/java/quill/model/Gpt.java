@@ -9,6 +9,7 @@ import quill.autograd.Ops;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
 import quill.autograd.Tensor;
+import quill.autograd.TorchGenerator;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -17,7 +18,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * The GPT language model, layer for layer nanoGPT's: token and position embeddings, {@code nLayer}
@@ -50,7 +50,10 @@ public final class Gpt {
     private final Norm.Factory norm;
     private boolean training = true;
 
-    /** A model in float32, initialised as nanoGPT does from {@code seed}. */
+    /**
+     * A model in float32 with nanoGPT's initial weights for {@code seed}: the same values nanoGPT draws after
+     * {@code torch.manual_seed(seed)} (see {@link #initialize}).
+     */
     public Gpt(GptConfig config, long seed) {
         this(config, seed, DataType.FLOAT);
     }
@@ -70,21 +73,78 @@ public final class Gpt {
 
     /** As {@link #Gpt(GptConfig, long, Norm.Factory)} in the given precision. */
     public Gpt(GptConfig config, long seed, DataType type, Norm.Factory norm) {
+        this(config, new TorchGenerator(seed), type, norm);
+    }
+
+    /**
+     * A float32 model whose initial weights are the next draws of {@code init}, as nanoGPT's come from
+     * torch's global generator; the training loop then draws its batches from the same generator, as
+     * nanoGPT does.
+     */
+    public Gpt(GptConfig config, TorchGenerator init) {
+        this(config, init, DataType.FLOAT, LayerNorm::new);
+    }
+
+    /** The model with {@code init}'s initial weights, or zeros when {@code init} is null (a {@link #replica}). */
+    private Gpt(GptConfig config, TorchGenerator init, DataType type, Norm.Factory norm) {
         this.config = config;
         this.type = type;
         this.norm = norm;
-        Random init = new Random(seed);
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), init, type);
-            this.wpe = new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), init, type);
-            for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, init, type, norm));
+            this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), type);
+            this.wpe = new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), type);
+            for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, type, norm));
             this.lnF = norm.create("transformer.ln_f", config.nEmbd(), config.bias(), type);
+            if (init != null) initialize(init);
         }
         register(wte.weight);
         register(wpe.weight);
         for (Block block : h) block.parameters().forEach(this::register);
         lnF.parameters().forEach(this::register);
-        this.dropoutRng = new Rng(seed ^ 0x5DEECE66DL);
+        this.dropoutRng = new Rng((init == null ? 0 : init.seed()) ^ 0x5DEECE66DL);
+    }
+
+    /**
+     * nanoGPT's initial weights, drawn from {@code g} exactly as PyTorch draws them in nanoGPT's
+     * {@code GPT.__init__} (model.py), so that a seed gives the same model in Quill and in nanoGPT. Three passes:
+     * <ol>
+     *   <li>Building the modules runs PyTorch's default inits: nn.Embedding fills its weight with normal(0, 1),
+     *       nn.Linear its weight and bias with uniform values (kaiming_uniform_). nanoGPT overwrites every one of
+     *       them, but they use up draws, so they are drawn here too and thrown away.</li>
+     *   <li>{@code self.apply(self._init_weights)}: every Embedding and Linear weight normal(0, 0.02), biases zero,
+     *       module by module in the order they were built; lm_head comes last, and as it is wte, wte is drawn twice.</li>
+     *   <li>The projections into the residual stream, every {@code c_proj.weight}: normal(0, 0.02 / sqrt(2 nLayer))
+     *       (GPT-2 paper), so the residual stream's variance does not grow with depth.</li>
+     * </ol>
+     * Norm weights start at one and biases at zero, which draws nothing.
+     */
+    private void initialize(TorchGenerator g) {
+        List<Linear> linears = new ArrayList<>();                                 // in the order nanoGPT builds them
+        for (Block b : h) linears.addAll(List.of(b.attn.cAttn, b.attn.cProj, b.mlp.cFc, b.mlp.cProj));
+        // 1. PyTorch's default inits, thrown away
+        g.skipNormal((int) wte.weight.value().length());                         // nn.Embedding: normal(0, 1)
+        g.skipNormal((int) wpe.weight.value().length());
+        for (Linear l : linears) {                                                // nn.Linear: kaiming_uniform_, bias uniform
+            g.skipUniform(l.weight.value().length() + (l.bias == null ? 0 : l.bias.value().length()));
+        }
+        g.skipUniform(wte.weight.value().length());                               // lm_head = nn.Linear(n_embd, vocab_size)
+        // 2. _init_weights
+        draw(g, wte.weight, 0.02);
+        draw(g, wpe.weight, 0.02);
+        for (Linear l : linears) draw(g, l.weight, 0.02);
+        draw(g, wte.weight, 0.02);                                                // lm_head, tied to wte: drawn again
+        // 3. the residual projections
+        for (Block b : h) {
+            draw(g, b.attn.cProj.weight, residualStd(config));
+            draw(g, b.mlp.cProj.weight, residualStd(config));
+        }
+    }
+
+    /** {@code p.normal_(0, std)}, drawn in float32 as PyTorch does (then cast to the model's precision). */
+    private static void draw(TorchGenerator g, Parameter p, double std) {
+        float[] values = new float[(int) p.value().length()];
+        g.normal(values, 0, std);
+        p.value().assign(Nd4j.create(values, p.shape(), 'c'));
     }
 
     /**
@@ -93,7 +153,7 @@ public final class Gpt {
      * ({@code quill.train.DataParallel}).
      */
     public Gpt replica() {
-        Gpt replica = new Gpt(config, 0, type, norm);
+        Gpt replica = new Gpt(config, null, type, norm);
         for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
             replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
         }

@@ -6,15 +6,17 @@ import quill.autograd.Parameter;
 import quill.autograd.Tensor;
 
 import java.util.List;
-import java.util.Random;
 
-/** nn.Linear: {@code y = x W^T + b}, the weight stored [out, in] as PyTorch does; no bias when bias=false. */
+/**
+ * nn.Linear: {@code y = x W^T + b}, the weight stored [out, in] as PyTorch does; no bias when bias=false.
+ * Made with zeros: {@link Gpt} draws the initial weights, as nanoGPT does.
+ */
 final class Linear {
     final Parameter weight;
     final Parameter bias;
 
-    Linear(String name, int in, int out, boolean bias, double std, Random init, DataType type) {
-        this.weight = new Parameter(name + ".weight", Init.normal(init, std, type, out, in));
+    Linear(String name, int in, int out, boolean bias, DataType type) {
+        this.weight = new Parameter(name + ".weight", Init.zeros(type, out, in));
         this.bias = bias ? new Parameter(name + ".bias", Init.zeros(type, out)) : null;
     }
 

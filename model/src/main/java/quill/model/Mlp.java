@@ -8,7 +8,6 @@ import quill.autograd.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 /** The feed-forward half of a block: expand to 4C, GELU, project back to C. */
 final class Mlp {
@@ -16,10 +15,10 @@ final class Mlp {
     final Linear cProj;
     private final double dropout;
 
-    Mlp(String name, GptConfig config, Random init, DataType type) {
+    Mlp(String name, GptConfig config, DataType type) {
         int c = config.nEmbd();
-        this.cFc = new Linear(name + ".c_fc", c, 4 * c, config.bias(), 0.02, init, type);
-        this.cProj = new Linear(name + ".c_proj", 4 * c, c, config.bias(), Gpt.residualStd(config), init, type);
+        this.cFc = new Linear(name + ".c_fc", c, 4 * c, config.bias(), type);
+        this.cProj = new Linear(name + ".c_proj", 4 * c, c, config.bias(), type);
         this.dropout = config.dropout();
     }
 

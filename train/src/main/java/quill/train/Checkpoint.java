@@ -46,7 +46,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     /** The state with the lowest val loss so far. */
     public static final String BEST = "ckpt-best.zip";
 
-    static final int FORMAT = 1;
+    /** 2: batches drawn as nanoGPT's (a generator state and the next batch); 1: earlier, loads but cannot resume. */
+    static final int FORMAT = 2;
     static final String META = "checkpoint.json";
     static final String CONFIG = "config.properties";
     static final String TOKENIZER = "tokenizer.json";
@@ -68,7 +69,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         try (ZipFile zip = open(file)) {
             JsonObject meta = JsonParser.parseString(text(zip, file, META)).getAsJsonObject();
             int format = meta.get("format").getAsInt();
-            if (format != FORMAT) {
+            if (format != FORMAT && format != 1) {
                 throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format " + FORMAT);
             }
             GptConfig model = GSON.fromJson(meta.get("model"), GptConfig.class);

@@ -3,7 +3,7 @@ package quill.train;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.autograd.TorchGenerator;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
@@ -44,7 +44,7 @@ public final class StepBenchmark {
         AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
         this.step = new TrainingStep(new DataParallel(model, workers), optimizer, config);
         this.schedule = LearningRateSchedule.of(config);
-        Rng batchRng = new Rng(config.seed());
+        TorchGenerator batchRng = new TorchGenerator(config.seed());
         SplittableRandom ids = new SplittableRandom(config.seed());
         this.batches = train != null ? (x, y) -> train.sampleBatch(batchRng, x, y) : (x, y) -> {
             for (int b = 0; b < x.length; b++) {

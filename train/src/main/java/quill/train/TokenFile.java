@@ -1,6 +1,6 @@
 package quill.train;
 
-import quill.autograd.Rng;
+import quill.autograd.TorchGenerator;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
@@ -51,26 +51,39 @@ public final class TokenFile {
     }
 
     /**
-     * Fills each row of {@code x} with a random window of the file and the same row of {@code y}
-     * with the window shifted by one: {@code y[b][t]} is the token that follows {@code x[b][t]}.
-     * nanoGPT's {@code get_batch}: {@code ix = torch.randint(len(data) - block_size, (batch_size,))}.
-     * Writes into the given arrays so a training step allocates nothing here.
+     * The starts of {@code batchSize} random windows of {@code t + 1} tokens: nanoGPT's {@code get_batch},
+     * {@code ix = torch.randint(len(data) - block_size, (batch_size,))}, drawn as PyTorch draws it.
      */
-    public void sampleBatch(Rng rng, int[][] x, int[][] y) {
-        int t = x[0].length;
+    public int[] sampleStarts(TorchGenerator g, int batchSize, int t) {
         int starts = size() - t; // a window of t + 1 tokens must fit
         if (starts < 1) {
             throw new IllegalArgumentException(path + " holds " + size() + " tokens, too few for windows of block-size "
                     + t + " + 1; lower --block-size below " + size());
         }
+        int[] ix = new int[batchSize];
+        for (int b = 0; b < batchSize; b++) ix[b] = g.randint(starts);
+        return ix;
+    }
+
+    /**
+     * Fills row b of {@code x} with the window at {@code starts[b]} and the same row of {@code y} with the
+     * window shifted by one: {@code y[b][t]} is the token that follows {@code x[b][t]}. Writes into the given
+     * arrays so a training step allocates nothing here.
+     */
+    public void fill(int[] starts, int[][] x, int[][] y) {
+        int t = x[0].length;
         for (int b = 0; b < x.length; b++) {
-            int start = (int) (rng.nextDouble() * starts); // uniform in [0, starts)
             int[] xb = x[b];
             int[] yb = y[b];
             for (int i = 0; i < t; i++) {
-                xb[i] = tokens.get(start + i);
-                yb[i] = tokens.get(start + i + 1);
+                xb[i] = tokens.get(starts[b] + i);
+                yb[i] = tokens.get(starts[b] + i + 1);
             }
         }
+    }
+
+    /** A random batch: {@link #sampleStarts}, then {@link #fill}. */
+    public void sampleBatch(TorchGenerator g, int[][] x, int[][] y) {
+        fill(sampleStarts(g, x.length, x[0].length), x, y);
     }
 }

@@ -1,7 +1,7 @@
 package quill.train;
 
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.autograd.TorchGenerator;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
@@ -26,8 +26,11 @@ import java.util.function.IntConsumer;
  * Every {@code evalInterval} iterations (and at the first and last) it estimates train and val loss
  * in eval mode and checkpoints when val loss improves.
  *
- * <p>Everything random (the batches, the eval batches, dropout) comes from generators whose state
- * is checkpointed, so a resumed run continues exactly where the interrupted one stopped.
+ * <p>The initial weights, then every batch (training and eval, in nanoGPT's order) come from one
+ * {@link TorchGenerator} seeded with {@code seed}, as nanoGPT's all come from {@code torch.manual_seed(seed)}:
+ * with the same seed and settings, a Quill run and a nanoGPT run see the same numbers. Dropout has a
+ * generator of its own. Both generators' states are checkpointed, so a resumed run continues exactly where
+ * the interrupted one stopped.
  */
 public final class Trainer {
 
@@ -125,16 +128,15 @@ public final class Trainer {
         }
         Tokenizer tokenizer = data.tokenizer();
         GptConfig shape = modelConfig(c, tokenizer.vocabSize());
-        Gpt model = new Gpt(shape, c.seed());
+        TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
+        Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
         List<Parameter> params = List.copyOf(model.parameters().values());
         AdamW optimizer = new AdamW(model.parameters(), c.beta1(), c.beta2(), ADAM_EPS, c.weightDecay());
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
 
-        // the generators: training batches and eval batches draw from separate streams
-        Rng seeds = new Rng(c.seed());
-        Rng batchRng = new Rng(seeds.nextLong());
-        Rng evalRng = new Rng(seeds.nextLong());
+        // X, Y = get_batch('train'): nanoGPT draws each training batch before the step that uses it
+        int[][] nextBatch = {train.sampleStarts(rng, c.batchSize(), c.blockSize())};
         int iter = 0;
         int lastEvalIter = -1;
         double bestVal = Double.POSITIVE_INFINITY;
@@ -150,8 +152,9 @@ public final class Trainer {
             iter = s.iter();
             lastEvalIter = s.lastEvalIter();
             bestVal = s.bestValLoss();
-            batchRng.setState(s.batchRngState());
-            evalRng.setState(s.evalRngState());
+            rng.setState(s.rngState());
+            // a resumed run with another batch-size draws its next batch afresh
+            if (s.nextBatch().length == c.batchSize()) nextBatch[0] = s.nextBatch();
             model.setDropoutState(s.dropoutState());
             metrics = MetricsLog.resume(metricsFile, iter, lastEvalIter);
             MetricsLog.read(metricsFile, steps, evals);
@@ -177,7 +180,7 @@ public final class Trainer {
                 if (stopRequested) {
                     progress.clear();
                     if (savedIter != iter) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
                     }
                     out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
                             iter, last, outDir);
@@ -186,8 +189,8 @@ public final class Trainer {
                 if ((iter % c.evalInterval() == 0 || iter == c.maxIters()) && iter != lastEvalIter) {
                     long t0 = System.nanoTime();
                     model.setTraining(false);
-                    double trainLoss = estimateLoss(workers, train, evalRng);
-                    double valLoss = estimateLoss(workers, val, evalRng);
+                    double trainLoss = estimateLoss(workers, train, rng);
+                    double valLoss = estimateLoss(workers, val, rng);
                     model.setTraining(true);
                     lastEvalIter = iter;
                     MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss);
@@ -198,7 +201,7 @@ public final class Trainer {
                     if (improved) bestVal = valLoss;
                     String note = "";
                     if (iter > 0 && (improved || c.alwaysSaveCheckpoint())) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
                         savedIter = iter;
                         note = "saved " + last.getFileName();
                         if (improved) {
@@ -216,7 +219,10 @@ public final class Trainer {
                 // one optimizer step
                 long t0 = System.nanoTime();
                 double lr = schedule.at(iter);
-                TrainingStep.Result r = step.run((bx, by) -> train.sampleBatch(batchRng, bx, by), lr);
+                TrainingStep.Result r = step.run((bx, by) -> {
+                    train.fill(nextBatch[0], bx, by);
+                    nextBatch[0] = train.sampleStarts(rng, c.batchSize(), c.blockSize());   // drawn as soon as used
+                }, lr);
                 double loss = r.loss(), norm = r.gradNorm();
                 if (!r.updated()) {
                     progress.clear();
@@ -242,7 +248,7 @@ public final class Trainer {
                 afterStep.accept(iter - 1);
             }
             if (savedIter != iter) {
-                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, batchRng, evalRng, model), model, optimizer);
+                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
             }
         }
         progress.clear();
@@ -256,7 +262,7 @@ public final class Trainer {
      * Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. The batches are drawn
      * first, in order, then shared among the workers, so the estimate does not depend on the thread count.
      */
-    private double estimateLoss(DataParallel workers, TokenFile file, Rng rng) {
+    private double estimateLoss(DataParallel workers, TokenFile file, TorchGenerator rng) {
         List<int[][]> xs = new ArrayList<>();
         List<int[][]> ys = new ArrayList<>();
         for (int k = 0; k < config.evalIters(); k++) {
@@ -293,6 +299,11 @@ public final class Trainer {
 
     /** Fails with the setting to change when the checkpoint cannot continue under {@code c}. */
     public static void checkResumable(Checkpoint ckpt, TrainConfig c, Tokenizer tokenizer) {
+        if (!ckpt.state().resumable()) {
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it (checkpoint"
+                    + " format 1), whose batches were drawn differently; start a new run in another --out-dir ('quill sample'"
+                    + " still reads its weights)");
+        }
         GptConfig saved = ckpt.modelConfig();
         String[][] pairs = {
                 {"n-layer", "" + c.nLayer(), "" + saved.nLayer()},
@@ -317,8 +328,8 @@ public final class Trainer {
         return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias());
     }
 
-    private static TrainingState state(int iter, int lastEvalIter, double bestVal, Rng batchRng, Rng evalRng, Gpt model) {
-        return new TrainingState(iter, lastEvalIter, bestVal, batchRng.state(), evalRng.state(), model.dropoutState());
+    private static TrainingState state(int iter, int lastEvalIter, double bestVal, TorchGenerator rng, int[] nextBatch, Gpt model) {
+        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), nextBatch, model.dropoutState());
     }
 
     private void prepareOutDir() throws IOException {

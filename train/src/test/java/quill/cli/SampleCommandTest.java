@@ -44,7 +44,7 @@ class SampleCommandTest {
         Nd4j.getRandom().setSeed(1);
         for (Parameter p : model.parameters().values()) p.value().addi(Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
-        new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5, 1, 2, 3), model, optimizer);
+        new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
     }
 
     /** {@code quill sample --out-dir <run> --max-new-tokens 30} plus {@code extra}. */

@@ -21,7 +21,6 @@ import quill.autograd.Tensor;
 import quill.bench.BenchSupport;
 import quill.train.StepBenchmark;
 
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -47,7 +46,8 @@ public class AttentionBench {
     public void setUp() {
         StepBenchmark.setThreads(threads);
         GptConfig config = new GptConfig(BenchSupport.VOCAB, BenchSupport.T, 4, BenchSupport.N_HEAD, BenchSupport.C, 0.0, false);
-        attn = new CausalSelfAttention("transformer.h.0.attn", config, new Random(1), DataType.FLOAT);
+        attn = new CausalSelfAttention("transformer.h.0.attn", config, DataType.FLOAT);
+        for (quill.autograd.Parameter p : attn.parameters()) p.value().assign(Nd4j.randn(DataType.FLOAT, p.shape()).muli(0.02));
         x = Nd4j.randn(DataType.FLOAT, BenchSupport.B, BenchSupport.T, BenchSupport.C);
     }
 

@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -33,7 +34,7 @@ class CheckpointTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path file = tmp.resolve(Checkpoint.LAST);
-        new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5, 1, 2, 3), model, optimizer);
+        new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         float[] saved = firstWeights(model);
         long size = Files.size(file);
 
@@ -41,11 +42,14 @@ class CheckpointTest {
         for (Parameter p : model.parameters().values()) p.value().addi(1);
         CheckpointWriter dying = new CheckpointWriter(out -> new FailAfter(out, size / 2));
         IOException e = assertThrows(IOException.class, () -> dying.write(file, config, tokenizer,
-                new TrainingState(10, 10, 2.0, 4, 5, 6), model, optimizer));
+                new TrainingState(10, 10, 2.0, new quill.autograd.TorchGenerator(4).state(), new int[]{5}, 6), model, optimizer));
         assertTrue(e.getMessage().startsWith("cannot write checkpoint " + file + " (the previous one, if any, is intact)"));
 
         Checkpoint ckpt = Checkpoint.load(file);
-        assertEquals(new TrainingState(5, 5, 2.5, 1, 2, 3), ckpt.state());
+        TrainingState state = ckpt.state();
+        assertEquals(List.of(5, 5, 2.5, 3L), List.of(state.iter(), state.lastEvalIter(), state.bestValLoss(), state.dropoutState()));
+        assertArrayEquals(new quill.autograd.TorchGenerator(1).state(), state.rngState());
+        assertArrayEquals(new int[]{2}, state.nextBatch());
         assertArrayEquals(saved, firstWeights(ckpt.newModel()));
         try (var files = Files.list(tmp)) {
             assertEquals(1, files.count(), "no temporary files are left behind");
@@ -58,7 +62,7 @@ class CheckpointTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path good = tmp.resolve("good.zip");
-        new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5, 1, 2, 3), model, optimizer);
+        new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         byte[] bytes = Files.readAllBytes(good);
 
         Path missing = tmp.resolve("missing.zip");

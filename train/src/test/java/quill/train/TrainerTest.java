@@ -124,6 +124,21 @@ class TrainerTest {
         assertTrue(e.getMessage().contains("n-embd 16 but the settings say 32"), e.getMessage());
     }
 
+    /** A checkpoint of format 1 (batches drawn before they matched nanoGPT's) has no generator state: a clear error. */
+    @Test
+    void aCheckpointWithoutTheGeneratorStateIsNotResumed() throws IOException {
+        PreparedData data = TinyRun.prepare(tmp.resolve("data"));
+        Path out = tmp.resolve("out");
+        TinyRun.trainer(TinyRun.config(out, 5), data, new StringWriter()).run(null);
+        Checkpoint ckpt = Checkpoint.load(Checkpoint.last(out));
+        TrainingState s = ckpt.state();
+        Checkpoint old = new Checkpoint(ckpt.file(), ckpt.config(), ckpt.modelConfig(), ckpt.tokenizer(),
+                new TrainingState(s.iter(), s.lastEvalIter(), s.bestValLoss(), null, null, s.dropoutState()));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TinyRun.trainer(TinyRun.config(out, 10), data, new StringWriter()).run(old));
+        assertTrue(e.getMessage().contains("checkpoint format 1"), e.getMessage());
+    }
+
     @Test
     void aNanLossStopsTheRunAndKeepsTheLastGoodCheckpoint() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
