@@ -76,15 +76,23 @@ public final class AdamW {
         double bias1 = 1 - Math.pow(beta1, steps);
         double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, steps));
         double stepSize = lr / bias1;
-        for (State s : states) {
-            double decay = s.param.rank() >= 2 ? 1 - lr * weightDecay : 1;   // decoupled weight decay, weights only
-            Elements pe = new Elements(s.param.value()), ge = new Elements(s.param.grad()),
-                    me = new Elements(s.m), ve = new Elements(s.v);
-            Parallel.range(pe.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
-                if (pe.isDouble()) update(pe, ge, me, ve, decay, stepSize, bias2Sqrt, start, end);
-                else updateFloat(pe, ge, me, ve, (float) decay, (float) stepSize, (float) bias2Sqrt, start, end);
-            });
+        int n = states.size();
+        Elements[] pe = new Elements[n], ge = new Elements[n], me = new Elements[n], ve = new Elements[n];
+        long[] lengths = new long[n];
+        for (int i = 0; i < n; i++) {
+            State s = states.get(i);
+            pe[i] = new Elements(s.param.value());
+            ge[i] = new Elements(s.param.grad());
+            me[i] = new Elements(s.m);
+            ve[i] = new Elements(s.v);
+            lengths[i] = pe[i].length();
         }
+        // every element's update is independent: the parameters, end to end, are shared among the threads
+        Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+            double decay = states.get(i).param.rank() >= 2 ? 1 - lr * weightDecay : 1;   // decoupled weight decay, weights only
+            if (pe[i].isDouble()) update(pe[i], ge[i], me[i], ve[i], decay, stepSize, bias2Sqrt, start, end);
+            else updateFloat(pe[i], ge[i], me[i], ve[i], (float) decay, (float) stepSize, (float) bias2Sqrt, start, end);
+        });
     }
 
     /** The update of elements [start, end) of one parameter of doubles. */
@@ -135,31 +143,32 @@ public final class AdamW {
      * torch.nn.utils.clip_grad_norm_ (factor maxNorm / (norm + 1e-6)); returns the norm before clipping.
      */
     public static double clipGradNorm(Collection<Parameter> params, double maxNorm) {
-        double sumSq = 0;
-        for (Parameter p : params) {
-            Elements ge = new Elements(p.grad());
-            double[] partial = new double[Parallel.chunks(ge.length(), 8 * Elements.BLOCK)];   // summed in order
-            Parallel.range(ge.length(), 8 * Elements.BLOCK, (chunk, start, end) -> {
-                double sum = 0;
-                if (ge.isDouble()) {
-                    double[] g = new double[Elements.BLOCK];
-                    for (int from = start; from < end; from += Elements.BLOCK) {
-                        int n = Math.min(Elements.BLOCK, end - from);
-                        ge.get(from, g, n);
-                        for (int i = 0; i < n; i++) sum += g[i] * g[i];
-                    }
-                } else {
-                    float[] g = new float[Elements.BLOCK];
-                    for (int from = start; from < end; from += Elements.BLOCK) {
-                        int n = Math.min(Elements.BLOCK, end - from);
-                        ge.get(from, g, n);
-                        for (int i = 0; i < n; i++) sum += (double) g[i] * g[i];   // summed in double
-                    }
+        List<Elements> grads = new ArrayList<>();
+        for (Parameter p : params) grads.add(new Elements(p.grad()));
+        long[] lengths = grads.stream().mapToLong(Elements::length).toArray();
+        double[] partial = new double[Parallel.chunks((int) java.util.Arrays.stream(lengths).sum(), 8 * Elements.BLOCK)];
+        Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+            Elements ge = grads.get(i);
+            double sum = 0;
+            if (ge.isDouble()) {
+                double[] g = new double[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int n = Math.min(Elements.BLOCK, end - from);
+                    ge.get(from, g, n);
+                    for (int k = 0; k < n; k++) sum += g[k] * g[k];
                 }
-                partial[chunk] = sum;
-            });
-            for (double s : partial) sumSq += s;
-        }
+            } else {
+                float[] g = new float[Elements.BLOCK];
+                for (int from = start; from < end; from += Elements.BLOCK) {
+                    int n = Math.min(Elements.BLOCK, end - from);
+                    ge.get(from, g, n);
+                    for (int k = 0; k < n; k++) sum += (double) g[k] * g[k];   // summed in double
+                }
+            }
+            partial[chunk] += sum;
+        });
+        double sumSq = 0;
+        for (double s : partial) sumSq += s;                                       // in chunk order
         double norm = Math.sqrt(sumSq);
         double factor = maxNorm / (norm + 1e-6);
         if (factor < 1) for (Parameter p : params) p.grad().muli(factor);

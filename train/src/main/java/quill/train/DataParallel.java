@@ -1,6 +1,7 @@
 package quill.train;
 
-import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.autograd.Elements;
+import quill.autograd.Parallel;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
 import quill.model.Backend;
@@ -26,7 +27,8 @@ import java.util.concurrent.Future;
  * thread each keep both cores busy for the whole step, every op included.
  *
  * <p>Worker 0 is the model itself, on the calling thread. Every worker's ND4J, OpenBLAS and kernel threads
- * are set to one. The result equals the single-threaded step up to float rounding (the gradients are summed
+ * are set to one. Between batches the workers are idle, so the sums of the gradients, the copies of the
+ * weights and the optimizer step ({@link TrainingStep}) share the parameters among all the cores instead. The result equals the single-threaded step up to float rounding (the gradients are summed
  * in another order), and is the same from run to run: the rows are split and the sums taken in a fixed order.
  */
 public final class DataParallel implements AutoCloseable {
@@ -35,12 +37,14 @@ public final class DataParallel implements AutoCloseable {
     private final List<List<Parameter>> replicaParams = new ArrayList<>();
     private final List<ExecutorService> threads = new ArrayList<>();
     private final List<Parameter> params;
+    private final long[] lengths;
 
     /** {@code workers} workers for {@code model}, at least one; with one, everything runs on the calling thread. */
     public DataParallel(Gpt model, int workers) {
         if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
         this.model = model;
         this.params = List.copyOf(model.parameters().values());
+        this.lengths = params.stream().mapToLong(p -> p.value().length()).toArray();
         Backend.setThreads(1);
         for (int k = 1; k < workers; k++) {
             Gpt replica = model.replica();
@@ -96,13 +100,7 @@ public final class DataParallel implements AutoCloseable {
         double loss = share * model.forwardBackward(Arrays.copyOfRange(x, 0, from[1]), Arrays.copyOfRange(y, 0, from[1]),
                 lossScale * share);
         for (Future<Double> r : results) loss += await(r);
-        for (List<Parameter> theirs : replicaParams.subList(0, n - 1)) {
-            for (int i = 0; i < params.size(); i++) {
-                INDArray g = theirs.get(i).grad();
-                params.get(i).grad().addi(g);
-                g.assign(0);
-            }
-        }
+        sumGradients(replicaParams.subList(0, n - 1));
         return loss;
     }
 
@@ -123,11 +121,40 @@ public final class DataParallel implements AutoCloseable {
         return losses;
     }
 
+    /**
+     * The model's gradients plus every replica's, whose gradients go back to zero. The other workers are idle
+     * meanwhile, so the parameters are shared among all the threads; each element is summed in worker order.
+     */
+    private void sumGradients(List<List<Parameter>> replicas) {
+        Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+            Elements sum = new Elements(params.get(i).grad());
+            List<Elements> grads = replicas.stream().map(theirs -> new Elements(theirs.get(i).grad())).toList();
+            double[] total = new double[Elements.BLOCK], g = new double[Elements.BLOCK], zeros = new double[Elements.BLOCK];
+            for (int from = start; from < end; from += Elements.BLOCK) {
+                int len = Math.min(Elements.BLOCK, end - from);
+                sum.get(from, total, len);
+                for (Elements grad : grads) {
+                    grad.get(from, g, len);
+                    for (int k = 0; k < len; k++) total[k] += g[k];
+                    grad.put(from, zeros, len);
+                }
+                sum.put(from, total, len);
+            }
+        }));
+    }
+
     /** The replicas take the model's current weights (an optimizer step or a loaded checkpoint changed them). */
     private void copyWeights() {
-        for (List<Parameter> theirs : replicaParams) {
-            for (int i = 0; i < params.size(); i++) theirs.get(i).value().assign(params.get(i).value());
-        }
+        Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+            Elements weights = new Elements(params.get(i).value());
+            List<Elements> copies = replicaParams.stream().map(theirs -> new Elements(theirs.get(i).value())).toList();
+            double[] w = new double[Elements.BLOCK];
+            for (int from = start; from < end; from += Elements.BLOCK) {
+                int len = Math.min(Elements.BLOCK, end - from);
+                weights.get(from, w, len);
+                for (Elements copy : copies) copy.put(from, w, len);
+            }
+        }));
     }
 
     /** Where each of {@code n} workers' rows start: as even as can be, the first workers taking the extra. */

@@ -1,5 +1,6 @@
 package quill.train;
 
+import quill.autograd.Parallel;
 import quill.autograd.Parameter;
 import quill.model.AdamW;
 
@@ -52,11 +53,15 @@ public final class TrainingStep {
             batches.next(x, y);
             loss += workers.forwardBackward(x, y, 1.0 / accumulationSteps);
         }
-        loss /= accumulationSteps;
-        double norm = gradClip > 0 ? AdamW.clipGradNorm(params, gradClip) : 0;
-        if (!Double.isFinite(loss) || !Double.isFinite(norm)) return new Result(loss, norm, false);
-        optimizer.step(lr);
+        double meanLoss = loss / accumulationSteps;
+        // the workers are idle until the next step: clipping and AdamW may use every one of their cores
+        double[] norm = {0};
+        Parallel.withThreads(workers.workers(), () -> {
+            if (gradClip > 0) norm[0] = AdamW.clipGradNorm(params, gradClip);
+            if (Double.isFinite(meanLoss) && Double.isFinite(norm[0])) optimizer.step(lr);
+        });
+        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) return new Result(meanLoss, norm[0], false);
         for (Parameter p : params) p.zeroGrad();
-        return new Result(loss, norm, true);
+        return new Result(meanLoss, norm[0], true);
     }
 }
