@@ -44,8 +44,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Timed steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "10",
-            description = "Untimed steps first, while the JIT compiles and the workspaces learn their size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "100",
+            description = "Untimed steps first, while the JIT compiles and the workspaces learn their size (default:"
+                    + " ${DEFAULT-VALUE}; with 10, the compiler threads still took a core from the workers).")
     int warmup;
 
     @Option(names = "--threads", paramLabel = "N",
