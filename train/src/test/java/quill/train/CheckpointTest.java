@@ -56,6 +56,37 @@ class CheckpointTest {
         }
     }
 
+    /** Format 1 (before batches were drawn as nanoGPT's) had two SplitMix states: its weights load, it does not resume. */
+    @Test
+    void aFormatOneCheckpointLoadsButIsNotResumable() throws IOException {
+        TrainConfig config = TinyRun.config(tmp, 10);
+        Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
+        Path current = tmp.resolve("current.zip");
+        new CheckpointWriter().write(current, config, tokenizer, new TrainingState(5, 5, 2.5,
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
+        Path old = tmp.resolve("old.zip");
+        try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(current.toFile());
+             java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(old))) {
+            for (var entry : java.util.Collections.list(in.entries())) {
+                out.putNextEntry(new java.util.zip.ZipEntry(entry.getName()));
+                if (entry.getName().equals(Checkpoint.META)) {
+                    var meta = com.google.gson.JsonParser.parseString(new String(in.getInputStream(entry).readAllBytes(),
+                            java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
+                    meta.addProperty("format", 1);
+                    meta.add("state", com.google.gson.JsonParser.parseString("{\"iter\":5,\"lastEvalIter\":5,\"bestValLoss\":2.5,"
+                            + "\"batchRngState\":1,\"evalRngState\":2,\"dropoutState\":3}"));
+                    out.write(meta.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                } else {
+                    in.getInputStream(entry).transferTo(out);
+                }
+                out.closeEntry();
+            }
+        }
+        Checkpoint ckpt = Checkpoint.load(old);
+        assertFalse(ckpt.state().resumable());
+        assertArrayEquals(firstWeights(model), firstWeights(ckpt.newModel()));
+    }
+
     @Test
     void missingPartialAndCorruptFilesAreNamed() throws IOException {
         TrainConfig config = TinyRun.config(tmp, 10);
