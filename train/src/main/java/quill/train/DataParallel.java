@@ -28,8 +28,10 @@ import java.util.concurrent.Future;
  *
  * <p>Worker 0 is the model itself, on the calling thread. Every worker's ND4J, OpenBLAS and kernel threads
  * are set to one. Between batches the workers are idle, so the sums of the gradients, the copies of the
- * weights and the optimizer step ({@link TrainingStep}) share the parameters among all the cores instead. The result equals the single-threaded step up to float rounding (the gradients are summed
- * in another order), and is the same from run to run: the rows are split and the sums taken in a fixed order.
+ * weights and the optimizer step ({@link TrainingStep}) share the parameters among all the cores instead.
+ *
+ * <p>The result equals the single-threaded step up to float rounding (the gradients are summed in another
+ * order), and is the same from run to run: the rows are split and the sums taken in a fixed order.
  */
 public final class DataParallel implements AutoCloseable {
     private final Gpt model;
@@ -89,6 +91,7 @@ public final class DataParallel implements AutoCloseable {
         List<Future<Double>> results = new ArrayList<>();
         for (int k = 1; k < n; k++) {
             Gpt replica = replicas.get(k - 1);
+            replica.setTraining(model.isTraining());
             // a dropout stream per worker, drawn afresh each batch from the model's (whose state is checkpointed)
             replica.setDropoutState(new Rng(model.dropoutState() ^ k * 0x9E3779B97F4A7C15L).nextLong());
             int[][] xk = Arrays.copyOfRange(x, from[k], from[k + 1]);
