@@ -41,6 +41,11 @@ public final class DatasetPreparer {
             URI.create("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt");
     static final int SHAKESPEARE_BYTES = 1_115_394;
     static final String SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
+    /**
+     * Where a copy of the corpus may sit beside the checkout (relative to the working folder) on machines
+     * without internet; used only when the download fails and only if its size and sha256 are the corpus's.
+     */
+    static final Path SHAKESPEARE_LOCAL_COPY = Path.of("..", "shared", "data", "tinyshakespeare.txt");
 
     /** Token files hold each id in 16 bits; we allow at most 65,535 symbols. */
     static final int MAX_VOCAB_SIZE = 65_535;
@@ -51,16 +56,18 @@ public final class DatasetPreparer {
 
     private final PrintWriter progress;
     private final URI shakespeareUrl;
+    private final Path localCopy;
 
     /** A preparer that reports download progress on {@code progress} (the command's stderr). */
     public DatasetPreparer(PrintWriter progress) {
-        this(progress, SHAKESPEARE_URL);
+        this(progress, SHAKESPEARE_URL, SHAKESPEARE_LOCAL_COPY);
     }
 
-    /** Tests point {@code shakespeareUrl} at a local server or at an address nothing answers. */
-    DatasetPreparer(PrintWriter progress, URI shakespeareUrl) {
+    /** Tests point {@code shakespeareUrl} at a local server or at an address nothing answers, and {@code localCopy} anywhere. */
+    DatasetPreparer(PrintWriter progress, URI shakespeareUrl, Path localCopy) {
         this.progress = progress;
         this.shakespeareUrl = shakespeareUrl;
+        this.localCopy = localCopy;
     }
 
     /**
@@ -145,18 +152,32 @@ public final class DatasetPreparer {
         progress.println("downloading Tiny Shakespeare from " + shakespeareUrl);
         progress.flush();
         try {
-            byte[] bytes = download();
-            String sha256 = sha256(bytes);
-            if (bytes.length != SHAKESPEARE_BYTES || !sha256.equals(SHAKESPEARE_SHA256)) {
-                throw new IOException(String.format(Locale.ROOT, "got %,d bytes with sha256 %s, expected %,d bytes with sha256 %s",
-                        bytes.length, sha256, SHAKESPEARE_BYTES, SHAKESPEARE_SHA256));
-            }
-            return bytes;
+            return verified(download());
         } catch (IOException e) {
+            if (Files.isRegularFile(localCopy)) {
+                try {
+                    byte[] bytes = verified(Files.readAllBytes(localCopy));
+                    progress.println("could not download it (" + reason(e) + "); using the local copy " + localCopy
+                            + " (its sha256 is the corpus's)");
+                    return bytes;
+                } catch (IOException notTheCorpus) {
+                    // not the corpus: report the failed download below
+                }
+            }
             throw new IOException("could not download Tiny Shakespeare from " + shakespeareUrl + " (" + reason(e) + "). Pass a local"
                     + " copy instead: ./quill prepare --input FILE (on a machine without internet, e.g."
                     + " --input ../shared/data/tinyshakespeare.txt)", e);
         }
+    }
+
+    /** {@code bytes} if they are Tiny Shakespeare's, by size and sha256. */
+    private static byte[] verified(byte[] bytes) throws IOException {
+        String sha256 = sha256(bytes);
+        if (bytes.length != SHAKESPEARE_BYTES || !sha256.equals(SHAKESPEARE_SHA256)) {
+            throw new IOException(String.format(Locale.ROOT, "got %,d bytes with sha256 %s, expected %,d bytes with sha256 %s",
+                    bytes.length, sha256, SHAKESPEARE_BYTES, SHAKESPEARE_SHA256));
+        }
+        return bytes;
     }
 
     private byte[] download() throws IOException {

@@ -31,8 +31,18 @@ class DatasetPreparerTest {
     private final StringWriter progress = new StringWriter();
 
     private PreparedData prepareFrom(URI url) throws IOException {
-        return new DatasetPreparer(new PrintWriter(progress, true), url)
+        return prepareFrom(url, dataDir.resolve("no-local-copy.txt"));
+    }
+
+    private PreparedData prepareFrom(URI url, Path localCopy) throws IOException {
+        return new DatasetPreparer(new PrintWriter(progress, true), url, localCopy)
                 .prepare(dataDir, PreparedData.DEFAULT_DATASET, null);
+    }
+
+    private static URI nothingAnswers() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return URI.create("http://127.0.0.1:" + socket.getLocalPort() + "/input.txt");
+        } // closed: connecting is refused at once
     }
 
     /** Serves {@code body} at http://127.0.0.1:PORT/input.txt while {@code test} runs. */
@@ -58,19 +68,25 @@ class DatasetPreparerTest {
 
     @Test
     void failedDownloadSaysHowToPassALocalCopy() throws IOException {
-        int closedPort;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = socket.getLocalPort();
-        } // closed: connecting is refused at once
-        IOException e = assertThrows(IOException.class,
-                () -> prepareFrom(URI.create("http://127.0.0.1:" + closedPort + "/input.txt")));
-        assertTrue(e.getMessage().startsWith("could not download Tiny Shakespeare from http://127.0.0.1:" + closedPort),
-                e.getMessage());
+        URI url = nothingAnswers();
+        Path notTheCorpus = Files.writeString(dataDir.resolve("other.txt"), "not Shakespeare");
+        IOException e = assertThrows(IOException.class, () -> prepareFrom(url, notTheCorpus));
+        assertTrue(e.getMessage().startsWith("could not download Tiny Shakespeare from " + url), e.getMessage());
         assertTrue(e.getMessage().contains("Pass a local copy instead: ./quill prepare --input FILE"), e.getMessage());
         assertTrue(e.getMessage().contains("--input ../shared/data/tinyshakespeare.txt"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line");
         assertTrue(progress.toString().startsWith("downloading Tiny Shakespeare from "), progress.toString());
         assertTrue(Files.notExists(dataDir.resolve("shakespeare_char/input.txt")));
+    }
+
+    /** Without internet, a verified copy of the corpus beside the checkout (../shared/data here) is used instead. */
+    @Test
+    void aFailedDownloadFallsBackToAVerifiedLocalCopy() throws IOException {
+        Path shakespeare = SharedData.tinyShakespeare().orElse(null);
+        assumeTrue(shakespeare != null, "no local copy of Tiny Shakespeare in ../shared/data");
+        PreparedData data = prepareFrom(nothingAnswers(), shakespeare);
+        assertEquals(1_003_854, data.trainTokens());
+        assertTrue(progress.toString().contains("using the local copy " + shakespeare), progress.toString());
     }
 
     @Test
