@@ -146,7 +146,7 @@ public final class AdamW {
         List<Elements> grads = new ArrayList<>();
         for (Parameter p : params) grads.add(new Elements(p.grad()));
         long[] lengths = grads.stream().mapToLong(Elements::length).toArray();
-        double[] partial = new double[Parallel.chunks((int) java.util.Arrays.stream(lengths).sum(), 8 * Elements.BLOCK)];
+        double[] partial = new double[Parallel.threads()];                        // one per chunk, at most
         Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             Elements ge = grads.get(i);
             double sum = 0;

@@ -40,6 +40,8 @@ public final class DataParallel implements AutoCloseable {
     private final List<ExecutorService> threads = new ArrayList<>();
     private final List<Parameter> params;
     private final long[] lengths;
+    /** Per chunk of the between-batch work (at most one per worker): three blocks, allocated once. */
+    private final double[][][] scratch;
 
     /** {@code workers} workers for {@code model}, at least one; with one, everything runs on the calling thread. */
     public DataParallel(Gpt model, int workers) {
@@ -47,6 +49,7 @@ public final class DataParallel implements AutoCloseable {
         this.model = model;
         this.params = List.copyOf(model.parameters().values());
         this.lengths = params.stream().mapToLong(p -> p.value().length()).toArray();
+        this.scratch = new double[workers][3][Elements.BLOCK];
         Backend.setThreads(1);
         for (int k = 1; k < workers; k++) {
             Gpt replica = model.replica();
@@ -132,7 +135,7 @@ public final class DataParallel implements AutoCloseable {
         Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             Elements sum = new Elements(params.get(i).grad());
             List<Elements> grads = replicas.stream().map(theirs -> new Elements(theirs.get(i).grad())).toList();
-            double[] total = new double[Elements.BLOCK], g = new double[Elements.BLOCK], zeros = new double[Elements.BLOCK];
+            double[] total = scratch[chunk][0], g = scratch[chunk][1], zeros = scratch[chunk][2];   // zeros is never written
             for (int from = start; from < end; from += Elements.BLOCK) {
                 int len = Math.min(Elements.BLOCK, end - from);
                 sum.get(from, total, len);
@@ -151,7 +154,7 @@ public final class DataParallel implements AutoCloseable {
         Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             Elements weights = new Elements(params.get(i).value());
             List<Elements> copies = replicaParams.stream().map(theirs -> new Elements(theirs.get(i).value())).toList();
-            double[] w = new double[Elements.BLOCK];
+            double[] w = scratch[chunk][0];
             for (int from = start; from < end; from += Elements.BLOCK) {
                 int len = Math.min(Elements.BLOCK, end - from);
                 weights.get(from, w, len);
