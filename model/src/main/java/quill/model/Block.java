@@ -23,9 +23,10 @@ final class Block {
         this.mlp = new Mlp(name + ".mlp", config, type);
     }
 
-    Tensor forward(Tensor x, Rng rng) {
-        x = Ops.add(x, attn.forward(ln1.forward(x), rng));  // (B, T, C)
-        return Ops.add(x, mlp.forward(ln2.forward(x), rng)); // (B, T, C)
+    /** {@code cache}: this block's keys and values when generating (see {@link KvCache}), else null. */
+    Tensor forward(Tensor x, Rng rng, KvCache.Layer cache) {
+        x = Ops.add(x, attn.forward(ln1.forward(x), rng, cache));  // (B, T, C)
+        return Ops.add(x, mlp.forward(ln2.forward(x), rng));        // (B, T, C)
     }
 
     List<Parameter> parameters() {

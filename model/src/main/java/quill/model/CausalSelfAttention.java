@@ -8,7 +8,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
+import quill.autograd.Rope;
 import quill.autograd.Tensor;
+import quill.autograd.Variants;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +23,14 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * to queries, keys and values for every head, softmax(q k^T / sqrt(hs)) over the keys each query may see,
  * the weighted sum of the values, and the output projection {@code c_proj}.
  *
+ * <p>With {@link Architecture#qkNorm()} or rotary positions ({@link Architecture.PosType#ROPE}), q and k are
+ * normalised and/or rotated right after {@code c_attn}, on the fused array ({@link Variants#qkNormRope}), so
+ * the attention itself is the same for every variant.
+ *
+ * <p>When generating, {@link #forward} takes the block's {@link KvCache.Layer}: the new positions' keys and
+ * values are appended to it and their queries attend over everything cached (the same math, one position
+ * at a time). Everything before and after attention is the same code in both cases.
+ *
  * <p>The middle part ({@link #attend}) is one op with a hand-written backward: every intermediate is an
  * ordinary array you can look at in a debugger (q, k, v, scores, att, y), and it is tested against the
  * same math composed from the tape's small ops. q, k and v are views into c_attn's output, and the
@@ -31,6 +41,9 @@ final class CausalSelfAttention {
     final Linear cProj;
     private final int nHead;
     private final double dropout;
+    private final boolean qkNorm;
+    /** Null unless the model's positions are rotary. */
+    private final Rope rope;
     /** Backing store of the last forward's attention weights, outside workspaces; grows, never shrinks. */
     private INDArray weightsStore;
     private INDArray weights;
@@ -41,12 +54,23 @@ final class CausalSelfAttention {
         this.cProj = new Linear(name + ".c_proj", c, c, config.bias(), type);
         this.nHead = config.nHead();
         this.dropout = config.dropout();
+        Architecture arch = config.arch();
+        this.qkNorm = arch.qkNorm();
+        this.rope = arch.pos() == Architecture.PosType.ROPE
+                ? new Rope(config.headSize(), arch.ropeBase(), config.blockSize()) : null;
     }
 
-    /** {@code rng} draws the dropout masks; null in eval mode (no dropout). */
-    Tensor forward(Tensor x, Rng rng) {
+    /**
+     * {@code rng} draws the dropout masks (null in eval mode: no dropout); {@code cache} is this block's
+     * keys and values when generating, else null.
+     */
+    Tensor forward(Tensor x, Rng rng, KvCache.Layer cache) {
         Tensor qkv = cAttn.forward(x);                      // (B, T, 3C): q, k, v side by side
-        Tensor y = attend(qkv, rng);                        // (B, T, C): every head's output side by side
+        if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
+            qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, cache == null ? 0 : cache.length());
+        }
+        Tensor y = cache == null ? attend(qkv, rng)         // (B, T, C): every head's output side by side
+                : cache.attend(qkv);                        // (1, T, C): over the cached positions too
         return Nn.dropout(cProj.forward(y), dropout, rng);  // (B, T, C)
     }
 

@@ -10,6 +10,7 @@ import quill.autograd.Parameter;
 import quill.autograd.Rng;
 import quill.autograd.Tensor;
 import quill.autograd.TorchGenerator;
+import quill.autograd.Variants;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -24,7 +25,14 @@ import java.util.Map;
  * pre-LayerNorm blocks (causal self-attention, then a GELU MLP), a final LayerNorm, and {@code lm_head}
  * sharing its weight with the token embedding.
  *
- * <p>The norms are pluggable: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1}, {@code ln_2}
+ * <p>{@link GptConfig#arch()} switches parts for the LLaMA / modded-nanogpt family's choices
+ * ({@link Architecture}): RMSNorm, rotary or no positions ({@code wpe} is then absent), ReLU squared or SwiGLU,
+ * QK-norm, an {@code lm_head} of its own, a logit soft-cap.
+ *
+ * <p>One forward pass serves training, evaluation and generation: {@link KvCache} runs the same blocks, each
+ * given its cache of keys and values.
+ *
+ * <p>The norms are also pluggable from Java: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1}, {@code ln_2}
  * and {@code ln_f} with a {@link Norm} of your own (RMSNorm, say) and everything else as usual, so the
  * backward, the optimizer, checkpoints and the training loop work unchanged. See {@link Norm}.
  *
@@ -41,13 +49,18 @@ public final class Gpt {
 
     private final GptConfig config;
     private final Embedding wte;
+    /** Null unless positions are learned ({@link Architecture.PosType#LEARNED}). */
     private final Embedding wpe;
+    /** wte's weight when tied (nanoGPT), else a weight of its own. */
+    private final Parameter lmHead;
     private final List<Block> h = new ArrayList<>();
     private final Norm lnF;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     private final Rng dropoutRng;
     private final DataType type;
     private final Norm.Factory norm;
+    /** Whether {@link #norm} is a Java class of the user's, which a checkpoint cannot describe. */
+    private final boolean customNorm;
     private boolean training = true;
 
     /**
@@ -60,7 +73,7 @@ public final class Gpt {
 
     /** As {@link #Gpt(GptConfig, long)} in the given precision (DOUBLE for gradient checks and exact comparisons). */
     public Gpt(GptConfig config, long seed, DataType type) {
-        this(config, seed, type, LayerNorm::new);
+        this(config, new TorchGenerator(seed), type, null);
     }
 
     /**
@@ -82,25 +95,34 @@ public final class Gpt {
      * nanoGPT does.
      */
     public Gpt(GptConfig config, TorchGenerator init) {
-        this(config, init, DataType.FLOAT, LayerNorm::new);
+        this(config, init, DataType.FLOAT, null);
     }
 
-    /** The model with {@code init}'s initial weights, or zeros when {@code init} is null (a {@link #replica}). */
-    private Gpt(GptConfig config, TorchGenerator init, DataType type, Norm.Factory norm) {
+    /**
+     * The model with {@code init}'s initial weights, or zeros when {@code init} is null (a {@link #replica});
+     * a null {@code custom} norm means the one {@link Architecture#norm()} names.
+     */
+    private Gpt(GptConfig config, TorchGenerator init, DataType type, Norm.Factory custom) {
         this.config = config;
         this.type = type;
-        this.norm = norm;
+        this.customNorm = custom != null;
+        this.norm = custom != null ? custom
+                : config.arch().norm() == Architecture.NormType.RMSNORM ? RmsNorm::new : LayerNorm::new;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), type);
-            this.wpe = new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), type);
+            this.wpe = config.arch().pos() == Architecture.PosType.LEARNED
+                    ? new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), type) : null;
             for (int i = 0; i < config.nLayer(); i++) h.add(new Block("transformer.h." + i, config, type, norm));
             this.lnF = norm.create("transformer.ln_f", config.nEmbd(), config.bias(), type);
+            this.lmHead = config.arch().tieEmbeddings() ? wte.weight
+                    : new Parameter("lm_head.weight", Init.zeros(type, config.vocabSize(), config.nEmbd()));
             if (init != null) initialize(init);
         }
         register(wte.weight);
-        register(wpe.weight);
+        if (wpe != null) register(wpe.weight);
         for (Block block : h) block.parameters().forEach(this::register);
         lnF.parameters().forEach(this::register);
+        if (lmHead != wte.weight) register(lmHead);
         this.dropoutRng = new Rng((init == null ? 0 : init.seed()) ^ 0x5DEECE66DL);
     }
 
@@ -117,22 +139,28 @@ public final class Gpt {
      *       (GPT-2 paper), so the residual stream's variance does not grow with depth.</li>
      * </ol>
      * Norm weights start at one and biases at zero, which draws nothing.
+     *
+     * <p>The architecture switches follow the same recipe, as nanoGPT's model.py would with the module changed:
+     * without learned positions there is no {@code wpe} to draw; an untied {@code lm_head} is an nn.Linear like
+     * the others, drawn normal(0, 0.02) in its own right (instead of wte being drawn again); SwiGLU's wider
+     * {@code c_fc} (2H outputs) and a custom {@code mlp-hidden} are ordinary Linears of their size; RMSNorm's
+     * weight starts at one like LayerNorm's, so every variant starts as the same near-identity residual stream.
      */
     private void initialize(TorchGenerator g) {
         List<Linear> linears = new ArrayList<>();                                 // in the order nanoGPT builds them
         for (Block b : h) linears.addAll(List.of(b.attn.cAttn, b.attn.cProj, b.mlp.cFc, b.mlp.cProj));
         // 1. PyTorch's default inits, thrown away
         g.skipNormal((int) wte.weight.value().length());                         // nn.Embedding: normal(0, 1)
-        g.skipNormal((int) wpe.weight.value().length());
+        if (wpe != null) g.skipNormal((int) wpe.weight.value().length());
         for (Linear l : linears) {                                                // nn.Linear: kaiming_uniform_, bias uniform
             g.skipUniform(l.weight.value().length() + (l.bias == null ? 0 : l.bias.value().length()));
         }
-        g.skipUniform(wte.weight.value().length());                               // lm_head = nn.Linear(n_embd, vocab_size)
+        g.skipUniform(lmHead.value().length());                                   // lm_head = nn.Linear(n_embd, vocab_size)
         // 2. _init_weights
         draw(g, wte.weight, 0.02);
-        draw(g, wpe.weight, 0.02);
+        if (wpe != null) draw(g, wpe.weight, 0.02);
         for (Linear l : linears) draw(g, l.weight, 0.02);
-        draw(g, wte.weight, 0.02);                                                // lm_head, tied to wte: drawn again
+        draw(g, lmHead, 0.02);                                                    // lm_head (when tied, wte drawn again)
         // 3. the residual projections
         for (Block b : h) {
             draw(g, b.attn.cProj.weight, residualStd(config));
@@ -153,7 +181,7 @@ public final class Gpt {
      * ({@code quill.train.DataParallel}).
      */
     public Gpt replica() {
-        Gpt replica = new Gpt(config, null, type, norm);
+        Gpt replica = new Gpt(config, null, type, customNorm ? norm : null);
         for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
             replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
         }
@@ -177,7 +205,9 @@ public final class Gpt {
         return config;
     }
 
-    /** Every weight by nanoGPT state-dict name, in state-dict order; lm_head is wte and not listed again. */
+    /**
+     * Every weight by nanoGPT state-dict name, in state-dict order; a tied lm_head is wte and not listed again.
+     */
     public Map<String, Parameter> parameters() {
         return Collections.unmodifiableMap(parameters);
     }
@@ -200,17 +230,31 @@ public final class Gpt {
     }
 
     private Tensor forward(int[][] idx, Rng rng) {
-        return Nn.linear(hidden(idx, rng), wte.weight, null);      // (B, T, V)  lm_head, tied to wte
+        return lmHead(hidden(idx, rng, null));                      // (B, T, V)
     }
 
-    /** The final hidden states, after ln_f: (B, T, C). */
-    private Tensor hidden(int[][] idx, Rng rng) {
-        int t = checkIds(idx, "idx");
-        Tensor tok = wte.forward(idx);                              // (B, T, C)  token embeddings
-        Tensor pos = wpe.forward(positions(t));                     // (1, T, C)  position embeddings
-        Tensor x = Nn.dropout(Ops.add(tok, pos), config.dropout(), rng); // (B, T, C)
-        for (Block block : h) x = block.forward(x, rng);            // (B, T, C)
+    /**
+     * The final hidden states, after ln_f: (B, T, C). With a {@code cache} (generation) the T positions come
+     * after the cached ones: they sit at positions {@code cache.length()..}, and each block attends over its cache.
+     */
+    private Tensor hidden(int[][] idx, Rng rng, KvCache cache) {
+        int t = checkIds(idx, "idx"), pos0 = cache == null ? 0 : cache.length();
+        if (pos0 + t > config.blockSize()) throw new IllegalArgumentException("the cache holds " + pos0 + " positions: "
+                + t + " more would pass blockSize " + config.blockSize());
+        Tensor x = wte.forward(idx);                                // (B, T, C)  token embeddings
+        if (wpe != null) x = Ops.add(x, wpe.forward(positions(pos0, t))); // + (1, T, C) position embeddings
+        x = Nn.dropout(x, config.dropout(), rng);                   // (B, T, C)
+        for (int i = 0; i < h.size(); i++) {
+            x = h.get(i).forward(x, rng, cache == null ? null : cache.layer(i)); // (B, T, C)
+        }
         return lnF.forward(x);                                      // (B, T, C)
+    }
+
+    /** lm_head (tied to wte, or its own), then the soft-cap when on: (..., C) to (..., V). */
+    private Tensor lmHead(Tensor x) {
+        Tensor logits = Nn.linear(x, lmHead, null);                 // (..., V)
+        double cap = config.arch().logitSoftcap();
+        return cap > 0 ? Variants.softcap(logits, cap) : logits;   // c * tanh(logits / c)
     }
 
     /**
@@ -242,12 +286,16 @@ public final class Gpt {
     public float[] nextTokenLogits(int[] context) {
         if (context.length == 0) throw new IllegalArgumentException("nextTokenLogits needs at least one token of context");
         int t = Math.min(context.length, config.blockSize());
-        int[][] idx = {java.util.Arrays.copyOfRange(context, context.length - t, context.length)};
+        return nextTokenLogits(java.util.Arrays.copyOfRange(context, context.length - t, context.length), null);
+    }
+
+    /** The logits after {@code ids}, run after the positions {@code cache} holds (if any), whose cache they extend. */
+    float[] nextTokenLogits(int[] ids, KvCache cache) {
+        int t = ids.length;
         try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
-            INDArray x = hidden(idx, null).value();                                // (1, T, C)
+            INDArray x = hidden(new int[][]{ids}, null, cache).value();          // (1, T, C)
             INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true); // (1, C)
-            INDArray logits = Nd4j.gemm(last, wte.weight.value(), false, true);    // (1, V)
-            return logits.toFloatVector();
+            return lmHead(Tensor.constant(last)).value().toFloatVector();          // (1, V)
         }
     }
 
@@ -307,9 +355,22 @@ public final class Gpt {
         }
     }
 
-    private static int[][] positions(int t) {
+    private static int[][] positions(int from, int t) {
         int[][] pos = new int[1][t];
-        for (int i = 0; i < t; i++) pos[0][i] = i;
+        for (int i = 0; i < t; i++) pos[0][i] = from + i;
         return pos;
+    }
+
+    /**
+     * Whether this model's norms are a Java class of the user's ({@link #Gpt(GptConfig, long, Norm.Factory)}):
+     * a checkpoint records the architecture by name, and cannot rebuild such a model by itself.
+     */
+    public boolean hasCustomNorm() {
+        return customNorm;
+    }
+
+    /** The custom norm's class name (for messages), or null. */
+    public String customNormName() {
+        return customNorm ? lnF.getClass().getName() : null;
     }
 }

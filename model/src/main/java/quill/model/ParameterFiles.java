@@ -47,6 +47,8 @@ final class ParameterFiles {
             String name = unknown.get(0);
             String why = name.endsWith(".bias.npy") && !config.bias() ? "a bias, but this model has bias=false"
                     : name.startsWith("lm_head.") ? "lm_head is tied to transformer.wte and has no file of its own"
+                    : name.startsWith("transformer.wpe.") ? "this model has no learned positions (pos "
+                            + Architecture.name(config.arch().pos()) + ")"
                     : "no parameter of this model (" + config + ") has that name";
             throw new IOException("unknown parameter file " + dir.resolve(name) + ": " + why);
         }

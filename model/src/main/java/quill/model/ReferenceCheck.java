@@ -63,12 +63,18 @@ public final class ReferenceCheck {
             throw new IOException(file + " is not a JSON object: " + e.getMessage());
         }
         JsonObject m = object(root, "model", file), o = object(root, "optimizer", file);
+        for (String key : m.keySet()) {
+            if (!MODEL_KEYS.contains(key)) {
+                throw new IOException(file + ": unknown model key \"" + key + "\"; the keys this Quill knows are "
+                        + String.join(", ", MODEL_KEYS));
+            }
+        }
         GptConfig model;
         try {
             model = new GptConfig(number(m, "vocab_size", file).intValue(), number(m, "block_size", file).intValue(),
                     number(m, "n_layer", file).intValue(), number(m, "n_head", file).intValue(),
                     number(m, "n_embd", file).intValue(), number(m, "dropout", file).doubleValue(),
-                    field(m, "bias", file).getAsBoolean());
+                    bool(m, "bias", null, file), architecture(m, file));
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage());
         }
@@ -76,6 +82,47 @@ public final class ReferenceCheck {
                 number(o, "beta2", file).doubleValue(), number(o, "eps", file).doubleValue(),
                 number(o, "weight_decay", file).doubleValue(), number(o, "grad_clip", file).doubleValue(),
                 number(o, "steps", file).intValue());
+    }
+
+    /** The model keys of a dump's config.json: nanoGPT's, then the variant keys (README, "The model's variant keys"). */
+    static final List<String> MODEL_KEYS = List.of("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "bias",
+            "dropout", "norm", "pos", "rope_base", "mlp", "mlp_hidden", "qk_norm", "tie_embeddings", "logit_softcap");
+
+    /** The variant keys; an absent key has nanoGPT's value. */
+    private static Architecture architecture(JsonObject m, Path file) throws IOException {
+        Architecture d = Architecture.NANOGPT;
+        Architecture.PosType pos = choice(m, "pos", Architecture.PosType.class, d.pos(), file);
+        if (m.has("rope_base") && pos != Architecture.PosType.ROPE) {
+            throw new IOException(file + ": \"rope_base\" is only meaningful with \"pos\": \"rope\"");
+        }
+        return new Architecture(
+                choice(m, "norm", Architecture.NormType.class, d.norm(), file),
+                pos,
+                m.has("rope_base") ? number(m, "rope_base", file).doubleValue() : d.ropeBase(),
+                choice(m, "mlp", Architecture.MlpType.class, d.mlp(), file),
+                m.has("mlp_hidden") ? number(m, "mlp_hidden", file).intValue() : d.mlpHidden(),
+                bool(m, "qk_norm", d.qkNorm(), file),
+                bool(m, "tie_embeddings", d.tieEmbeddings(), file),
+                m.has("logit_softcap") ? number(m, "logit_softcap", file).doubleValue() : d.logitSoftcap());
+    }
+
+    /** An enum-valued key, written in lower case; absent is {@code absent}; another value names the choices. */
+    private static <E extends Enum<E>> E choice(JsonObject o, String key, Class<E> type, E absent, Path file) throws IOException {
+        if (!o.has(key)) return absent;
+        JsonElement e = o.get(key);
+        String text = e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() ? e.getAsString() : e.toString();
+        for (E c : type.getEnumConstants()) if (Architecture.name(c).equals(text)) return c;
+        List<String> names = new ArrayList<>();
+        for (E c : type.getEnumConstants()) names.add(Architecture.name(c));
+        throw new IOException(file + ": \"" + key + "\" is \"" + text + "\"; this Quill knows " + String.join(", ", names));
+    }
+
+    /** A boolean key; {@code absent} null means it must be there. */
+    private static boolean bool(JsonObject o, String key, Boolean absent, Path file) throws IOException {
+        if (absent != null && !o.has(key)) return absent;
+        JsonElement e = field(o, key, file);
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) throw new IOException(file + ": \"" + key + "\" must be true or false");
+        return e.getAsBoolean();
     }
 
     /** Runs the whole comparison in the given precision (FLOAT as training does, or DOUBLE). */

@@ -43,7 +43,7 @@ class AttentionTest {
                 INDArray r = GradCheckData.random(6, 2, 6, 12);
 
                 Tensor x1 = Tensor.variable(input.dup());
-                Tensor out1 = attn.forward(x1, new Rng(9));
+                Tensor out1 = attn.forward(x1, new Rng(9), null);
                 Ops.sum(Ops.mul(out1, Tensor.constant(r))).backward();
                 INDArray weights = attn.weights();
                 java.util.Map<String, INDArray> grads1 = new java.util.HashMap<>();

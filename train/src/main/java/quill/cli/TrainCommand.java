@@ -74,6 +74,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dropout", paramLabel = "P", description = "Dropout probability in training.") Double dropout;
     @Option(names = "--bias", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             description = "Biases in Linear and LayerNorm layers.") Boolean bias;
+    // The architecture switches (nanoGPT's by default); see README, "The researchers' lab".
+    @Option(names = "--norm", paramLabel = "KIND", description = "layernorm (default) or rmsnorm.") String norm;
+    @Option(names = "--pos", paramLabel = "KIND", description = "Positions: learned (default), rope or none.") String pos;
+    @Option(names = "--rope-base", paramLabel = "B", description = "RoPE's base (default 10000).") Double ropeBase;
+    @Option(names = "--mlp", paramLabel = "KIND", description = "gelu (default), relu2 or swiglu.") String mlp;
+    @Option(names = "--mlp-hidden", paramLabel = "N", description = "MLP hidden width (0: 4 * n-embd).") Integer mlpHidden;
+    @Option(names = "--qk-norm", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "Normalise q and k of every head (RMS) before attention.") Boolean qkNorm;
+    @Option(names = "--tie-embeddings", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "lm_head shares wte's weight (default true).") Boolean tieEmbeddings;
+    @Option(names = "--logit-softcap", paramLabel = "C", description = "Logits become C tanh(logits / C) (0: off).") Double logitSoftcap;
     @Option(names = "--learning-rate", paramLabel = "LR", description = "Peak learning rate.") Double learningRate;
     @Option(names = "--max-iters", paramLabel = "N", description = "Optimizer steps in all.") Integer maxIters;
     @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW's decoupled weight decay.") Double weightDecay;

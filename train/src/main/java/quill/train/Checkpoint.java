@@ -26,7 +26,8 @@ import java.util.zip.ZipFile;
  * A saved training run, read back: one zip file ({@code ckpt-last.zip}, {@code ckpt-best.zip} in
  * the run's folder) that {@link CheckpointWriter} wrote. Its entries:
  * <ul>
- *   <li>{@code checkpoint.json}: the format version, the model's shape ({@link GptConfig}) and the
+ *   <li>{@code checkpoint.json}: the format version, the model's shape and architecture ({@link GptConfig}),
+ *       {@code custom_norm} when the model's norms were a Java class of the user's, and the
  *       {@link TrainingState} (iteration, best val loss, every random generator's state);</li>
  *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
  *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
@@ -39,7 +40,8 @@ import java.util.zip.ZipFile;
  * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
  * message names the file and says what is wrong with it.
  */
-public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
+public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
+                         String customNorm) {
 
     /** The latest state of a run: what {@code --resume} continues. */
     public static final String LAST = "ckpt-last.zip";
@@ -53,6 +55,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     static final String TOKENIZER = "tokenizer.json";
     static final String MODEL = "model/";
     static final String OPTIMIZER = "optimizer/";
+    /** checkpoint.json's key for the class name of a custom {@link quill.model.Norm}. */
+    static final String CUSTOM_NORM = "custom_norm";
 
     static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
 
@@ -80,7 +84,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
-            return new Checkpoint(file, config, model, tokenizer, state);
+            String customNorm = meta.has(CUSTOM_NORM) ? meta.get(CUSTOM_NORM).getAsString() : null;
+            return new Checkpoint(file, config, model, tokenizer, state, customNorm);
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind
@@ -88,17 +93,40 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         }
     }
 
-    /** A new model of this checkpoint's shape with its weights, in eval mode. */
+    /**
+     * A new model of this checkpoint's shape and architecture with its weights, in eval mode. A model whose
+     * norms were a Java class of the user's cannot be rebuilt from the file: build it in Java with that class
+     * and {@link #loadWeights} into it.
+     */
     public Gpt newModel() throws IOException {
+        if (customNorm != null) {
+            throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint cannot"
+                    + " describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm) + "::new) and call"
+                    + " Checkpoint.loadWeights(model)");
+        }
         Gpt model = new Gpt(modelConfig, config.seed());
         loadWeights(model);
         model.setTraining(false);
         return model;
     }
 
-    /** Copies the weights into {@code model}, which must have this checkpoint's shape. */
+    /**
+     * Copies the weights into {@code model}, which must have this checkpoint's shape, architecture and norm
+     * class: weights of another architecture can have the same names and shapes (LayerNorm without bias and
+     * RMSNorm do), so that is checked, not left to the parameter files.
+     */
     public void loadWeights(Gpt model) throws IOException {
+        String built = model.customNormName(), saved = customNorm;
+        if (!model.config().arch().equals(modelConfig.arch()) || !java.util.Objects.equals(built, saved)) {
+            throw new IOException("cannot load " + file + " into this model: the checkpoint is "
+                    + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
+                    + ", the model " + Trainer.describe(model.config().arch()) + (built == null ? "" : " with norm " + built));
+        }
         extractAndLoad(MODEL, dir -> model.load(dir));
+    }
+
+    private static String simpleName(String className) {
+        return className.substring(Math.max(className.lastIndexOf('.'), className.lastIndexOf('$')) + 1);
     }
 
     /** Restores AdamW's moments and step count into {@code optimizer} (made over a model of this shape). */

@@ -43,6 +43,7 @@ public final class CheckpointWriter {
             JsonObject meta = new JsonObject();
             meta.addProperty("format", Checkpoint.FORMAT);
             meta.add("model", Checkpoint.GSON.toJsonTree(model.config()));
+            if (model.hasCustomNorm()) meta.addProperty(Checkpoint.CUSTOM_NORM, model.customNormName());
             meta.add("state", Checkpoint.GSON.toJsonTree(state));
             AtomicFiles.replace(target, temp -> {
                 try (ZipOutputStream zip = new ZipOutputStream(wrap.apply(new BufferedOutputStream(

@@ -1,5 +1,7 @@
 package quill.train;
 
+import quill.model.Architecture;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -22,7 +24,9 @@ import java.util.regex.Pattern;
  * In files and on the command line each is written in kebab-case: {@code maxIters} is
  * {@code max-iters = 2000} in a preset and {@code --max-iters 2000} as a flag.
  *
- * <p>The presets in {@code presets/} list them all with a comment on each.
+ * <p>The presets in {@code presets/} list them all with a comment on each. The architecture switches
+ * ({@code norm} to {@code logit-softcap}, see {@link Architecture}) may be left out of a file: they then have
+ * nanoGPT's values, as in a run saved before they existed.
  */
 public record TrainConfig(
         String dataset,
@@ -39,6 +43,14 @@ public record TrainConfig(
         int nEmbd,
         double dropout,
         boolean bias,
+        Architecture.NormType norm,
+        Architecture.PosType pos,
+        double ropeBase,
+        Architecture.MlpType mlp,
+        int mlpHidden,
+        boolean qkNorm,
+        boolean tieEmbeddings,
+        double logitSoftcap,
         double learningRate,
         int maxIters,
         double weightDecay,
@@ -59,6 +71,11 @@ public record TrainConfig(
     /** The settings' kebab-case names, in declaration order. */
     public static final List<String> KEYS = Arrays.stream(TrainConfig.class.getRecordComponents())
             .map(c -> kebab(c.getName())).toList();
+
+    /** The architecture switches, with nanoGPT's values: what a file that leaves one out means. */
+    private static final Map<String, String> ARCHITECTURE_DEFAULTS = Map.of(
+            "norm", "layernorm", "pos", "learned", "rope-base", "10000.0", "mlp", "gelu", "mlp-hidden", "0",
+            "qk-norm", "false", "tie-embeddings", "true", "logit-softcap", "0.0");
 
     public TrainConfig {
         require(!dataset.isBlank(), "dataset must not be empty");
@@ -86,6 +103,13 @@ public record TrainConfig(
                 "lr-decay-iters (" + lrDecayIters + ") must be greater than warmup-iters (" + warmupIters + ")");
         require(minLr >= 0 && minLr <= learningRate,
                 "min-lr must be between 0 and learning-rate (" + learningRate + "), got " + minLr);
+        // checks the switches' values (the fields are assigned only after this constructor's body)
+        new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
+    }
+
+    /** The model's architecture switches. */
+    public Architecture architecture() {
+        return new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
     }
 
     /** Tokens one optimizer step learns from (nanoGPT's {@code tokens_per_iter}). */
@@ -108,7 +132,8 @@ public record TrainConfig(
         Map<String, String> map = new LinkedHashMap<>();
         try {
             for (RecordComponent c : TrainConfig.class.getRecordComponents()) {
-                map.put(kebab(c.getName()), String.valueOf(c.getAccessor().invoke(this)));
+                Object value = c.getAccessor().invoke(this);
+                map.put(kebab(c.getName()), value instanceof Enum<?> e ? Architecture.name(e) : String.valueOf(value));
             }
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException(e);
@@ -175,7 +200,7 @@ public record TrainConfig(
         for (int i = 0; i < components.length; i++) {
             String key = kebab(components[i].getName());
             types[i] = components[i].getType();
-            String text = map.get(key);
+            String text = map.getOrDefault(key, ARCHITECTURE_DEFAULTS.get(key));
             if (text == null) {
                 missing.add(key);
                 continue;
@@ -205,6 +230,9 @@ public record TrainConfig(
                 if (text.equalsIgnoreCase("true")) return true;
                 if (text.equalsIgnoreCase("false")) return false;
             }
+            if (type.isEnum()) {
+                for (Object c : type.getEnumConstants()) if (Architecture.name((Enum<?>) c).equals(text)) return c;
+            }
         } catch (NumberFormatException ignored) {
             // reported below
         }
@@ -223,6 +251,11 @@ public record TrainConfig(
         if (type == int.class || type == long.class) return "a whole number";
         if (type == double.class) return "a number";
         if (type == boolean.class) return "true or false";
+        if (type.isEnum()) {
+            List<String> names = new ArrayList<>();
+            for (Object c : type.getEnumConstants()) names.add(Architecture.name((Enum<?>) c));
+            return "one of " + String.join(", ", names);
+        }
         return "text";
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
@@ -311,11 +312,13 @@ public final class Trainer {
                 {"n-embd", "" + c.nEmbd(), "" + saved.nEmbd()},
                 {"block-size", "" + c.blockSize(), "" + saved.blockSize()},
                 {"bias", "" + c.bias(), "" + saved.bias()},
+                {"architecture", describe(c.architecture()), describe(saved.arch())},
         };
         for (String[] p : pairs) {
             if (!p[1].equals(p[2])) {
+                String drop = p[0].equals("architecture") ? "the architecture flags" : "--" + p[0];
                 throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it has " + p[0] + " " + p[2]
-                        + " but the settings say " + p[1] + "; drop --" + p[0] + " (or start a new run in another --out-dir)");
+                        + " but the settings say " + p[1] + "; drop " + drop + " (or start a new run in another --out-dir)");
             }
         }
         if (!ckpt.tokenizer().toJson().equals(tokenizer.toJson())) {
@@ -325,7 +328,8 @@ public final class Trainer {
     }
 
     public static GptConfig modelConfig(TrainConfig c, int vocabSize) {
-        return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias());
+        return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias(),
+                c.architecture());
     }
 
     private static TrainingState state(int iter, int lastEvalIter, double bestVal, TorchGenerator rng, int[] nextBatch, Gpt model) {
@@ -344,14 +348,25 @@ public final class Trainer {
         }
     }
 
+    /** The loss plot's title: the run's folder, the data, the shape, and the switches that differ from nanoGPT's. */
     private String title() {
-        return "Quill: " + config.dataset() + ", " + config.nLayer() + " layers, " + config.nHead() + " heads, "
-                + config.nEmbd() + " embd, block " + config.blockSize();
+        return "Quill " + outDir.getFileName() + ": " + config.dataset() + ", " + config.nLayer() + " layers, "
+                + config.nHead() + " heads, " + config.nEmbd() + " embd, block " + config.blockSize()
+                + ", " + describe(config.architecture());
     }
 
     private static String describe(GptConfig g) {
-        return String.format(Locale.ROOT, "%d layers, %d heads, %d embd, block %d, vocab %d, dropout %s, bias %s",
-                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias());
+        return String.format(Locale.ROOT, "%d layers, %d heads, %d embd, block %d, vocab %d, dropout %s, bias %s, %s",
+                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias(), describe(g.arch()));
+    }
+
+    /** "nanoGPT's architecture", or the switches that differ from it ("norm=rmsnorm pos=rope"). */
+    static String describe(quill.model.Architecture arch) {
+        Map<String, String> d = arch.differences();
+        if (d.isEmpty()) return "nanoGPT's architecture";
+        StringBuilder sb = new StringBuilder();
+        d.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : " ").append(k).append('=').append(v));
+        return sb.toString();
     }
 
     private static long countParameters(List<Parameter> params) {

@@ -54,14 +54,14 @@ public class AttentionBench {
     @Benchmark
     public float forward() {
         try (MemoryWorkspace ws = BenchSupport.stepWorkspace()) {
-            return attn.forward(Tensor.variable(x), null).value().getFloat(0);
+            return attn.forward(Tensor.variable(x), null, null).value().getFloat(0);
         }
     }
 
     @Benchmark
     public double forwardBackward() {
         try (MemoryWorkspace ws = BenchSupport.stepWorkspace()) {
-            Tensor loss = Ops.sum(attn.forward(Tensor.variable(x), null));
+            Tensor loss = Ops.sum(attn.forward(Tensor.variable(x), null, null));
             loss.backward();
             return loss.value().getDouble(0);
         }
