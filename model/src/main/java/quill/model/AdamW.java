@@ -40,7 +40,7 @@ import java.util.Properties;
  * </ul>
  * Moments live outside ND4J workspaces; a step is one pass over each parameter's elements.
  */
-public final class AdamW {
+public final class AdamW implements Optimizer {
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -71,6 +71,7 @@ public final class AdamW {
     }
 
     /** One update of every parameter from its current gradient, at learning rate {@code lr}. */
+    @Override
     public void step(double lr) {
         steps++;
         double bias1 = 1 - Math.pow(beta1, steps);
@@ -181,6 +182,7 @@ public final class AdamW {
     }
 
     /** Writes {@code <name>.exp_avg.npy} and {@code <name>.exp_avg_sq.npy} per parameter, and adamw.properties. */
+    @Override
     public void save(Path dir) throws IOException {
         Files.createDirectories(dir);
         for (State s : states) {
@@ -201,6 +203,7 @@ public final class AdamW {
     }
 
     /** Reads what {@link #save} wrote; every file must be there with the right shape, else nothing changes. */
+    @Override
     public void load(Path dir) throws IOException {
         Path propsFile = dir.resolve("adamw.properties");
         if (!Files.isRegularFile(propsFile)) throw new IOException("missing file " + propsFile);

@@ -43,10 +43,24 @@ public final class ReferenceCheck {
         }
     }
 
-    /** What a dump holds besides the tensors. */
+    /**
+     * What a dump holds besides the tensors. {@code muon} is null for an AdamW dump; for a Muon dump it and
+     * {@code muonLr} drive the block matrices, the AdamW settings the rest.
+     */
     public record Dump(GptConfig model, double learningRate, double beta1, double beta2, double eps,
-                       double weightDecay, double gradClip, int steps) {
+                       double weightDecay, double gradClip, int steps, Muon.Settings muon, double muonLr) {
+
+        /** The dump's optimizer over {@code params}. */
+        Optimizer optimizer(Map<String, Parameter> params) {
+            return muon == null ? new AdamW(params, beta1, beta2, eps, weightDecay)
+                    : new MuonAdamW(params, muon, muonLr, learningRate, beta1, beta2, eps, weightDecay);
+        }
     }
+
+    /** The optimizer keys of a dump's config.json ({@code name} absent or "adamw", or "muon" with the Muon keys). */
+    static final List<String> OPTIMIZER_KEYS = List.of("name", "learning_rate", "beta1", "beta2", "eps", "weight_decay",
+            "grad_clip", "steps", "decay_rule", "muon_params", "muon_lr", "momentum", "nesterov", "ns_steps",
+            "muon_weight_decay");
 
     private ReferenceCheck() {
     }
@@ -78,10 +92,26 @@ public final class ReferenceCheck {
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage());
         }
+        for (String key : o.keySet()) {
+            if (!OPTIMIZER_KEYS.contains(key)) {
+                throw new IOException(file + ": unknown optimizer key \"" + key + "\"; the keys this Quill knows are "
+                        + String.join(", ", OPTIMIZER_KEYS));
+            }
+        }
+        String name = o.has("name") ? o.get("name").getAsString() : "adamw";
+        Muon.Settings muon = null;
+        double muonLr = 0;
+        if (name.equals("muon")) {
+            muon = new Muon.Settings(number(o, "momentum", file).doubleValue(), bool(o, "nesterov", null, file),
+                    number(o, "ns_steps", file).intValue(), number(o, "muon_weight_decay", file).doubleValue());
+            muonLr = number(o, "muon_lr", file).doubleValue();
+        } else if (!name.equals("adamw")) {
+            throw new IOException(file + ": optimizer \"" + name + "\" is not one this Quill knows (adamw, muon)");
+        }
         return new Dump(model, number(o, "learning_rate", file).doubleValue(), number(o, "beta1", file).doubleValue(),
                 number(o, "beta2", file).doubleValue(), number(o, "eps", file).doubleValue(),
                 number(o, "weight_decay", file).doubleValue(), number(o, "grad_clip", file).doubleValue(),
-                number(o, "steps", file).intValue());
+                number(o, "steps", file).intValue(), muon, muonLr);
     }
 
     /** The model keys of a dump's config.json: nanoGPT's, then the variant keys (README, "The model's variant keys"). */
@@ -154,13 +184,13 @@ public final class ReferenceCheck {
         for (Parameter p : params.values()) {
             rows.add(compare("grad " + p.name(), expectedGrads.get(p.name()), p.grad(), GRADIENT_TOLERANCE));
         }
-        AdamW adamW = new AdamW(params, dump.beta1(), dump.beta2(), dump.eps(), dump.weightDecay());
+        Optimizer optimizer = dump.optimizer(params);
         for (int s = 0; s < dump.steps(); s++) {
             params.values().forEach(Parameter::zeroGrad);
             double stepLoss = gpt.forwardBackward(x, y, 1.0);
             rows.add(compare("step " + (s + 1) + " loss", expectedStepLosses.getDouble(s), stepLoss, STEP_LOSS_TOLERANCE));
             AdamW.clipGradNorm(params.values(), dump.gradClip());
-            adamW.step(dump.learningRate());
+            optimizer.step(dump.learningRate());
         }
         for (Parameter p : params.values()) {
             rows.add(compare("after " + p.name(), expectedAfter.get(p.name()), p.value(), PARAMETER_TOLERANCE));

@@ -38,8 +38,9 @@ public final class CheckReferenceCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ReferenceCheck.Dump dump = ReferenceCheck.readConfig(dir);
         GptConfig m = dump.model();
-        out.printf("Reference %s: vocab %d, block %d, %d layers, %d heads, embd %d, bias %s; %d AdamW steps%n",
-                dir, m.vocabSize(), m.blockSize(), m.nLayer(), m.nHead(), m.nEmbd(), m.bias(), dump.steps());
+        out.printf("Reference %s: vocab %d, block %d, %d layers, %d heads, embd %d, bias %s, %s; %d %s steps%n",
+                dir, m.vocabSize(), m.blockSize(), m.nLayer(), m.nHead(), m.nEmbd(), m.bias(),
+                quill.train.Trainer.describe(m.arch()), dump.steps(), dump.muon() == null ? "AdamW" : "Muon + AdamW");
         out.printf("Computing in %s. Relative error = max |ours - PyTorch| / max |PyTorch| over the tensor.%n",
                 useDouble ? "float64" : "float32");
         out.printf("Tolerances: logits %.0e, loss %.0e, gradients %.0e, step losses %.0e, parameters after the steps %.0e%n%n",

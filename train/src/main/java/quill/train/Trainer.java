@@ -361,7 +361,7 @@ public final class Trainer {
     }
 
     /** "nanoGPT's architecture", or the switches that differ from it ("norm=rmsnorm pos=rope"). */
-    static String describe(quill.model.Architecture arch) {
+    public static String describe(quill.model.Architecture arch) {
         Map<String, String> d = arch.differences();
         if (d.isEmpty()) return "nanoGPT's architecture";
         StringBuilder sb = new StringBuilder();
