@@ -48,9 +48,7 @@ public final class Muon {
     private final List<INDArray> buffers = new ArrayList<>();
 
     public Muon(Collection<Parameter> params, double momentum, boolean nesterov, int nsSteps, double weightDecay) {
-        if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("muon-momentum must be in [0, 1), got " + momentum);
-        if (nsSteps < 1) throw new IllegalArgumentException("muon-ns-steps must be at least 1, got " + nsSteps);
-        if (!(weightDecay >= 0)) throw new IllegalArgumentException("muon-weight-decay must not be negative, got " + weightDecay);
+        new Settings(momentum, nesterov, nsSteps, weightDecay).check();
         this.momentum = momentum;
         this.nesterov = nesterov;
         this.nsSteps = nsSteps;
@@ -66,6 +64,12 @@ public final class Muon {
 
     /** Muon's settings besides the learning rate; see the class comment. */
     public record Settings(double momentum, boolean nesterov, int nsSteps, double weightDecay) {
+        /** Fails, naming the setting, on a value Muon cannot use. */
+        public void check() {
+            if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("muon-momentum must be in [0, 1), got " + momentum);
+            if (nsSteps < 1) throw new IllegalArgumentException("muon-ns-steps must be at least 1, got " + nsSteps);
+            if (!(weightDecay >= 0)) throw new IllegalArgumentException("muon-weight-decay must not be negative, got " + weightDecay);
+        }
     }
 
     /** Whether Muon, rather than AdamW, updates {@code p}: a matrix inside the blocks. */

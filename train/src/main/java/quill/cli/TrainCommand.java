@@ -85,6 +85,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--tie-embeddings", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             description = "lm_head shares wte's weight (default true).") Boolean tieEmbeddings;
     @Option(names = "--logit-softcap", paramLabel = "C", description = "Logits become C tanh(logits / C) (0: off).") Double logitSoftcap;
+    @Option(names = "--optimizer", paramLabel = "NAME", description = "adamw (default), or muon for the block matrices"
+            + " and AdamW for the rest.") String optimizer;
+    @Option(names = "--muon-lr", paramLabel = "LR", description = "Muon's peak learning rate (default 0.02).") Double muonLr;
+    @Option(names = "--muon-momentum", paramLabel = "M", description = "Muon's momentum (default 0.95).") Double muonMomentum;
+    @Option(names = "--muon-nesterov", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            description = "Nesterov momentum in Muon (default true).") Boolean muonNesterov;
+    @Option(names = "--muon-ns-steps", paramLabel = "N", description = "Newton-Schulz steps (default 5).") Integer muonNsSteps;
+    @Option(names = "--muon-weight-decay", paramLabel = "WD", description = "Muon's decoupled weight decay (default 0).") Double muonWeightDecay;
     @Option(names = "--learning-rate", paramLabel = "LR", description = "Peak learning rate.") Double learningRate;
     @Option(names = "--max-iters", paramLabel = "N", description = "Optimizer steps in all.") Integer maxIters;
     @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW's decoupled weight decay.") Double weightDecay;

@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import quill.model.AdamW;
+import quill.model.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.Tokenizer;
@@ -32,7 +33,8 @@ import java.util.zip.ZipFile;
  *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
  *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
  *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
- *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them.</li>
+ *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them (and, with
+ *       Muon, its momentum buffers);</li>
  * </ul>
  * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files.
  *
@@ -130,7 +132,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     }
 
     /** Restores AdamW's moments and step count into {@code optimizer} (made over a model of this shape). */
-    public void loadOptimizer(AdamW optimizer) throws IOException {
+    public void loadOptimizer(Optimizer optimizer) throws IOException {
         extractAndLoad(OPTIMIZER, dir -> optimizer.load(dir));
     }
 

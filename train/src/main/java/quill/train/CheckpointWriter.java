@@ -1,7 +1,7 @@
 package quill.train;
 
 import com.google.gson.JsonObject;
-import quill.model.AdamW;
+import quill.model.Optimizer;
 import quill.model.Gpt;
 import quill.tokenizer.Tokenizer;
 
@@ -34,7 +34,7 @@ public final class CheckpointWriter {
         this.wrap = wrap;
     }
 
-    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, AdamW optimizer)
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, Optimizer optimizer)
             throws IOException {
         Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(), ".ckpt-staging");
         try {

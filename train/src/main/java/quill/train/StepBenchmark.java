@@ -4,7 +4,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
-import quill.model.AdamW;
+import quill.model.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 
@@ -41,7 +41,7 @@ public final class StepBenchmark {
     public StepBenchmark(TrainConfig config, TokenFile train, int vocabSize, int workers) {
         this.config = config;
         this.model = new Gpt(Trainer.modelConfig(config, vocabSize), config.seed());
-        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
+        Optimizer optimizer = config.newOptimizer(model.parameters());
         this.step = new TrainingStep(new DataParallel(model, workers), optimizer, config);
         this.schedule = LearningRateSchedule.of(config);
         TorchGenerator batchRng = new TorchGenerator(config.seed());

@@ -51,6 +51,12 @@ public record TrainConfig(
         boolean qkNorm,
         boolean tieEmbeddings,
         double logitSoftcap,
+        Optimizer optimizer,
+        double muonLr,
+        double muonMomentum,
+        boolean muonNesterov,
+        int muonNsSteps,
+        double muonWeightDecay,
         double learningRate,
         int maxIters,
         double weightDecay,
@@ -72,10 +78,19 @@ public record TrainConfig(
     public static final List<String> KEYS = Arrays.stream(TrainConfig.class.getRecordComponents())
             .map(c -> kebab(c.getName())).toList();
 
-    /** The architecture switches, with nanoGPT's values: what a file that leaves one out means. */
-    private static final Map<String, String> ARCHITECTURE_DEFAULTS = Map.of(
-            "norm", "layernorm", "pos", "learned", "rope-base", "10000.0", "mlp", "gelu", "mlp-hidden", "0",
-            "qk-norm", "false", "tie-embeddings", "true", "logit-softcap", "0.0");
+    /**
+     * The settings added after the first presets, with nanoGPT's values (the architecture switches) or
+     * AdamW's (the optimizer): what a file that leaves one out means.
+     */
+    private static final Map<String, String> OPTIONAL_DEFAULTS = Map.ofEntries(
+            Map.entry("norm", "layernorm"), Map.entry("pos", "learned"), Map.entry("rope-base", "10000.0"),
+            Map.entry("mlp", "gelu"), Map.entry("mlp-hidden", "0"), Map.entry("qk-norm", "false"),
+            Map.entry("tie-embeddings", "true"), Map.entry("logit-softcap", "0.0"), Map.entry("optimizer", "adamw"),
+            Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
+            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"));
+
+    /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
+    public enum Optimizer { ADAMW, MUON }
 
     public TrainConfig {
         require(!dataset.isBlank(), "dataset must not be empty");
@@ -105,6 +120,16 @@ public record TrainConfig(
                 "min-lr must be between 0 and learning-rate (" + learningRate + "), got " + minLr);
         // checks the switches' values (the fields are assigned only after this constructor's body)
         new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
+        require(muonLr > 0 && Double.isFinite(muonLr), "muon-lr must be positive, got " + muonLr);
+        new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay).check();
+    }
+
+    /** The optimizer these settings ask for, over {@code params}; AdamW's epsilon is PyTorch's default. */
+    public quill.model.Optimizer newOptimizer(Map<String, quill.autograd.Parameter> params) {
+        double eps = Trainer.ADAM_EPS;
+        return optimizer == Optimizer.ADAMW ? new quill.model.AdamW(params, beta1, beta2, eps, weightDecay)
+                : new quill.model.MuonAdamW(params, new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps,
+                        muonWeightDecay), muonLr, learningRate, beta1, beta2, eps, weightDecay);
     }
 
     /** The model's architecture switches. */
@@ -200,7 +225,7 @@ public record TrainConfig(
         for (int i = 0; i < components.length; i++) {
             String key = kebab(components[i].getName());
             types[i] = components[i].getType();
-            String text = map.getOrDefault(key, ARCHITECTURE_DEFAULTS.get(key));
+            String text = map.getOrDefault(key, OPTIONAL_DEFAULTS.get(key));
             if (text == null) {
                 missing.add(key);
                 continue;

@@ -2,7 +2,7 @@ package quill.train;
 
 import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
-import quill.model.AdamW;
+import quill.model.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.Tokenizer;
@@ -133,7 +133,7 @@ public final class Trainer {
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
         List<Parameter> params = List.copyOf(model.parameters().values());
-        AdamW optimizer = new AdamW(model.parameters(), c.beta1(), c.beta2(), ADAM_EPS, c.weightDecay());
+        Optimizer optimizer = c.newOptimizer(model.parameters());
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
 
         // X, Y = get_batch('train'): nanoGPT draws each training batch before the step that uses it
@@ -313,6 +313,7 @@ public final class Trainer {
                 {"block-size", "" + c.blockSize(), "" + saved.blockSize()},
                 {"bias", "" + c.bias(), "" + saved.bias()},
                 {"architecture", describe(c.architecture()), describe(saved.arch())},
+                {"optimizer", name(c.optimizer()), name(ckpt.config().optimizer())},
         };
         for (String[] p : pairs) {
             if (!p[1].equals(p[2])) {
@@ -346,6 +347,10 @@ public final class Trainer {
             String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
             throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
         }
+    }
+
+    private static String name(Enum<?> e) {
+        return quill.model.Architecture.name(e);
     }
 
     /** The loss plot's title: the run's folder, the data, the shape, and the switches that differ from nanoGPT's. */

@@ -3,6 +3,7 @@ package quill.train;
 import quill.autograd.Parallel;
 import quill.autograd.Parameter;
 import quill.model.AdamW;
+import quill.model.Optimizer;
 
 import java.util.List;
 
@@ -28,7 +29,7 @@ public final class TrainingStep {
     }
 
     private final DataParallel workers;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final List<Parameter> params;
     private final int accumulationSteps;
     private final double gradClip;
@@ -36,7 +37,7 @@ public final class TrainingStep {
     private final int[][] y;
 
     /** Steps for {@code workers}' model, whose parameters {@code optimizer} updates. */
-    public TrainingStep(DataParallel workers, AdamW optimizer, TrainConfig config) {
+    public TrainingStep(DataParallel workers, Optimizer optimizer, TrainConfig config) {
         this.workers = workers;
         this.optimizer = optimizer;
         this.params = List.copyOf(workers.model().parameters().values());
