@@ -19,7 +19,7 @@ import java.util.List;
  * {@code metrics.jsonl}: one JSON object a line, easy to read back in a notebook
  * ({@code pandas.read_json(path, lines=True)}) or with {@code jq}. A step line per optimizer step
  * ({@code iter, loss, lr, ms, tokens_per_s}) and an eval line per evaluation
- * ({@code iter, train_loss, val_loss}).
+ * ({@code iter, train_loss, val_loss, elapsed_s}).
  *
  * <p>Lines are buffered and reach the disk at {@link #flush()} (the trainer flushes at each console
  * update and each eval), so logging costs a training step almost nothing.
@@ -30,8 +30,16 @@ public final class MetricsLog implements Closeable {
     public record Step(int iter, double loss, double lr, double ms, @SerializedName("tokens_per_s") double tokensPerS) {
     }
 
-    /** The evaluation at iteration {@code iter}, before that iteration's step. */
-    public record Eval(int iter, @SerializedName("train_loss") double trainLoss, @SerializedName("val_loss") double valLoss) {
+    /**
+     * The evaluation at iteration {@code iter}, before that iteration's step; {@code elapsedS} is the run's wall
+     * time at the eval's end, in seconds since training started (across resumes), null in files written before
+     * it was recorded.
+     */
+    public record Eval(int iter, @SerializedName("train_loss") double trainLoss, @SerializedName("val_loss") double valLoss,
+                       @SerializedName("elapsed_s") Double elapsedS) {
+        public Eval(int iter, double trainLoss, double valLoss) {
+            this(iter, trainLoss, valLoss, null);
+        }
     }
 
     private static final Gson GSON = new Gson();

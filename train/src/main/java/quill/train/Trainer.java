@@ -175,6 +175,10 @@ public final class Trainer {
         int savedIter = resumeFrom != null ? iter : -1;
         double emaMs = 0;
         double evalSeconds = 0;
+        // wall time for the evals' elapsed_s: this process's, after what a resumed run had already spent
+        long runStart = System.nanoTime();
+        double elapsedBefore = evals.isEmpty() || evals.get(evals.size() - 1).elapsedS() == null ? 0
+                : evals.get(evals.size() - 1).elapsedS();
         try (metrics; workers) {
             model.setTraining(true);
             while (true) {
@@ -194,7 +198,8 @@ public final class Trainer {
                     double valLoss = estimateLoss(workers, val, rng);
                     model.setTraining(true);
                     lastEvalIter = iter;
-                    MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss);
+                    MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss,
+                            elapsedBefore + (System.nanoTime() - runStart) / 1e9);
                     evals.add(e);
                     metrics.eval(e);
                     metrics.flush();
