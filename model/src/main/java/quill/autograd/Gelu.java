@@ -2,10 +2,14 @@ package quill.autograd;
 
 /**
  * GELU's kernels, {@code x * Phi(x)} with Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}, and its
- * derivative, over the elements of an array: in float for FLOAT arrays, in double for DOUBLE arrays (the
- * gradient checks); the two loops are the same formulas.
+ * derivative, over the elements of an array: in float for FLOAT arrays (training), in double for DOUBLE arrays
+ * (gradient checks and comparisons with PyTorch's float64 dumps).
  *
- * <p>erf is Abramowitz and Stegun's 7.1.28, {@code erf(z) = 1 - (1 + s P(s))^-16} for s = |z|, with
+ * <p>In double, erf is exact to double rounding ({@link #erf}) and {@code Phi'(x) = exp(-x^2 / 2) / sqrt(2 pi)}:
+ * a 3e-7 error is invisible in float32 but not in a float64 comparison, where AdamW turns a gradient element
+ * near its eps (1e-8) that is off by 1e-9 into a visibly different step.
+ *
+ * <p>In float, erf is Abramowitz and Stegun's 7.1.28, {@code erf(z) = 1 - (1 + s P(s))^-16} for s = |z|, with
  * P(s) = a1 + a2 s + ... + a6 s^5; its error is at most 3e-7 (below float32 resolution) and it needs no
  * exp. With r = 1 / (1 + s P(s)), {@code 1 - r^16 = s P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}, so
  * {@code erf(z) = z P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}: no sign test and no cancellation near 0. Each
@@ -26,12 +30,11 @@ final class Gelu {
     /** out[i] = x[i] Phi(x[i]) for i in [start, end). */
     static void forward(Elements x, Elements out, int start, int end) {
         if (x.isDouble()) {
-            double[] v = new double[BLOCK], phi = new double[BLOCK], s = new double[BLOCK], p = new double[BLOCK],
-                    r = new double[BLOCK];
+            double[] v = new double[BLOCK], phi = new double[BLOCK];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);
                 x.get(from, v, m);
-                cdf(v, phi, s, p, r, m);
+                cdf(v, phi, m);
                 for (int i = 0; i < m; i++) phi[i] *= v[i];               // out = x * Phi(x)
                 out.put(from, phi, m);
             }
@@ -51,14 +54,13 @@ final class Gelu {
     /** dx[i] = dy[i] (Phi(x[i]) + x[i] Phi'(x[i])) for i in [start, end): d out / dx of out = x Phi(x). */
     static void backward(Elements x, Elements dy, Elements dx, int start, int end) {
         if (x.isDouble()) {
-            double[] v = new double[BLOCK], phi = new double[BLOCK], s = new double[BLOCK], p = new double[BLOCK],
-                    r = new double[BLOCK], g = new double[BLOCK];
+            double[] v = new double[BLOCK], phi = new double[BLOCK], p = new double[BLOCK], g = new double[BLOCK];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);
                 x.get(from, v, m);
                 dy.get(from, g, m);
-                cdf(v, phi, s, p, r, m);
-                pdf(p, s, r, m);                                          // p = Phi'(x)
+                cdf(v, phi, m);
+                pdf(p, v, m);                                             // p = Phi'(x)
                 for (int i = 0; i < m; i++) g[i] *= phi[i] + v[i] * p[i];
                 dx.put(from, g, m);
             }
@@ -77,18 +79,28 @@ final class Gelu {
         }
     }
 
-    /** phi[i] = Phi(x[i]) for i < n, leaving s = |x| / sqrt 2, p = P(s) and r in the work arrays. */
-    private static void cdf(double[] x, double[] phi, double[] s, double[] p, double[] r, int n) {
-        for (int i = 0; i < n; i++) s[i] = Math.abs(x[i]) * SQRT1_2;                                  // s = |x| / sqrt 2
-        for (int i = 0; i < n; i++) p[i] = A1 + s[i] * (A2 + s[i] * (A3 + s[i] * (A4 + s[i] * (A5 + s[i] * A6)))); // P(s)
-        for (int i = 0; i < n; i++) r[i] = 1 / (1 + s[i] * p[i]);                                     // r
-        for (int i = 0; i < n; i++) {
-            double r2 = r[i] * r[i], r4 = r2 * r2, r8 = r4 * r4;
-            phi[i] = 0.5 + 0.5 * x[i] * SQRT1_2 * p[i] * r[i] * (1 + r[i]) * (1 + r2) * (1 + r4) * (1 + r8);
-        }
+    /** phi[i] = Phi(x[i]) for i < n, with the exact erf. */
+    private static void cdf(double[] x, double[] phi, int n) {
+        for (int i = 0; i < n; i++) phi[i] = 0.5 * (1 + erf(x[i] * SQRT1_2));                       // Phi = (1 + erf(x / sqrt 2)) / 2
     }
 
-    /** As the double {@link #cdf}, in float. */
+    /**
+     * erf(z) to double rounding, from the series {@code erf(z) = 2 / sqrt(pi) exp(-z^2) sum_n 2^n z^(2n+1) / (2n+1)!!}
+     * (Abramowitz and Stegun 7.1.6), whose terms are all of one sign: no cancellation. Beyond |z| = 6, erf is
+     * +-1 to double precision (erfc(6) = 2e-17).
+     */
+    static double erf(double z) {
+        double a = Math.abs(z);
+        if (a > 6) return Math.signum(z);
+        double term = a, sum = a, z2 = 2 * a * a;
+        for (int k = 1; term > 1e-17 * sum; k++) {
+            term *= z2 / (2 * k + 1);                                                                // 2^k a^(2k+1) / (2k+1)!!
+            sum += term;
+        }
+        return Math.copySign(2 / Math.sqrt(Math.PI) * Math.exp(-a * a) * sum, z);
+    }
+
+    /** phi[i] = Phi(x[i]) for i < n with Abramowitz and Stegun's erf, leaving s = |x| / sqrt 2, p = P(s) and r. */
     private static void cdf(float[] x, float[] phi, float[] s, float[] p, float[] r, int n) {
         for (int i = 0; i < n; i++) s[i] = Math.abs(x[i]) * SQRT1_2F;
         for (int i = 0; i < n; i++) p[i] = A1F + s[i] * (A2F + s[i] * (A3F + s[i] * (A4F + s[i] * (A5F + s[i] * A6F))));
@@ -99,21 +111,15 @@ final class Gelu {
         }
     }
 
-    /**
-     * p[i] = Phi'(x[i]) = erf'(x / sqrt 2) / (2 sqrt 2), where erf'(z) = 16 r^17 (s P(s))' is the
-     * derivative of the same formula; reads s and r as {@link #cdf} left them (and overwrites p).
-     */
-    private static void pdf(double[] p, double[] s, double[] r, int n) {
-        for (int i = 0; i < n; i++) {
-            p[i] = A1 + s[i] * (2 * A2 + s[i] * (3 * A3 + s[i] * (4 * A4 + s[i] * (5 * A5 + s[i] * 6 * A6)))); // (s P)'
-        }
-        for (int i = 0; i < n; i++) {
-            double r2 = r[i] * r[i], r4 = r2 * r2, r8 = r4 * r4;
-            p[i] *= 8 * SQRT1_2 * r8 * r8 * r[i];
-        }
+    /** p[i] = Phi'(x[i]) = exp(-x^2 / 2) / sqrt(2 pi), the normal density. */
+    private static void pdf(double[] p, double[] x, int n) {
+        for (int i = 0; i < n; i++) p[i] = Math.exp(-0.5 * x[i] * x[i]) / Math.sqrt(2 * Math.PI);
     }
 
-    /** As the double {@link #pdf}, in float. */
+    /**
+     * p[i] = Phi'(x[i]) = erf'(x / sqrt 2) / (2 sqrt 2), where erf'(z) = 16 r^17 (s P(s))' is the
+     * derivative of the float formula; reads s and r as {@link #cdf} left them (and overwrites p).
+     */
     private static void pdf(float[] p, float[] s, float[] r, int n) {
         for (int i = 0; i < n; i++) {
             p[i] = A1F + s[i] * (2 * A2F + s[i] * (3 * A3F + s[i] * (4 * A4F + s[i] * (5 * A5F + s[i] * 6 * A6F))));

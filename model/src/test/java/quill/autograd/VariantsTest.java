@@ -75,6 +75,14 @@ class VariantsTest {
         return Ops.mul(Ops.mul(gu[0], sigmoid), gu[1]);
     }
 
+    /** GELU's erf in double, against values of erf to 16 digits (Abramowitz and Stegun, Table 7.1; Mathematica). */
+    @Test
+    void geluUsesAnExactErfInDouble() {
+        double[][] known = {{0, 0}, {0.1, 0.1124629160182849}, {0.5, 0.5204998778130465}, {1, 0.8427007929497149},
+                {2, 0.9953222650189527}, {3, 0.9999779095030014}, {-1.5, -0.9661051464753108}, {7, 1}};
+        for (double[] k : known) assertEquals(k[1], Gelu.erf(k[0]), 4e-16, "erf(" + k[0] + ")");
+    }
+
     @Test
     void ropeIsTheReferencesRotation() {
         // the reference: inv_freq[i] = base^(-2i/hs); cos, sin of cat(a, a); x' = x cos + rotate_half(x) sin
