@@ -62,9 +62,13 @@ public final class CheckpointWriter {
         }
     }
 
-    /** Copies {@code from} over {@code to}, atomically as above (for ckpt-best.zip). */
-    public static void copy(Path from, Path to) throws IOException {
-        AtomicFiles.replace(to, temp -> Files.copy(from, temp));
+    /** Copies {@code from} over {@code to}, atomically as above (ckpt-best.zip and ckpt-last.zip). */
+    public void copy(Path from, Path to) throws IOException {
+        AtomicFiles.replace(to, temp -> {
+            try (OutputStream out = wrap.apply(Files.newOutputStream(temp))) {
+                Files.copy(from, out);
+            }
+        });
     }
 
     private static void put(ZipOutputStream zip, String name, String text) throws IOException {

@@ -62,7 +62,10 @@ public final class MetricsLog implements Closeable {
                 if (o.has("val_loss") ? at <= lastEvalIter : at < iter) kept.add(line);
             }
         }
-        Files.write(file, kept, StandardCharsets.UTF_8);
+        // a new file renamed over the old: a kill now leaves the old lines or the kept ones, never an empty file
+        StringBuilder text = new StringBuilder();
+        for (String line : kept) text.append(line).append('\n');
+        AtomicFiles.write(file, text.toString().getBytes(StandardCharsets.UTF_8));
         return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
     }
 

@@ -62,6 +62,8 @@ public final class Trainer {
     private IntConsumer afterStep = iter -> { };
     private int sampleChars = 200;
     private int threads;
+    /** Writes the checkpoints (tests give one that fails part-way, as a kill would). */
+    CheckpointWriter writer = new CheckpointWriter();
     /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
     Gpt model;
 
@@ -117,7 +119,6 @@ public final class Trainer {
 
     private Outcome loop(Checkpoint resumeFrom) throws IOException {
         TrainConfig c = config;
-        prepareOutDir();
         TokenFile train = TokenFile.open(data.trainBin());
         TokenFile val = TokenFile.open(data.valBin());
         for (TokenFile f : List.of(train, val)) {
@@ -127,6 +128,8 @@ public final class Trainer {
             }
         }
         Tokenizer tokenizer = data.tokenizer();
+        if (resumeFrom != null) checkResumable(resumeFrom, c, tokenizer);
+        prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         GptConfig shape = modelConfig(c, tokenizer.vocabSize());
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
@@ -145,13 +148,12 @@ public final class Trainer {
         MetricsLog metrics;
         Path metricsFile = outDir.resolve("metrics.jsonl");
         if (resumeFrom != null) {
-            checkResumable(resumeFrom, c, tokenizer);
             resumeFrom.loadWeights(model);
             resumeFrom.loadOptimizer(optimizer);
             TrainingState s = resumeFrom.state();
             iter = s.iter();
             lastEvalIter = s.lastEvalIter();
-            bestVal = s.bestValLoss();
+            bestVal = Math.min(s.bestValLoss(), bestOnDisk());
             rng.setState(s.rngState());
             // a resumed run with another batch-size draws its next batch afresh
             if (s.nextBatch().length == c.batchSize()) nextBatch[0] = s.nextBatch();
@@ -168,7 +170,6 @@ public final class Trainer {
         DataParallel workers = new DataParallel(model, threads);
         TrainingStep step = new TrainingStep(workers, optimizer, c);
         ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
-        CheckpointWriter writer = new CheckpointWriter();
         Path last = Checkpoint.last(outDir);
         Path best = Checkpoint.best(outDir);
         int savedIter = resumeFrom != null ? iter : -1;
@@ -192,6 +193,12 @@ public final class Trainer {
                     double trainLoss = estimateLoss(workers, train, rng);
                     double valLoss = estimateLoss(workers, val, rng);
                     model.setTraining(true);
+                    if (!Double.isFinite(trainLoss) || !Double.isFinite(valLoss)) {
+                        progress.clear();
+                        throw diverged(String.format(Locale.ROOT, "the %s became %s in the eval at iteration %d",
+                                Double.isFinite(trainLoss) ? "val loss" : "train loss",
+                                Double.isFinite(trainLoss) ? valLoss : trainLoss, iter), last);
+                    }
                     lastEvalIter = iter;
                     MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss);
                     evals.add(e);
@@ -201,13 +208,17 @@ public final class Trainer {
                     if (improved) bestVal = valLoss;
                     String note = "";
                     if (iter > 0 && (improved || c.alwaysSaveCheckpoint())) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
-                        savedIter = iter;
-                        note = "saved " + last.getFileName();
+                        TrainingState now = state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model);
                         if (improved) {
-                            CheckpointWriter.copy(last, best);
-                            note += " and " + best.getFileName();
+                            // best first: a kill between the two leaves ckpt-last.zip at the older state, which
+                            // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
+                            writer.write(best, c, tokenizer, now, model, optimizer);
+                            writer.copy(best, last);
+                        } else {
+                            writer.write(last, c, tokenizer, now, model, optimizer);
                         }
+                        savedIter = iter;
+                        note = "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
                     }
                     progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s",
                             iter, trainLoss, valLoss, improved && iter > 0 ? " (best so far)" : "", note.isEmpty() ? "" : "; " + note));
@@ -226,11 +237,8 @@ public final class Trainer {
                 double loss = r.loss(), norm = r.gradNorm();
                 if (!r.updated()) {
                     progress.clear();
-                    throw new DivergedException(String.format(Locale.ROOT,
-                            "the %s became %s at iteration %d (learning rate %.3g): training diverged and stopped. %s"
-                                    + " Try a lower --learning-rate or a --grad-clip.",
-                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr,
-                            Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written."));
+                    throw diverged(String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
+                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr), last);
                 }
                 double ms = (System.nanoTime() - t0) / 1e6;
 
@@ -256,6 +264,23 @@ public final class Trainer {
                 c.maxIters(), bestVal, outDir);
         if (sampleChars > 0) sample(model, tokenizer);
         return Outcome.FINISHED;
+    }
+
+    private static DivergedException diverged(String what, Path last) {
+        return new DivergedException(what + ": training diverged and stopped. "
+                + (Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written.")
+                + " Try a lower --learning-rate or a --grad-clip.");
+    }
+
+    /** The val loss of ckpt-best.zip, which a kill may have left ahead of ckpt-last.zip's record (infinite if none). */
+    private double bestOnDisk() {
+        Path best = Checkpoint.best(outDir);
+        if (!Files.isRegularFile(best)) return Double.POSITIVE_INFINITY;
+        try {
+            return Checkpoint.load(best).state().bestValLoss();
+        } catch (IOException e) {
+            return Double.POSITIVE_INFINITY; // damaged: the next improvement replaces it
+        }
     }
 
     /**
