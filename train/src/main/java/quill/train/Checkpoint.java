@@ -2,6 +2,7 @@ package quill.train;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import quill.model.AdamW;
@@ -26,8 +27,9 @@ import java.util.zip.ZipFile;
  * A saved training run, read back: one zip file ({@code ckpt-last.zip}, {@code ckpt-best.zip} in
  * the run's folder) that {@link CheckpointWriter} wrote. Its entries:
  * <ul>
- *   <li>{@code checkpoint.json}: the format version, the model's shape ({@link GptConfig}) and the
- *       {@link TrainingState} (iteration, best val loss, every random generator's state);</li>
+ *   <li>{@code checkpoint.json}: the format version, the model's shape ({@link GptConfig}), the
+ *       {@link TrainingState} (iteration, best val loss, every random generator's state) and
+ *       {@code source_sha256}, the dataset's ({@link PreparedData}: which text it trained on);</li>
  *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
  *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
  *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
@@ -39,7 +41,13 @@ import java.util.zip.ZipFile;
  * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
  * message names the file and says what is wrong with it.
  */
-public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
+public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
+                         String sourceSha256) {
+
+    /** A checkpoint that does not say which text it was trained on. */
+    public Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
+        this(file, config, modelConfig, tokenizer, state, null);
+    }
 
     /** The latest state of a run: what {@code --resume} continues. */
     public static final String LAST = "ckpt-last.zip";
@@ -53,6 +61,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     static final String TOKENIZER = "tokenizer.json";
     static final String MODEL = "model/";
     static final String OPTIMIZER = "optimizer/";
+    static final String SOURCE_SHA256 = "source_sha256";
 
     static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
 
@@ -80,7 +89,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
-            return new Checkpoint(file, config, model, tokenizer, state);
+            JsonElement sha = meta.get(SOURCE_SHA256);
+            return new Checkpoint(file, config, model, tokenizer, state, sha == null || sha.isJsonNull() ? null : sha.getAsString());
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind

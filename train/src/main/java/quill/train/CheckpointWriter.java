@@ -36,6 +36,12 @@ public final class CheckpointWriter {
 
     public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, AdamW optimizer)
             throws IOException {
+        write(target, config, tokenizer, state, model, optimizer, null);
+    }
+
+    /** As above, recording {@code sourceSha256}, the sha256 of the text the run trains on (null: unknown). */
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, AdamW optimizer,
+                      String sourceSha256) throws IOException {
         Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(), ".ckpt-staging");
         try {
             model.save(staging.resolve("model"));
@@ -44,6 +50,7 @@ public final class CheckpointWriter {
             meta.addProperty("format", Checkpoint.FORMAT);
             meta.add("model", Checkpoint.GSON.toJsonTree(model.config()));
             meta.add("state", Checkpoint.GSON.toJsonTree(state));
+            if (sourceSha256 != null) meta.addProperty(Checkpoint.SOURCE_SHA256, sourceSha256);
             AtomicFiles.replace(target, temp -> {
                 try (ZipOutputStream zip = new ZipOutputStream(wrap.apply(new BufferedOutputStream(
                         Files.newOutputStream(temp), 1 << 16)))) {

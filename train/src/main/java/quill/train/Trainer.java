@@ -62,6 +62,7 @@ public final class Trainer {
     private IntConsumer afterStep = iter -> { };
     private int sampleChars = 200;
     private int threads;
+    private boolean allowDataChange;
     /** Writes the checkpoints (tests give one that fails part-way, as a kill would). */
     CheckpointWriter writer = new CheckpointWriter();
     /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
@@ -83,6 +84,11 @@ public final class Trainer {
     public void threads(int workers) {
         if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
         this.threads = workers;
+    }
+
+    /** Whether a resumed run may continue on a dataset whose text changed since its checkpoint ({@link #checkSameData}). */
+    public void allowDataChange(boolean allow) {
+        this.allowDataChange = allow;
     }
 
     /** Called with the iteration number after each optimizer step (for tests and tools). */
@@ -128,7 +134,13 @@ public final class Trainer {
             }
         }
         Tokenizer tokenizer = data.tokenizer();
-        if (resumeFrom != null) checkResumable(resumeFrom, c, tokenizer);
+        if (resumeFrom != null) {
+            checkResumable(resumeFrom, c, tokenizer);
+            if (!checkSameData(resumeFrom, data, allowDataChange)) {
+                out.println("note: dataset " + c.dataset() + " changed since " + resumeFrom.file() + " (--allow-data-change):"
+                        + " val losses from here on are on another val set than the earlier ones");
+            }
+        }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         GptConfig shape = modelConfig(c, tokenizer.vocabSize());
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
@@ -181,7 +193,8 @@ public final class Trainer {
                 if (stopRequested) {
                     progress.clear();
                     if (savedIter != iter) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer,
+                        data.sourceSha256());
                     }
                     out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
                             iter, last, outDir);
@@ -212,10 +225,10 @@ public final class Trainer {
                         if (improved) {
                             // best first: a kill between the two leaves ckpt-last.zip at the older state, which
                             // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
-                            writer.write(best, c, tokenizer, now, model, optimizer);
+                            writer.write(best, c, tokenizer, now, model, optimizer, data.sourceSha256());
                             writer.copy(best, last);
                         } else {
-                            writer.write(last, c, tokenizer, now, model, optimizer);
+                            writer.write(last, c, tokenizer, now, model, optimizer, data.sourceSha256());
                         }
                         savedIter = iter;
                         note = "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
@@ -256,7 +269,8 @@ public final class Trainer {
                 afterStep.accept(iter - 1);
             }
             if (savedIter != iter) {
-                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer,
+                        data.sourceSha256());
             }
         }
         progress.clear();
@@ -347,6 +361,21 @@ public final class Trainer {
             throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from dataset "
                     + c.dataset() + "'s; resume with the dataset it was trained on (--dataset " + ckpt.config().dataset() + ")");
         }
+    }
+
+    /**
+     * Whether {@code data} holds the text that the checkpoint trained on (by its sha256; a checkpoint that does not
+     * record it passes). A change fails unless {@code allowChange}: losses on another val set do not compare.
+     */
+    public static boolean checkSameData(Checkpoint ckpt, PreparedData data, boolean allowChange) {
+        String then = ckpt.sourceSha256();
+        if (then == null || then.equals(data.sourceSha256())) return true;
+        if (allowChange) return false;
+        throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": the text of dataset " + ckpt.config().dataset()
+                + " changed since it was trained on (source_sha256 " + then.substring(0, 12) + "... then, "
+                + data.sourceSha256().substring(0, 12) + "... in " + data.metaJson() + " now), so its val losses would not"
+                + " compare with the earlier ones; prepare the old text again, or continue on the new one with"
+                + " --allow-data-change");
     }
 
     public static GptConfig modelConfig(TrainConfig c, int vocabSize) {
