@@ -13,6 +13,8 @@ import quill.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -81,7 +83,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (format != FORMAT && format != 1) {
                 throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format " + FORMAT);
             }
-            GptConfig model = GSON.fromJson(meta.get("model"), GptConfig.class);
+            GptConfig model = modelConfig(meta.get("model"), file);
             TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
             TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
             Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
@@ -120,32 +122,28 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         void load(Path dir) throws IOException;
     }
 
-    /** Unzips the entries under {@code prefix} into a temporary folder and hands it to the loader. */
+    /**
+     * Hands the loader the zip's folder {@code prefix} as a path inside the zip (a zip file system): no temporary
+     * copy, so none is left behind by a kill, and errors name the zip and the entry.
+     */
     private void extractAndLoad(String prefix, DirLoader loader) throws IOException {
-        Path temp = Files.createTempDirectory("quill-ckpt");
+        open(file).close(); // a missing or broken file fails as in load()
+        try (FileSystem zip = FileSystems.newFileSystem(file)) {
+            loader.load(zip.getPath("/" + prefix));
+        } catch (IOException | RuntimeException e) {
+            throw incomplete(file, e.getMessage() != null ? e.getMessage().replace(" /" + prefix, " " + prefix)
+                    : e.getClass().getSimpleName());
+        }
+    }
+
+    /** The model's shape, whose constructor checks it: a bad value is named, not a reflection failure. */
+    private static GptConfig modelConfig(JsonElement json, Path file) throws IOException {
         try {
-            try (ZipFile zip = open(file)) {
-                Enumeration<? extends ZipEntry> entries = zip.entries();
-                while (entries.hasMoreElements()) {
-                    ZipEntry e = entries.nextElement();
-                    if (e.isDirectory() || !e.getName().startsWith(prefix)) continue;
-                    Path target = temp.resolve(e.getName().substring(prefix.length())).normalize();
-                    if (!target.startsWith(temp)) throw incomplete(file, "it has an entry outside its folders: " + e.getName());
-                    Files.createDirectories(target.getParent());
-                    try (InputStream in = zip.getInputStream(e)) {
-                        Files.copy(in, target);
-                    } catch (ZipException z) { // a CRC mismatch: the bytes changed after writing
-                        throw incomplete(file, "entry " + e.getName() + " is damaged (" + z.getMessage() + ")");
-                    }
-                }
-            }
-            try {
-                loader.load(temp);
-            } catch (RuntimeException e) {
-                throw new IOException("cannot load " + prefix + " from " + file + ": " + e.getMessage(), e);
-            }
-        } finally {
-            deleteTree(temp);
+            return GSON.fromJson(json, GptConfig.class);
+        } catch (RuntimeException e) {
+            Throwable cause = e;
+            while (cause.getCause() != null && !(cause instanceof IllegalArgumentException)) cause = cause.getCause();
+            throw incomplete(file, META + "'s model: " + cause.getMessage());
         }
     }
 
