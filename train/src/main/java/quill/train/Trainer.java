@@ -389,6 +389,7 @@ public final class Trainer {
     private void prepareOutDir() throws IOException {
         try {
             Files.createDirectories(outDir);
+            removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
                     ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
                             + "` repeats it\n" + config.toProperties()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -396,6 +397,21 @@ public final class Trainer {
             String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
             throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
         }
+    }
+
+    /** Temporary files that killed runs left in the run folder (a running one's are its own: not touched). */
+    private void removeLeftovers() throws IOException {
+        long[] a = CheckpointWriter.removeLeftovers(outDir);
+        long[] b = AtomicFiles.removeLeftovers(outDir, List.of("config.properties", "metrics.jsonl", "loss.png"));
+        long files = a[0] + b[0];
+        if (files > 0) {
+            out.printf(Locale.ROOT, "note: removed %d temporary file%s (%s) left by killed runs in %s%n", files,
+                    files == 1 ? "" : "s", bytes(a[1] + b[1]), outDir);
+        }
+    }
+
+    private static String bytes(long n) {
+        return n < 1 << 20 ? (n + 1023) / 1024 + " KB" : String.format(Locale.ROOT, "%.1f MB", n / 1048576.0);
     }
 
     private String title() {

@@ -103,6 +103,42 @@ class RunFolderTest {
         assertEquals(before, snapshot(out));
     }
 
+    /** What killed runs leave (temporary files of dead processes, of earlier Quills) goes; nothing else does. */
+    @Test
+    void aRunRemovesTheLeftoversOfKilledRunsAndNothingElse() throws IOException {
+        PreparedData data = TinyRun.prepare(tmp.resolve("data"));
+        Path out = Files.createDirectories(tmp.resolve("out"));
+        long dead = deadPid();
+        long live = ProcessHandle.current().pid();
+        for (String name : java.util.List.of(".ckpt-last.zip.1a2b3c4d.tmp", ".ckpt-best.zip." + dead + "-ff.tmp",
+                ".metrics.jsonl." + dead + "-1.tmp", ".config.properties.9f.tmp", ".loss.png." + dead + "-2.tmp",
+                ".ckpt-staging-" + dead + "-123/model/a.npy", ".ckpt-staging4567/optimizer/b.npy")) {
+            Files.createDirectories(out.resolve(name).getParent());
+            Files.write(out.resolve(name), new byte[1000]);
+        }
+        java.util.List<String> kept = java.util.List.of("notes.tmp", ".ckpt-last.zip." + live + "-ab.tmp", "my.ckpt-last.zip.tmp",
+                ".ckpt-last.zip.notes.tmp", ".ckpt-staging-" + live + "-9/x");
+        for (String name : kept) {
+            Files.createDirectories(out.resolve(name).getParent());
+            Files.writeString(out.resolve(name), "mine");
+        }
+        StringWriter console = new StringWriter();
+        TinyRun.trainer(TinyRun.config(out, 5), data, console).run(null);
+        java.util.Set<String> left = snapshot(out).keySet();
+        for (String name : kept) assertTrue(left.contains(name), name + " was removed");
+        assertEquals(new java.util.TreeSet<>(java.util.List.of("ckpt-best.zip", "ckpt-last.zip", "config.properties",
+                "loss.png", "metrics.jsonl")), new java.util.TreeSet<>(left.stream().filter(n -> !kept.contains(n)).toList()));
+        assertFalse(Files.exists(out.resolve(".ckpt-staging4567")), "an empty staging folder is left");
+        assertTrue(console.toString().contains("removed 7 temporary files (7 KB) left by killed runs"), console.toString());
+    }
+
+    /** A process id that no running process has. */
+    static long deadPid() {
+        long pid = 4_000_000;
+        while (ProcessHandle.of(pid).isPresent()) pid++;
+        return pid;
+    }
+
     /** Every file's name and content (as text of its bytes' hash), to compare a folder before and after. */
     static Map<String, String> snapshot(Path dir) throws IOException {
         Map<String, String> files = new TreeMap<>();
