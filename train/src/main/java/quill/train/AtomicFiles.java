@@ -57,6 +57,7 @@ public final class AtomicFiles {
      * disk; {@link #commit} makes it the file. A failure removes the temporary file.
      */
     public static Path stage(Path target, Content content) throws IOException {
+        requireRegularOrAbsent(target);
         // A name of our own rather than Files.createTempFile's, so that the file gets the usual permissions
         // (createTempFile makes it private to its owner), and so that it names this process: what a killed
         // process left is told from what a running one writes (removeLeftovers).
@@ -72,6 +73,27 @@ public final class AtomicFiles {
             Files.deleteIfExists(temp);
             throw e;
         }
+    }
+
+    /**
+     * Fails unless {@code target} is a regular file or nothing: a rename over a symbolic link, a device such as
+     * {@code /dev/null}, a pipe or a folder would destroy it. The message is the path, then why
+     * ({@link FileSystemException#getReason()}).
+     */
+    static void requireRegularOrAbsent(Path target) throws FileSystemException {
+        String what;
+        if (Files.isSymbolicLink(target)) {
+            what = "it is a symbolic link; Quill writes only regular files (write to the file it points to, or choose"
+                    + " another name)";
+        } else if (Files.isDirectory(target, NOFOLLOW_LINKS)) {
+            what = "it is a folder; give a file name";
+        } else if (Files.exists(target, NOFOLLOW_LINKS) && !Files.isRegularFile(target, NOFOLLOW_LINKS)) {
+            what = "it is not a regular file (a device, a pipe or a socket); Quill writes only regular files: choose"
+                    + " another name";
+        } else {
+            return;
+        }
+        throw new FileSystemException(target.toString(), null, what);
     }
 
     /** Renames a file that {@link #stage} wrote over {@code target}, atomically. */

@@ -10,6 +10,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -44,7 +45,8 @@ public final class MetricsLog implements Closeable {
 
     /** Starts a new file, replacing an old one. */
     public static MetricsLog create(Path file) throws IOException {
-        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
+        AtomicFiles.write(file, new byte[0]); // replaces only a regular file
+        return append(file);
     }
 
     /**
@@ -66,7 +68,12 @@ public final class MetricsLog implements Closeable {
         StringBuilder text = new StringBuilder();
         for (String line : kept) text.append(line).append('\n');
         AtomicFiles.write(file, text.toString().getBytes(StandardCharsets.UTF_8));
-        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+        return append(file);
+    }
+
+    private static MetricsLog append(Path file) throws IOException {
+        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND,
+                LinkOption.NOFOLLOW_LINKS));
     }
 
     /** The step and eval lines of a file, for redrawing a plot. Lines that do not parse are skipped. */

@@ -389,6 +389,9 @@ public final class Trainer {
     private void prepareOutDir() throws IOException {
         try {
             Files.createDirectories(outDir);
+            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png", "config.properties")) {
+                AtomicFiles.requireRegularOrAbsent(outDir.resolve(f)); // fail now, not at the first checkpoint
+            }
             removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
                     ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
