@@ -134,6 +134,8 @@ public final class Trainer {
             }
         }
         Tokenizer tokenizer = data.tokenizer();
+        GptConfig shape = modelConfig(c, tokenizer.vocabSize());
+        MemoryEstimate.check(shape, c.batchSize(), threads);
         if (resumeFrom != null) {
             checkResumable(resumeFrom, c, tokenizer);
             if (!checkSameData(resumeFrom, data, allowDataChange)) {
@@ -142,7 +144,6 @@ public final class Trainer {
             }
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
-        GptConfig shape = modelConfig(c, tokenizer.vocabSize());
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
