@@ -43,7 +43,8 @@ public final class Npy {
         bytes.position(8);
         long headerLength = major == 1 ? Short.toUnsignedInt(bytes.getShort()) : Integer.toUnsignedLong(bytes.getInt());
         if (major < 1 || major > 3 || headerLength > bytes.remaining()) {
-            throw new IOException(file + " is not a .npy file NumPy wrote (version " + major + ", or its header is cut short)");
+            throw new IOException(file + " is not a .npy file NumPy wrote (version " + major
+                    + ", or its header is cut short)");
         }
         String header = new String(bytes.array(), bytes.position(), (int) headerLength, StandardCharsets.ISO_8859_1);
         bytes.position(bytes.position() + (int) headerLength);
@@ -66,9 +67,9 @@ public final class Npy {
         if (n > Integer.MAX_VALUE - 8) throw new IOException(file + " holds " + n + " values, more than Quill reads");
         long expected = n * itemSize;
         if (bytes.remaining() != expected) {
-            throw new IOException(file + (bytes.remaining() < expected ? " is truncated" : " is longer than its header says")
-                    + ": shape " + Arrays.toString(shape) + " of '" + descr + "' is " + expected + " bytes of data, but it"
-                    + " holds " + bytes.remaining());
+            String what = bytes.remaining() < expected ? " is truncated" : " is longer than its header says";
+            throw new IOException(file + what + ": shape " + Arrays.toString(shape) + " of '" + descr + "' is " + expected
+                    + " bytes of data, but it holds " + bytes.remaining());
         }
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             INDArray flat = switch (descr) {

@@ -50,13 +50,15 @@ public final class Quill implements Runnable {
         try {
             return new CommandLine.RunLast().execute(parsed);
         } catch (OutOfMemoryError e) {
-            parsed.commandSpec().commandLine().getErr().printf(Locale.ROOT, "error: out of memory (%s): the Java heap holds"
-                    + " %d MB; give Quill more, e.g. QUILL_JAVA_OPTS=-Xmx%dg ./quill ...%n", e.getMessage(),
-                    Runtime.getRuntime().maxMemory() >> 20, Math.max(2, 2 * Math.round(Runtime.getRuntime().maxMemory() / 1e9)));
+            long heap = Runtime.getRuntime().maxMemory();
+            parsed.commandSpec().commandLine().getErr().printf(Locale.ROOT, "error: out of memory (%s): the Java heap"
+                    + " holds %d MB; give Quill more, e.g. QUILL_JAVA_OPTS=-Xmx%dg ./quill ...%n", e.getMessage(),
+                    heap >> 20, Math.max(2, 2 * Math.round(heap / 1e9)));
             return 1;
         } catch (InternalError e) { // how the JVM reports reading a page that left a memory-mapped file
-            parsed.commandSpec().commandLine().getErr().println("error: " + e.getMessage() + ": a file Quill had mapped"
-                    + " into memory (a dataset's train.bin or val.bin) was cut short by another program; prepare it again");
+            parsed.commandSpec().commandLine().getErr().println("error: " + e.getMessage() + ": a file Quill had"
+                    + " mapped into memory (a dataset's train.bin or val.bin) was cut short by another program;"
+                    + " prepare it again");
             return 1;
         }
     }

@@ -129,8 +129,8 @@ public final class TrainCommand implements Callable<Integer> {
             Trainer.checkResumable(checkpoint, config, data.tokenizer());
             Trainer.checkSameData(checkpoint, data, allowDataChange);
             if (checkpoint.state().iter() >= config.maxIters()) {
-                out.printf("nothing to do: the run in %s has done %d iterations and --max-iters is %d; raise --max-iters"
-                        + " to continue it%n", outDir, checkpoint.state().iter(), config.maxIters());
+                out.printf("nothing to do: the run in %s has done %d iterations and --max-iters is %d; raise"
+                        + " --max-iters to continue it%n", outDir, checkpoint.state().iter(), config.maxIters());
                 return 0;
             }
         }
@@ -164,7 +164,8 @@ public final class TrainCommand implements Callable<Integer> {
         return usage(() -> ckpt.config().with(preset == null ? overrides : settings(preset).with(overrides).toMap()));
     }
 
-    private int train(TrainConfig config, PreparedData data, Checkpoint checkpoint, PrintWriter out) throws IOException {
+    private int train(TrainConfig config, PreparedData data, Checkpoint checkpoint, PrintWriter out)
+            throws IOException {
         out.println("settings (" + (resume ? "resumed run" : "preset " + (preset == null ? TrainConfig.DEFAULT_PRESET : preset))
                 + (configFile != null ? ", " + configFile : "") + ", flags):");
         printSettings(out, config);

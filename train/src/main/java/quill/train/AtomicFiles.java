@@ -61,8 +61,9 @@ public final class AtomicFiles {
         // A name of our own rather than Files.createTempFile's, so that the file gets the usual permissions
         // (createTempFile makes it private to its owner), and so that it names this process: what a killed
         // process left is told from what a running one writes (removeLeftovers).
-        Path temp = target.toAbsolutePath().resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid()
-                + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1) + ".tmp");
+        long random = ThreadLocalRandom.current().nextLong() >>> 1;
+        String tag = ProcessHandle.current().pid() + "-" + Long.toHexString(random);
+        Path temp = target.toAbsolutePath().resolveSibling("." + target.getFileName() + "." + tag + ".tmp");
         try {
             content.writeTo(temp);
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
@@ -118,8 +119,8 @@ public final class AtomicFiles {
                 String n = f.getFileName().toString();
                 for (String name : names) {
                     String prefix = "." + name + ".";
-                    if (n.startsWith(prefix) && n.endsWith(".tmp")
-                            && leftBehind(n.substring(prefix.length(), n.length() - 4)) && Files.isRegularFile(f, NOFOLLOW_LINKS)) {
+                    if (n.startsWith(prefix) && n.endsWith(".tmp") && Files.isRegularFile(f, NOFOLLOW_LINKS)
+                            && leftBehind(n.substring(prefix.length(), n.length() - 4))) {
                         removed[1] += Files.size(f);
                         removed[0] += Files.deleteIfExists(f) ? 1 : 0;
                     }
@@ -129,7 +130,7 @@ public final class AtomicFiles {
         return removed;
     }
 
-    /** Whether a temporary file's tag ({@code <pid>-<hex>}, or {@code <hex>} before tags named a process) is a dead one's. */
+    /** Whether a temporary file's tag ({@code <pid>-<hex>}; {@code <hex>} before tags named a process) is a dead's. */
     static boolean leftBehind(String tag) {
         Matcher m = TAG.matcher(tag);
         if (!m.matches()) return false;

@@ -92,7 +92,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
             JsonElement sha = meta.get(SOURCE_SHA256);
-            return new Checkpoint(file, config, model, tokenizer, state, sha == null || sha.isJsonNull() ? null : sha.getAsString());
+            String sourceSha256 = sha == null || sha.isJsonNull() ? null : sha.getAsString();
+            return new Checkpoint(file, config, model, tokenizer, state, sourceSha256);
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind

@@ -43,8 +43,8 @@ public final class CheckpointWriter {
     }
 
     /** As above, recording {@code sourceSha256}, the sha256 of the text the run trains on (null: unknown). */
-    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, AdamW optimizer,
-                      String sourceSha256) throws IOException {
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
+                      AdamW optimizer, String sourceSha256) throws IOException {
         Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(),
                 STAGING + ProcessHandle.current().pid() + "-");
         try {

@@ -25,7 +25,7 @@ final class MemoryEstimate {
     /** Bytes that training this shape with these batch and worker counts needs at the least. */
     static double trainingBytes(GptConfig g, int batchSize, int workers) {
         double b = batchSize, t = g.blockSize(), c = g.nEmbd();
-        double perLayerActivations = b * t * c * 8 + b * g.nHead() * t * t * 2;   // (B, T, C) tensors; (B, nh, T, T) twice
+        double perLayerActivations = b * t * c * 8 + b * g.nHead() * t * t * 2; // (B, T, C) ones; (B, nh, T, T) twice
         return 4 * (parameters(g) * (3 + workers) + g.nLayer() * perLayerActivations);
     }
 

@@ -42,11 +42,9 @@ public final class RunLock implements Closeable {
         FileChannel channel;
         try {
             Files.createDirectories(dir);
-            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                throw new IOException(file + " is not a regular file; remove it");
-            }
-            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
-                    LinkOption.NOFOLLOW_LINKS);
+            AtomicFiles.requireRegularOrAbsent(file);
+            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
             throw new IOException("cannot use the folder " + dir + " (" + AtomicFiles.reason(e) + ")", e);
         }

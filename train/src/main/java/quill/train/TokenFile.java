@@ -103,8 +103,8 @@ public final class TokenFile {
             throw new UncheckedIOException(e);
         }
         if (bytes < 2L * tokens.limit()) {
-            String why = path + " became shorter while it was in use (another program truncated or rewrote it in place);"
-                    + " prepare the dataset again, then resume from the last checkpoint";
+            String why = path + " became shorter while it was in use (another program truncated or rewrote it in"
+                    + " place); prepare the dataset again, then resume from the last checkpoint";
             throw new UncheckedIOException(why, new IOException(why));
         }
     }

@@ -161,8 +161,8 @@ public record TrainConfig(
         if (bad >= 0) {
             int line = 1;
             for (int i = 0; i < bad; i++) if (bytes[i] == '\n') line++;
-            throw new IOException(String.format(Locale.ROOT, "%s:%d: not a text file (byte 0x%02X at offset %d); a settings"
-                    + " file is UTF-8 text of 'key = value' lines", file, line, bytes[bad] & 0xFF, bad));
+            throw new IOException(String.format(Locale.ROOT, "%s:%d: not a text file (byte 0x%02X at offset %d); a"
+                    + " settings file is UTF-8 text of 'key = value' lines", file, line, bytes[bad] & 0xFF, bad));
         }
         return out.flip().toString();
     }
@@ -185,8 +185,8 @@ public record TrainConfig(
             String key = m.group().trim();
             Integer first = seen.putIfAbsent(key, i + 1);
             if (first != null) {
-                throw new IllegalArgumentException(origin + ":" + (i + 1) + ": " + key + " is given twice (first on line "
-                        + first + "); keep one");
+                throw new IllegalArgumentException(origin + ":" + (i + 1) + ": " + key + " is given twice (first on"
+                        + " line " + first + "); keep one");
             }
         }
     }

@@ -86,7 +86,7 @@ public final class Trainer {
         this.threads = workers;
     }
 
-    /** Whether a resumed run may continue on a dataset whose text changed since its checkpoint ({@link #checkSameData}). */
+    /** Whether a resumed run may use a dataset whose text changed since its checkpoint ({@link #checkSameData}). */
     public void allowDataChange(boolean allow) {
         this.allowDataChange = allow;
     }
@@ -139,8 +139,8 @@ public final class Trainer {
         if (resumeFrom != null) {
             checkResumable(resumeFrom, c, tokenizer);
             if (!checkSameData(resumeFrom, data, allowDataChange)) {
-                out.println("note: dataset " + c.dataset() + " changed since " + resumeFrom.file() + " (--allow-data-change):"
-                        + " val losses from here on are on another val set than the earlier ones");
+                out.println("note: dataset " + c.dataset() + " changed since " + resumeFrom.file()
+                        + " (--allow-data-change): from here on, val losses are on another val set than before");
             }
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
@@ -194,8 +194,7 @@ public final class Trainer {
                 if (stopRequested) {
                     progress.clear();
                     if (savedIter != iter) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer,
-                        data.sourceSha256());
+                        save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
                     }
                     out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
                             iter, last, outDir);
@@ -226,10 +225,10 @@ public final class Trainer {
                         if (improved) {
                             // best first: a kill between the two leaves ckpt-last.zip at the older state, which
                             // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
-                            writer.write(best, c, tokenizer, now, model, optimizer, data.sourceSha256());
+                            save(best, now, model, optimizer);
                             writer.copy(best, last);
                         } else {
-                            writer.write(last, c, tokenizer, now, model, optimizer, data.sourceSha256());
+                            save(last, now, model, optimizer);
                         }
                         savedIter = iter;
                         note = "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
@@ -270,8 +269,7 @@ public final class Trainer {
                 afterStep.accept(iter - 1);
             }
             if (savedIter != iter) {
-                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer,
-                        data.sourceSha256());
+                save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
             }
         }
         progress.clear();
@@ -281,9 +279,14 @@ public final class Trainer {
         return Outcome.FINISHED;
     }
 
+    private void save(Path file, TrainingState state, Gpt model, AdamW optimizer) throws IOException {
+        writer.write(file, config, data.tokenizer(), state, model, optimizer, data.sourceSha256());
+    }
+
     private static DivergedException diverged(String what, Path last) {
         return new DivergedException(what + ": training diverged and stopped. "
-                + (Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written.")
+                + (Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "."
+                        : "No checkpoint was written.")
                 + " Try a lower --learning-rate or a --grad-clip.");
     }
 
@@ -372,11 +375,11 @@ public final class Trainer {
         String then = ckpt.sourceSha256();
         if (then == null || then.equals(data.sourceSha256())) return true;
         if (allowChange) return false;
-        throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": the text of dataset " + ckpt.config().dataset()
-                + " changed since it was trained on (source_sha256 " + then.substring(0, 12) + "... then, "
-                + data.sourceSha256().substring(0, 12) + "... in " + data.metaJson() + " now), so its val losses would not"
-                + " compare with the earlier ones; prepare the old text again, or continue on the new one with"
-                + " --allow-data-change");
+        throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": the text of dataset "
+                + ckpt.config().dataset() + " changed since it was trained on (source_sha256 " + then.substring(0, 12)
+                + "... then, " + data.sourceSha256().substring(0, 12) + "... in " + data.metaJson() + " now), so its"
+                + " val losses would not compare with the earlier ones; prepare the old text again, or continue on the"
+                + " new one with --allow-data-change");
     }
 
     public static GptConfig modelConfig(TrainConfig c, int vocabSize) {
@@ -391,7 +394,7 @@ public final class Trainer {
         try {
             Files.createDirectories(outDir);
             for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png", "config.properties")) {
-                AtomicFiles.requireRegularOrAbsent(outDir.resolve(f)); // fail now, not at the first checkpoint
+                AtomicFiles.requireRegularOrAbsent(outDir.resolve(f));        // fail now, not at the first save
             }
             removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
