@@ -6,6 +6,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.lang.ref.Reference;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
@@ -16,11 +17,17 @@ import java.util.Arrays;
  * work on those blocks with short loops, which the JIT turns into SIMD code, as llm.c loops over float
  * arrays: in float for FLOAT arrays (sums and means are accumulated in double), in double for DOUBLE arrays
  * (the gradient checks). Only valid while the array lives (an array in a workspace dies when the workspace closes).
+ *
+ * <p>The buffers below hold the array's address, not the array: outside workspaces ND4J frees an array's memory
+ * once the garbage collector finds the array unreachable, so an Elements keeps its array reachable until each
+ * read or write is done. Otherwise a kernel holding only the Elements (crossEntropy's probabilities, the contiguous
+ * copy of a gradient) reads freed memory, or writes into it and corrupts the native heap.
  */
 public final class Elements {
     /** Elements per block: small enough for the L1 cache, large enough to amortise each call. */
     public static final int BLOCK = 2048;
 
+    private final INDArray array; // keeps the memory behind f or d allocated (see above)
     private final FloatBuffer f;
     private final DoubleBuffer d;
     private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[BLOCK]);
@@ -29,6 +36,7 @@ public final class Elements {
     public Elements(INDArray a) {
         if (!contiguous(a)) throw new IllegalArgumentException("Elements needs a c-order contiguous array, got strides "
                 + Arrays.toString(a.stride()) + " for shape " + Arrays.toString(a.shape()));
+        this.array = a;
         this.length = (int) a.length();
         int offset = (int) a.offset();
         long capacity = a.data().underlyingLength();
@@ -51,22 +59,24 @@ public final class Elements {
     public void get(int from, double[] dst, int n) {
         if (d != null) {
             d.get(from, dst, 0, n);
-            return;
+        } else {
+            float[] tmp = floats(n);
+            f.get(from, tmp, 0, n);
+            for (int i = 0; i < n; i++) dst[i] = tmp[i];
         }
-        float[] tmp = floats(n);
-        f.get(from, tmp, 0, n);
-        for (int i = 0; i < n; i++) dst[i] = tmp[i];
+        Reference.reachabilityFence(array);
     }
 
     /** Writes {@code src[0, n)} into elements [from, from + n). */
     public void put(int from, double[] src, int n) {
         if (d != null) {
             d.put(from, src, 0, n);
-            return;
+        } else {
+            float[] tmp = floats(n);
+            for (int i = 0; i < n; i++) tmp[i] = (float) src[i];
+            f.put(from, tmp, 0, n);
         }
-        float[] tmp = floats(n);
-        for (int i = 0; i < n; i++) tmp[i] = (float) src[i];
-        f.put(from, tmp, 0, n);
+        Reference.reachabilityFence(array);
     }
 
     /** Whether the array holds doubles (gradient checks); the kernels then run their double loops. */
@@ -77,11 +87,13 @@ public final class Elements {
     /** Copies elements [from, from + n) of a FLOAT array into {@code dst[0, n)}. */
     public void get(int from, float[] dst, int n) {
         f.get(from, dst, 0, n);
+        Reference.reachabilityFence(array);
     }
 
     /** Writes {@code src[0, n)} into elements [from, from + n) of a FLOAT array. */
     public void put(int from, float[] src, int n) {
         f.put(from, src, 0, n);
+        Reference.reachabilityFence(array);
     }
 
     public int length() {

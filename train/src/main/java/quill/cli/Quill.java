@@ -6,6 +6,7 @@ import picocli.CommandLine.Command;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.Locale;
 import java.util.Properties;
 
 /** The {@code quill} command: one subcommand per thing a learner does. */
@@ -41,7 +42,26 @@ public final class Quill implements Runnable {
     public static CommandLine commandLine() {
         return new CommandLine(new Quill())
                 .setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler(Quill::reportFailure);
+                .setExecutionExceptionHandler(Quill::reportFailure)
+                .setExecutionStrategy(Quill::execute);
+    }
+
+    /** Runs the command; running out of Java heap (an Error, which picocli passes on) is one line with the remedy. */
+    private static int execute(CommandLine.ParseResult parsed) {
+        try {
+            return new CommandLine.RunLast().execute(parsed);
+        } catch (OutOfMemoryError e) {
+            long heap = Runtime.getRuntime().maxMemory();
+            parsed.commandSpec().commandLine().getErr().printf(Locale.ROOT, "error: out of memory (%s): the Java heap"
+                    + " holds %d MB; give Quill more, e.g. QUILL_JAVA_OPTS=-Xmx%dg ./quill ...%n", e.getMessage(),
+                    heap >> 20, Math.max(2, 2 * Math.round(heap / 1e9)));
+            return 1;
+        } catch (InternalError e) { // how the JVM reports reading a page that left a memory-mapped file
+            parsed.commandSpec().commandLine().getErr().println("error: " + e.getMessage() + ": a file Quill had"
+                    + " mapped into memory (a dataset's train.bin or val.bin) was cut short by another program;"
+                    + " prepare it again");
+            return 1;
+        }
     }
 
     /**

@@ -109,25 +109,44 @@ public final class SampleCommand implements Callable<Integer> {
         Sampler sampler = new Sampler(temperature, topK, topP, seed);
         long tokens = 0;
         long t0 = System.nanoTime();
-        for (int s = 0; s < numSamples; s++) {
-            Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
-            out.print(tokenizer.decode(prompt));
-            out.flush();
-            sampler.generate(logits, prompt, maxNewTokens, id -> {
-                out.print(tokenizer.decode(new int[]{id}));
+        long[] drawn = {0};
+        try {
+            for (int s = 0; s < numSamples; s++) {
+                Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
+                out.print(tokenizer.decode(prompt));
                 out.flush();
-            });
-            out.println();
-            out.println(SEPARATOR);
-            out.flush();
-            tokens += maxNewTokens;
+                sampler.generate(logits, prompt, maxNewTokens, id -> {
+                    drawn[0]++;
+                    out.print(tokenizer.decode(new int[]{id}));
+                    out.flush();
+                    if (closed(out)) throw new OutputClosed();
+                });
+                out.println();
+                out.println(SEPARATOR);
+                out.flush();
+            }
+        } catch (OutputClosed e) {
+            return 0; // `quill sample | head`: the reader has what it wanted
         }
+        tokens = drawn[0];
         double seconds = (System.nanoTime() - t0) / 1e9;
         err.printf(Locale.ROOT, "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, ND4J, checkpoint) took %.2f s%n",
                 tokens, seconds, tokens / seconds,
                 noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : ""), startup);
         err.flush();
         return 0;
+    }
+
+    /** Thrown from the token callback to stop generating once nobody reads stdout. */
+    private static final class OutputClosed extends RuntimeException {
+        OutputClosed() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Whether writing to {@code out} failed: the pipe's reader has gone (System.out reports it only to itself). */
+    private static boolean closed(PrintWriter out) {
+        return out.checkError() || System.out.checkError();
     }
 
     /** Settings out of range are usage errors (exit 2), as picocli's own are. */

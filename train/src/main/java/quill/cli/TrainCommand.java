@@ -9,6 +9,7 @@ import picocli.CommandLine.Spec;
 import quill.train.Checkpoint;
 import quill.train.DatasetPreparer;
 import quill.train.PreparedData;
+import quill.train.RunLock;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +53,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
     Path dataDir;
+
+    @Option(names = "--allow-data-change",
+            description = "With --resume: continue even though the dataset's text changed since the checkpoint.")
+    boolean allowDataChange;
 
     @Option(names = "--threads", paramLabel = "N",
             description = "Worker threads, each training on its share of every batch (default: one per core, at most"
@@ -127,16 +133,58 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Map<String, String> overrides = overrides();
         TrainConfig config = usage(() -> settings(preset == null ? TrainConfig.DEFAULT_PRESET : preset).with(overrides));
+        Path outDir = Path.of(config.outDir());
         Checkpoint checkpoint = null;
+        String loaded = null;
         if (resume) {
-            Checkpoint ckpt = Checkpoint.load(Checkpoint.last(Path.of(config.outDir())));
-            // continue under the run's own settings; only what is given explicitly changes
-            config = usage(() -> ckpt.config().with(preset == null ? overrides : settings(preset).with(overrides).toMap()));
-            checkpoint = ckpt;
+            loaded = stamp(Checkpoint.last(outDir));
+            checkpoint = Checkpoint.load(Checkpoint.last(outDir));
+            config = resumed(checkpoint, overrides);
         } else {
-            refuseToOverwrite(Path.of(config.outDir()));
+            refuseToOverwrite(outDir);
         }
         PreparedData data = data(config, out);
+        if (checkpoint != null) {
+            Trainer.checkResumable(checkpoint, config, data.tokenizer());
+            Trainer.checkSameData(checkpoint, data, allowDataChange);
+            if (checkpoint.state().iter() >= config.maxIters()) {
+                out.printf("nothing to do: the run in %s has done %d iterations and --max-iters is %d; raise"
+                        + " --max-iters to continue it%n", outDir, checkpoint.state().iter(), config.maxIters());
+                return 0;
+            }
+        }
+        // nothing above wrote to the run folder; from here on this process is the only one that does
+        try (RunLock lock = RunLock.acquire(outDir, resume ? "quill train --resume" : "quill train")) {
+            if (resume) {
+                if (!stamp(Checkpoint.last(outDir)).equals(loaded)) { // another run wrote it meanwhile: check again
+                    checkpoint = Checkpoint.load(Checkpoint.last(outDir));
+                    config = resumed(checkpoint, overrides);
+                    Trainer.checkResumable(checkpoint, config, data.tokenizer());
+                }
+            } else {
+                refuseToOverwrite(outDir);
+            }
+            return train(config, data, checkpoint, out);
+        }
+    }
+
+    /** Which file stands at {@code path} and when it was written: a rename over it changes this. */
+    private static String stamp(Path path) {
+        try {
+            BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class);
+            return a.fileKey() + " " + a.lastModifiedTime() + " " + a.size();
+        } catch (IOException e) {
+            return "none";
+        }
+    }
+
+    /** The resumed run's own settings, where only what is given explicitly changes. */
+    private TrainConfig resumed(Checkpoint ckpt, Map<String, String> overrides) throws IOException {
+        return usage(() -> ckpt.config().with(preset == null ? overrides : settings(preset).with(overrides).toMap()));
+    }
+
+    private int train(TrainConfig config, PreparedData data, Checkpoint checkpoint, PrintWriter out)
+            throws IOException {
         out.println("settings (" + (resume ? "resumed run" : "preset " + (preset == null ? TrainConfig.DEFAULT_PRESET : preset))
                 + (configFile != null ? ", " + configFile : "") + ", flags):");
         printSettings(out, config);
@@ -145,6 +193,7 @@ public final class TrainCommand implements Callable<Integer> {
         boolean terminal = System.console() != null;
         Trainer trainer = new Trainer(config, data, out, terminal);
         if (threads != null) trainer.threads(threads);
+        trainer.allowDataChange(allowDataChange);
         // Ctrl-C: the loop saves a checkpoint at its next iteration; the JVM waits for that here
         Thread onInterrupt = new Thread(() -> {
             trainer.requestStop();

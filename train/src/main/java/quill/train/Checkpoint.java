@@ -2,6 +2,7 @@ package quill.train;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import quill.model.AdamW;
@@ -13,6 +14,8 @@ import quill.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -28,8 +31,9 @@ import java.util.zip.ZipFile;
  * the run's folder) that {@link CheckpointWriter} wrote. Its entries:
  * <ul>
  *   <li>{@code checkpoint.json}: the format version, the model's shape and architecture ({@link GptConfig}),
- *       {@code custom_norm} when the model's norms were a Java class of the user's, and the
- *       {@link TrainingState} (iteration, best val loss, every random generator's state);</li>
+ *       {@code custom_norm} when the model's norms were a Java class of the user's, the
+ *       {@link TrainingState} (iteration, best val loss, every random generator's state) and
+ *       {@code source_sha256}, the dataset's ({@link PreparedData}: which text it trained on);</li>
  *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
  *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
  *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
@@ -43,7 +47,12 @@ import java.util.zip.ZipFile;
  * message names the file and says what is wrong with it.
  */
 public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
-                         String customNorm) {
+                         String sourceSha256, String customNorm) {
+
+    /** A checkpoint that does not say which text it was trained on, of a model with Quill's own norms. */
+    public Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
+        this(file, config, modelConfig, tokenizer, state, null, null);
+    }
 
     /** The latest state of a run: what {@code --resume} continues. */
     public static final String LAST = "ckpt-last.zip";
@@ -57,6 +66,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     static final String TOKENIZER = "tokenizer.json";
     static final String MODEL = "model/";
     static final String OPTIMIZER = "optimizer/";
+    static final String SOURCE_SHA256 = "source_sha256";
     /** checkpoint.json's key for the class name of a custom {@link quill.model.Norm}. */
     static final String CUSTOM_NORM = "custom_norm";
 
@@ -78,7 +88,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (format != FORMAT && format != 1) {
                 throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format " + FORMAT);
             }
-            GptConfig model = GSON.fromJson(meta.get("model"), GptConfig.class);
+            GptConfig model = modelConfig(meta.get("model"), file);
             TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
             TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
             Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
@@ -86,8 +96,10 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
+            JsonElement sha = meta.get(SOURCE_SHA256);
+            String sourceSha256 = sha == null || sha.isJsonNull() ? null : sha.getAsString();
             String customNorm = meta.has(CUSTOM_NORM) ? meta.get(CUSTOM_NORM).getAsString() : null;
-            return new Checkpoint(file, config, model, tokenizer, state, customNorm);
+            return new Checkpoint(file, config, model, tokenizer, state, sourceSha256, customNorm);
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind
@@ -140,32 +152,28 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         void load(Path dir) throws IOException;
     }
 
-    /** Unzips the entries under {@code prefix} into a temporary folder and hands it to the loader. */
+    /**
+     * Hands the loader the zip's folder {@code prefix} as a path inside the zip (a zip file system): no temporary
+     * copy, so none is left behind by a kill, and errors name the zip and the entry.
+     */
     private void extractAndLoad(String prefix, DirLoader loader) throws IOException {
-        Path temp = Files.createTempDirectory("quill-ckpt");
+        open(file).close(); // a missing or broken file fails as in load()
+        try (FileSystem zip = FileSystems.newFileSystem(file)) {
+            loader.load(zip.getPath("/" + prefix));
+        } catch (IOException | RuntimeException e) {
+            throw incomplete(file, e.getMessage() != null ? e.getMessage().replace(" /" + prefix, " " + prefix)
+                    : e.getClass().getSimpleName());
+        }
+    }
+
+    /** The model's shape, whose constructor checks it: a bad value is named, not a reflection failure. */
+    private static GptConfig modelConfig(JsonElement json, Path file) throws IOException {
         try {
-            try (ZipFile zip = open(file)) {
-                Enumeration<? extends ZipEntry> entries = zip.entries();
-                while (entries.hasMoreElements()) {
-                    ZipEntry e = entries.nextElement();
-                    if (e.isDirectory() || !e.getName().startsWith(prefix)) continue;
-                    Path target = temp.resolve(e.getName().substring(prefix.length())).normalize();
-                    if (!target.startsWith(temp)) throw incomplete(file, "it has an entry outside its folders: " + e.getName());
-                    Files.createDirectories(target.getParent());
-                    try (InputStream in = zip.getInputStream(e)) {
-                        Files.copy(in, target);
-                    } catch (ZipException z) { // a CRC mismatch: the bytes changed after writing
-                        throw incomplete(file, "entry " + e.getName() + " is damaged (" + z.getMessage() + ")");
-                    }
-                }
-            }
-            try {
-                loader.load(temp);
-            } catch (RuntimeException e) {
-                throw new IOException("cannot load " + prefix + " from " + file + ": " + e.getMessage(), e);
-            }
-        } finally {
-            deleteTree(temp);
+            return GSON.fromJson(json, GptConfig.class);
+        } catch (RuntimeException e) {
+            Throwable cause = e;
+            while (cause.getCause() != null && !(cause instanceof IllegalArgumentException)) cause = cause.getCause();
+            throw incomplete(file, META + "'s model: " + cause.getMessage());
         }
     }
 

@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import java.util.zip.Deflater;
@@ -23,6 +25,7 @@ import java.util.zip.ZipOutputStream;
  * crash, Ctrl-C twice, a full disk) the target holds the previous checkpoint or the new one, never half.
  */
 public final class CheckpointWriter {
+    private static final String STAGING = ".ckpt-staging-";
     private final UnaryOperator<OutputStream> wrap;
 
     public CheckpointWriter() {
@@ -36,7 +39,14 @@ public final class CheckpointWriter {
 
     public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, Optimizer optimizer)
             throws IOException {
-        Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(), ".ckpt-staging");
+        write(target, config, tokenizer, state, model, optimizer, null);
+    }
+
+    /** As above, recording {@code sourceSha256}, the sha256 of the text the run trains on (null: unknown). */
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
+                      Optimizer optimizer, String sourceSha256) throws IOException {
+        Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(),
+                STAGING + ProcessHandle.current().pid() + "-");
         try {
             model.save(staging.resolve("model"));
             optimizer.save(staging.resolve("optimizer"));
@@ -45,6 +55,7 @@ public final class CheckpointWriter {
             meta.add("model", Checkpoint.GSON.toJsonTree(model.config()));
             if (model.hasCustomNorm()) meta.addProperty(Checkpoint.CUSTOM_NORM, model.customNormName());
             meta.add("state", Checkpoint.GSON.toJsonTree(state));
+            if (sourceSha256 != null) meta.addProperty(Checkpoint.SOURCE_SHA256, sourceSha256);
             AtomicFiles.replace(target, temp -> {
                 try (ZipOutputStream zip = new ZipOutputStream(wrap.apply(new BufferedOutputStream(
                         Files.newOutputStream(temp), 1 << 16)))) {
@@ -63,9 +74,38 @@ public final class CheckpointWriter {
         }
     }
 
-    /** Copies {@code from} over {@code to}, atomically as above (for ckpt-best.zip). */
-    public static void copy(Path from, Path to) throws IOException {
-        AtomicFiles.replace(to, temp -> Files.copy(from, temp));
+    /**
+     * Removes what killed writers left in {@code dir}: half-written checkpoint files and staging folders of
+     * processes that no longer run (and of earlier Quills). Returns the count and bytes removed.
+     */
+    public static long[] removeLeftovers(Path dir) throws IOException {
+        long[] removed = AtomicFiles.removeLeftovers(dir, List.of(Checkpoint.LAST, Checkpoint.BEST));
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                boolean old = n.matches("\\.ckpt-staging[0-9]+"); // an earlier Quill's name, without a process id
+                if ((old || n.startsWith(STAGING) && AtomicFiles.leftBehind(n.substring(STAGING.length())))
+                        && Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
+                    try (Stream<Path> inside = Files.walk(f)) {
+                        for (Path p : inside.filter(Files::isRegularFile).toList()) {
+                            removed[0]++;
+                            removed[1] += Files.size(p);
+                        }
+                    }
+                    Checkpoint.deleteTree(f);
+                }
+            }
+        }
+        return removed;
+    }
+
+    /** Copies {@code from} over {@code to}, atomically as above (ckpt-best.zip and ckpt-last.zip). */
+    public void copy(Path from, Path to) throws IOException {
+        AtomicFiles.replace(to, temp -> {
+            try (OutputStream out = wrap.apply(Files.newOutputStream(temp))) {
+                Files.copy(from, out);
+            }
+        });
     }
 
     private static void put(ZipOutputStream zip, String name, String text) throws IOException {

@@ -22,11 +22,15 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Turns a UTF-8 text into the files a GPT trains on, as nanoGPT's
@@ -54,6 +58,12 @@ public final class DatasetPreparer {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(30);
 
+    /** Writes one new file's bytes (tests give one that runs out of disk space). */
+    interface Writer {
+        void write(Path file, byte[] bytes) throws IOException;
+    }
+
+    Writer writer = (file, bytes) -> Files.write(file, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     private final PrintWriter progress;
     private final URI shakespeareUrl;
     private final Path localCopy;
@@ -107,15 +117,30 @@ public final class DatasetPreparer {
 
         try {
             Files.createDirectories(dir);
-            Files.deleteIfExists(data.metaJson()); // until the new one is written, the folder is not "prepared"
+            AtomicFiles.removeLeftovers(dir, List.of("input.txt", "train.bin", "val.bin", "meta.json"));
         } catch (IOException e) {
             throw new IOException("cannot write to the folder " + dir + ": " + AtomicFiles.reason(e), e);
         }
-        if (!keepInputTxt) AtomicFiles.write(inputTxt, bytes);
-        AtomicFiles.write(data.trainBin(), PreparedData.toUint16(ids, 0, split));
-        AtomicFiles.write(data.valBin(), PreparedData.toUint16(ids, split, ids.length));
-        AtomicFiles.write(data.metaJson(), data.metaJsonContent());
+        // Every new file is written beside the old ones first: a full disk (or a kill) before the renames leaves the
+        // old dataset whole and prepared. Then meta.json goes, the files move into place, and the new meta.json last.
+        Map<Path, Path> staged = new LinkedHashMap<>(); // target -> its new content
+        try {
+            if (!keepInputTxt) staged.put(inputTxt, stage(inputTxt, bytes));
+            staged.put(data.trainBin(), stage(data.trainBin(), PreparedData.toUint16(ids, 0, split)));
+            staged.put(data.valBin(), stage(data.valBin(), PreparedData.toUint16(ids, split, ids.length)));
+            staged.put(data.metaJson(), stage(data.metaJson(), data.metaJsonContent()));
+            Files.deleteIfExists(data.metaJson()); // until the new one is in place, the folder is not "prepared"
+            for (Map.Entry<Path, Path> e : staged.entrySet()) AtomicFiles.commit(e.getValue(), e.getKey());
+        } catch (IOException e) {
+            for (Path temp : staged.values()) Files.deleteIfExists(temp);
+            throw new IOException("cannot prepare " + dir + ": " + AtomicFiles.reason(e)
+                    + (Files.isRegularFile(data.metaJson()) ? " (the dataset there before is unchanged)" : ""), e);
+        }
         return data;
+    }
+
+    private Path stage(Path target, byte[] bytes) throws IOException {
+        return AtomicFiles.stage(target, temp -> writer.write(temp, bytes));
     }
 
     private static byte[] read(Path file) throws IOException {

@@ -10,6 +10,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -52,7 +53,8 @@ public final class MetricsLog implements Closeable {
 
     /** Starts a new file, replacing an old one. */
     public static MetricsLog create(Path file) throws IOException {
-        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
+        AtomicFiles.write(file, new byte[0]); // replaces only a regular file
+        return append(file);
     }
 
     /**
@@ -70,8 +72,16 @@ public final class MetricsLog implements Closeable {
                 if (o.has("val_loss") ? at <= lastEvalIter : at < iter) kept.add(line);
             }
         }
-        Files.write(file, kept, StandardCharsets.UTF_8);
-        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+        // a new file renamed over the old: a kill now leaves the old lines or the kept ones, never an empty file
+        StringBuilder text = new StringBuilder();
+        for (String line : kept) text.append(line).append('\n');
+        AtomicFiles.write(file, text.toString().getBytes(StandardCharsets.UTF_8));
+        return append(file);
+    }
+
+    private static MetricsLog append(Path file) throws IOException {
+        return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND,
+                LinkOption.NOFOLLOW_LINKS));
     }
 
     /** The step and eval lines of a file, for redrawing a plot. Lines that do not parse are skipped. */

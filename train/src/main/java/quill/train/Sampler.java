@@ -134,9 +134,10 @@ public final class Sampler {
     /** As above, with the logits from {@code logits} ({@link #fullForward} or {@link #cached}). */
     public int[] generate(Logits logits, int[] prompt, int maxNewTokens, IntConsumer onToken) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt must hold at least one token");
-        int[] all = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int[] all = Arrays.copyOf(prompt, prompt.length + Math.min(maxNewTokens, 1 << 16)); // grown as needed
         int n = prompt.length;
         for (int i = 0; i < maxNewTokens; i++) {
+            if (n == all.length) all = Arrays.copyOf(all, (int) Math.min(2L * n, Integer.MAX_VALUE - 8));
             int id = next(logits.next(all, n));
             all[n++] = id;
             onToken.accept(id);

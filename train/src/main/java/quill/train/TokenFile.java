@@ -3,6 +3,7 @@ package quill.train;
 import quill.autograd.TorchGenerator;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
@@ -18,21 +19,28 @@ import java.nio.file.StandardOpenOption;
 public final class TokenFile {
     private final Path path;
     private final CharBuffer tokens; // char is Java's unsigned 16-bit integer
+    /** Kept open to see the file's size: reading a page that a truncation removed would crash the JVM. */
+    private final FileChannel channel;
 
-    private TokenFile(Path path, CharBuffer tokens) {
+    private TokenFile(Path path, CharBuffer tokens, FileChannel channel) {
         this.path = path;
         this.tokens = tokens;
+        this.channel = channel;
     }
 
     /** Maps the file; it must exist and hold a whole number of tokens. */
     public static TokenFile open(Path path) throws IOException {
         if (!Files.isRegularFile(path)) throw new IOException("no token file at " + path);
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
+        try {
             long bytes = ch.size();
             if (bytes % 2 != 0) throw new IOException(path + " has an odd number of bytes: it is not a file of 16-bit token ids; prepare the data again");
             if (bytes / 2 > Integer.MAX_VALUE) throw new IOException(path + " holds more than 2^31 tokens, more than Quill reads");
             CharBuffer tokens = ch.map(FileChannel.MapMode.READ_ONLY, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asCharBuffer();
-            return new TokenFile(path, tokens);
+            return new TokenFile(path, tokens, ch);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
         }
     }
 
@@ -72,6 +80,7 @@ public final class TokenFile {
      */
     public void fill(int[] starts, int[][] x, int[][] y) {
         int t = x[0].length;
+        checkWhole();
         for (int b = 0; b < x.length; b++) {
             int[] xb = x[b];
             int[] yb = y[b];
@@ -79,6 +88,24 @@ public final class TokenFile {
                 xb[i] = tokens.get(starts[b] + i);
                 yb[i] = tokens.get(starts[b] + i + 1);
             }
+        }
+    }
+
+    /**
+     * Fails if the file is now shorter than when it was mapped (another program truncated it or rewrote it in
+     * place; a new preparation renames new files into place, which leaves this one whole).
+     */
+    private void checkWhole() {
+        long bytes;
+        try {
+            bytes = channel.size();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (bytes < 2L * tokens.limit()) {
+            String why = path + " became shorter while it was in use (another program truncated or rewrote it in"
+                    + " place); prepare the dataset again, then resume from the last checkpoint";
+            throw new UncheckedIOException(why, new IOException(why));
         }
     }
 

@@ -7,13 +7,18 @@ import java.io.InputStream;
 import java.io.Reader;
 import java.io.StringReader;
 import java.lang.reflect.RecordComponent;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.regex.Matcher;
@@ -188,12 +193,55 @@ public record TrainConfig(
     /** Reads a settings file in the presets' format; every setting in it must be known and well-typed. */
     public static Map<String, String> readFile(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("no settings file at " + file);
-        Map<String, String> map = parse(Files.readString(file), file.toString());
+        Map<String, String> map = parse(text(file), file.toString());
         for (Map.Entry<String, String> e : map.entrySet()) {
             if (!KEYS.contains(e.getKey())) throw unknown(e.getKey(), " in " + file);
         }
         return map;
     }
+
+    /** The file's text, strict UTF-8; a byte that is not text is an error naming its line. */
+    private static String text(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult r = StandardCharsets.UTF_8.newDecoder().decode(in, out, true);
+        int bad = r.isError() ? in.position() : -1;
+        for (int i = 0; i < bytes.length && bad < 0; i++) if (bytes[i] == 0) bad = i;
+        if (bad >= 0) {
+            int line = 1;
+            for (int i = 0; i < bad; i++) if (bytes[i] == '\n') line++;
+            throw new IOException(String.format(Locale.ROOT, "%s:%d: not a text file (byte 0x%02X at offset %d); a"
+                    + " settings file is UTF-8 text of 'key = value' lines", file, line, bytes[bad] & 0xFF, bad));
+        }
+        return out.flip().toString();
+    }
+
+    /** Fails on a key given twice, naming both lines ({@link Properties} would keep the last silently). */
+    private static void checkUnique(String text, String origin) {
+        Map<String, Integer> seen = new HashMap<>();
+        String[] lines = text.split("\r?\n|\r", -1);
+        boolean continued = false;
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i].stripLeading();
+            boolean wasContinued = continued;
+            int slashes = 0;
+            for (int k = line.length() - 1; k >= 0 && line.charAt(k) == '\\'; k--) slashes++;
+            boolean comment = !wasContinued && (line.startsWith("#") || line.startsWith("!"));
+            continued = slashes % 2 == 1 && !comment;          // a value that goes on, on the next line
+            if (wasContinued || comment || line.isEmpty()) continue;
+            Matcher m = KEY.matcher(line);
+            if (!m.lookingAt()) continue;
+            String key = m.group().trim();
+            Integer first = seen.putIfAbsent(key, i + 1);
+            if (first != null) {
+                throw new IllegalArgumentException(origin + ":" + (i + 1) + ": " + key + " is given twice (first on"
+                        + " line " + first + "); keep one");
+            }
+        }
+    }
+
+    private static final Pattern KEY = Pattern.compile("(?:\\\\.|[^=:\\s\\\\])+");
 
     /** Parses settings text in the presets' format; fails on a repeated key. */
     public static TrainConfig parseProperties(String text, String origin) {
@@ -206,6 +254,7 @@ public record TrainConfig(
     }
 
     private static Map<String, String> parse(String text, String origin) {
+        checkUnique(text, origin);
         Properties p = new Properties();
         try (Reader r = new StringReader(text)) {
             p.load(r);

@@ -63,6 +63,9 @@ public final class Trainer {
     private IntConsumer afterStep = iter -> { };
     private int sampleChars = 200;
     private int threads;
+    private boolean allowDataChange;
+    /** Writes the checkpoints (tests give one that fails part-way, as a kill would). */
+    CheckpointWriter writer = new CheckpointWriter();
     /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
     Gpt model;
 
@@ -82,6 +85,11 @@ public final class Trainer {
     public void threads(int workers) {
         if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
         this.threads = workers;
+    }
+
+    /** Whether a resumed run may use a dataset whose text changed since its checkpoint ({@link #checkSameData}). */
+    public void allowDataChange(boolean allow) {
+        this.allowDataChange = allow;
     }
 
     /** Called with the iteration number after each optimizer step (for tests and tools). */
@@ -118,7 +126,6 @@ public final class Trainer {
 
     private Outcome loop(Checkpoint resumeFrom) throws IOException {
         TrainConfig c = config;
-        prepareOutDir();
         TokenFile train = TokenFile.open(data.trainBin());
         TokenFile val = TokenFile.open(data.valBin());
         for (TokenFile f : List.of(train, val)) {
@@ -129,6 +136,15 @@ public final class Trainer {
         }
         Tokenizer tokenizer = data.tokenizer();
         GptConfig shape = modelConfig(c, tokenizer.vocabSize());
+        MemoryEstimate.check(shape, c.batchSize(), threads);
+        if (resumeFrom != null) {
+            checkResumable(resumeFrom, c, tokenizer);
+            if (!checkSameData(resumeFrom, data, allowDataChange)) {
+                out.println("note: dataset " + c.dataset() + " changed since " + resumeFrom.file()
+                        + " (--allow-data-change): from here on, val losses are on another val set than before");
+            }
+        }
+        prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
@@ -146,13 +162,12 @@ public final class Trainer {
         MetricsLog metrics;
         Path metricsFile = outDir.resolve("metrics.jsonl");
         if (resumeFrom != null) {
-            checkResumable(resumeFrom, c, tokenizer);
             resumeFrom.loadWeights(model);
             resumeFrom.loadOptimizer(optimizer);
             TrainingState s = resumeFrom.state();
             iter = s.iter();
             lastEvalIter = s.lastEvalIter();
-            bestVal = s.bestValLoss();
+            bestVal = Math.min(s.bestValLoss(), bestOnDisk());
             rng.setState(s.rngState());
             // a resumed run with another batch-size draws its next batch afresh
             if (s.nextBatch().length == c.batchSize()) nextBatch[0] = s.nextBatch();
@@ -169,7 +184,6 @@ public final class Trainer {
         DataParallel workers = new DataParallel(model, threads);
         TrainingStep step = new TrainingStep(workers, optimizer, c);
         ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
-        CheckpointWriter writer = new CheckpointWriter();
         Path last = Checkpoint.last(outDir);
         Path best = Checkpoint.best(outDir);
         int savedIter = resumeFrom != null ? iter : -1;
@@ -185,7 +199,7 @@ public final class Trainer {
                 if (stopRequested) {
                     progress.clear();
                     if (savedIter != iter) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                        save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
                     }
                     out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
                             iter, last, outDir);
@@ -197,6 +211,12 @@ public final class Trainer {
                     double trainLoss = estimateLoss(workers, train, rng);
                     double valLoss = estimateLoss(workers, val, rng);
                     model.setTraining(true);
+                    if (!Double.isFinite(trainLoss) || !Double.isFinite(valLoss)) {
+                        progress.clear();
+                        throw diverged(String.format(Locale.ROOT, "the %s became %s in the eval at iteration %d",
+                                Double.isFinite(trainLoss) ? "val loss" : "train loss",
+                                Double.isFinite(trainLoss) ? valLoss : trainLoss, iter), last);
+                    }
                     lastEvalIter = iter;
                     MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss,
                             elapsedBefore + (System.nanoTime() - runStart) / 1e9);
@@ -207,13 +227,17 @@ public final class Trainer {
                     if (improved) bestVal = valLoss;
                     String note = "";
                     if (iter > 0 && (improved || c.alwaysSaveCheckpoint())) {
-                        writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
-                        savedIter = iter;
-                        note = "saved " + last.getFileName();
+                        TrainingState now = state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model);
                         if (improved) {
-                            CheckpointWriter.copy(last, best);
-                            note += " and " + best.getFileName();
+                            // best first: a kill between the two leaves ckpt-last.zip at the older state, which
+                            // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
+                            save(best, now, model, optimizer);
+                            writer.copy(best, last);
+                        } else {
+                            save(last, now, model, optimizer);
                         }
+                        savedIter = iter;
+                        note = "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
                     }
                     progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s",
                             iter, trainLoss, valLoss, improved && iter > 0 ? " (best so far)" : "", note.isEmpty() ? "" : "; " + note));
@@ -232,11 +256,8 @@ public final class Trainer {
                 double loss = r.loss(), norm = r.gradNorm();
                 if (!r.updated()) {
                     progress.clear();
-                    throw new DivergedException(String.format(Locale.ROOT,
-                            "the %s became %s at iteration %d (learning rate %.3g): training diverged and stopped. %s"
-                                    + " Try a lower --learning-rate or a --grad-clip.",
-                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr,
-                            Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "." : "No checkpoint was written."));
+                    throw diverged(String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
+                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr), last);
                 }
                 double ms = (System.nanoTime() - t0) / 1e6;
 
@@ -254,7 +275,7 @@ public final class Trainer {
                 afterStep.accept(iter - 1);
             }
             if (savedIter != iter) {
-                writer.write(last, c, tokenizer, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
             }
         }
         progress.clear();
@@ -262,6 +283,28 @@ public final class Trainer {
                 c.maxIters(), bestVal, outDir);
         if (sampleChars > 0) sample(model, tokenizer);
         return Outcome.FINISHED;
+    }
+
+    private void save(Path file, TrainingState state, Gpt model, Optimizer optimizer) throws IOException {
+        writer.write(file, config, data.tokenizer(), state, model, optimizer, data.sourceSha256());
+    }
+
+    private static DivergedException diverged(String what, Path last) {
+        return new DivergedException(what + ": training diverged and stopped. "
+                + (Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "."
+                        : "No checkpoint was written.")
+                + " Try a lower --learning-rate or a --grad-clip.");
+    }
+
+    /** The val loss of ckpt-best.zip, which a kill may have left ahead of ckpt-last.zip's record (infinite if none). */
+    private double bestOnDisk() {
+        Path best = Checkpoint.best(outDir);
+        if (!Files.isRegularFile(best)) return Double.POSITIVE_INFINITY;
+        try {
+            return Checkpoint.load(best).state().bestValLoss();
+        } catch (IOException e) {
+            return Double.POSITIVE_INFINITY; // damaged: the next improvement replaces it
+        }
     }
 
     /**
@@ -333,6 +376,21 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Whether {@code data} holds the text that the checkpoint trained on (by its sha256; a checkpoint that does not
+     * record it passes). A change fails unless {@code allowChange}: losses on another val set do not compare.
+     */
+    public static boolean checkSameData(Checkpoint ckpt, PreparedData data, boolean allowChange) {
+        String then = ckpt.sourceSha256();
+        if (then == null || then.equals(data.sourceSha256())) return true;
+        if (allowChange) return false;
+        throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": the text of dataset "
+                + ckpt.config().dataset() + " changed since it was trained on (source_sha256 " + then.substring(0, 12)
+                + "... then, " + data.sourceSha256().substring(0, 12) + "... in " + data.metaJson() + " now), so its"
+                + " val losses would not compare with the earlier ones; prepare the old text again, or continue on the"
+                + " new one with --allow-data-change");
+    }
+
     public static GptConfig modelConfig(TrainConfig c, int vocabSize) {
         return new GptConfig(vocabSize, c.blockSize(), c.nLayer(), c.nHead(), c.nEmbd(), c.dropout(), c.bias(),
                 c.architecture());
@@ -345,6 +403,10 @@ public final class Trainer {
     private void prepareOutDir() throws IOException {
         try {
             Files.createDirectories(outDir);
+            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png", "config.properties")) {
+                AtomicFiles.requireRegularOrAbsent(outDir.resolve(f));        // fail now, not at the first save
+            }
+            removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
                     ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
                             + "` repeats it\n" + config.toProperties()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -352,6 +414,21 @@ public final class Trainer {
             String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
             throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
         }
+    }
+
+    /** Temporary files that killed runs left in the run folder (a running one's are its own: not touched). */
+    private void removeLeftovers() throws IOException {
+        long[] a = CheckpointWriter.removeLeftovers(outDir);
+        long[] b = AtomicFiles.removeLeftovers(outDir, List.of("config.properties", "metrics.jsonl", "loss.png"));
+        long files = a[0] + b[0];
+        if (files > 0) {
+            out.printf(Locale.ROOT, "note: removed %d temporary file%s (%s) left by killed runs in %s%n", files,
+                    files == 1 ? "" : "s", bytes(a[1] + b[1]), outDir);
+        }
+    }
+
+    private static String bytes(long n) {
+        return n < 1 << 20 ? (n + 1023) / 1024 + " KB" : String.format(Locale.ROOT, "%.1f MB", n / 1048576.0);
     }
 
     private static String name(Enum<?> e) {

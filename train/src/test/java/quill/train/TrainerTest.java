@@ -133,7 +133,7 @@ class TrainerTest {
         Checkpoint ckpt = Checkpoint.load(Checkpoint.last(out));
         TrainingState s = ckpt.state();
         Checkpoint old = new Checkpoint(ckpt.file(), ckpt.config(), ckpt.modelConfig(), ckpt.tokenizer(),
-                new TrainingState(s.iter(), s.lastEvalIter(), s.bestValLoss(), null, null, s.dropoutState()), null);
+                new TrainingState(s.iter(), s.lastEvalIter(), s.bestValLoss(), null, null, s.dropoutState()));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> TinyRun.trainer(TinyRun.config(out, 10), data, new StringWriter()).run(old));
         assertTrue(e.getMessage().contains("checkpoint format 1"), e.getMessage());

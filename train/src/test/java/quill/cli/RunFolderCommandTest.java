@@ -1,0 +1,121 @@
+package quill.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import quill.train.Checkpoint;
+import quill.train.PreparedData;
+import quill.train.RunLock;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** `quill train` and a run folder: one process at a time, and a refused command changes nothing. */
+class RunFolderCommandTest {
+
+    static final String TEXT = "To be, or not to be, that is the question:\n";
+
+    @TempDir
+    Path tmp;
+
+    private Path out() {
+        return tmp.resolve("out");
+    }
+
+    private CliRun train(String... extra) throws IOException {
+        Path input = tmp.resolve("tiny.txt");
+        if (!Files.exists(input)) Files.writeString(input, TEXT.repeat(50));
+        List<String> defaults = List.of("--data-dir", tmp.resolve("data").toString(),
+                "--input", input.toString(), "--dataset", "tiny", "--out-dir", out().toString(),
+                "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
+                "--eval-interval", "3", "--eval-iters", "2", "--warmup-iters", "2", "--lr-decay-iters", "10");
+        List<String> args = new ArrayList<>(List.of("train"));
+        for (int i = 0; i < defaults.size(); i += 2) {
+            if (!List.of(extra).contains(defaults.get(i))) args.addAll(defaults.subList(i, i + 2));
+        }
+        args.addAll(List.of(extra));
+        return CliRun.quill(args.toArray(String[]::new));
+    }
+
+    @Test
+    void aFolderInUseIsRefusedNamingTheProcess() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        Map<String, String> before = snapshot(out());
+        try (RunLock held = RunLock.acquire(out(), "quill train")) {
+            CliRun second = train("--resume", "--max-iters", "6");
+            assertEquals(1, second.exitCode(), second.err());
+            assertTrue(second.err().startsWith("error: " + out() + " is in use by process " + ProcessHandle.current().pid()),
+                    second.err());
+            assertEquals(before, snapshot(out()));
+        }
+        assertEquals(0, train("--resume", "--max-iters", "6").exitCode(), "a released lock does not block");
+    }
+
+    @Test
+    void aRefusedResumeChangesNothing() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        Map<String, String> before = snapshot(out());
+        CliRun refused = train("--resume", "--max-iters", "6", "--n-embd", "32");
+        assertEquals(1, refused.exitCode(), refused.err());
+        assertTrue(refused.err().contains("n-embd 16 but the settings say 32"), refused.err());
+        assertEquals(before, snapshot(out()));
+    }
+
+    @Test
+    void resumingAFinishedRunSaysThereIsNothingToDo() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        Map<String, String> before = snapshot(out());
+        for (String maxIters : List.of("3", "2")) {
+            CliRun again = train("--resume", "--max-iters", maxIters);
+            assertEquals(0, again.exitCode(), again.err());
+            assertTrue(again.out().contains("nothing to do: the run in " + out() + " has done 3 iterations"), again.out());
+            assertFalse(again.out().contains("done:"), again.out());
+            assertEquals(before, snapshot(out()));
+        }
+    }
+
+    /** The checkpoint records which text it trained on; resuming on another is refused unless asked for. */
+    @Test
+    void resumingOnChangedDataIsRefusedUnlessAllowed() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        String trainedOn = PreparedData.load(tmp.resolve("data"), "tiny").sourceSha256();
+        assertEquals(trainedOn, Checkpoint.load(Checkpoint.last(out())).sourceSha256());
+
+        Path other = Files.writeString(tmp.resolve("other.txt"), "To be, or not to be: that is the question,\n".repeat(40));
+        CliRun prepare = CliRun.quill("prepare", "tiny", "--input", other.toString(), "--data-dir", tmp.resolve("data").toString());
+        assertEquals(0, prepare.exitCode(), prepare.err());
+        Map<String, String> before = snapshot(out());
+        CliRun refused = train("--resume", "--max-iters", "6");
+        assertEquals(1, refused.exitCode(), refused.err());
+        assertTrue(refused.err().contains("the text of dataset tiny changed since"), refused.err());
+        assertTrue(refused.err().contains("--allow-data-change"), refused.err());
+        assertEquals(before, snapshot(out()));
+
+        CliRun allowed = train("--resume", "--max-iters", "6", "--allow-data-change");
+        assertEquals(0, allowed.exitCode(), allowed.err());
+        assertTrue(allowed.out().contains("note: dataset tiny changed"), allowed.out());
+        String now = PreparedData.load(tmp.resolve("data"), "tiny").sourceSha256();
+        assertNotEquals(trainedOn, now);
+        assertEquals(now, Checkpoint.load(Checkpoint.last(out())).sourceSha256());
+    }
+
+    static Map<String, String> snapshot(Path dir) throws IOException {
+        Map<String, String> files = new TreeMap<>();
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.filter(Files::isRegularFile).filter(p -> !p.endsWith(".quill.lock")).toList()) {
+                files.put(dir.relativize(p).toString(), java.util.Arrays.hashCode(Files.readAllBytes(p)) + ":" + Files.size(p));
+            }
+        }
+        return files;
+    }
+}
