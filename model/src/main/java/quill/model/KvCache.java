@@ -167,7 +167,9 @@ public final class KvCache {
             DataType type = qkvT.dataType();
             INDArray out = Elements.empty(type, 1, t, c);
             new Elements(out).put(0, y, t * c);
-            return Tensor.constant(out);
+            return Tensor.op("cachedAttention", out, g -> {
+                throw new UnsupportedOperationException("generation through a KV cache has no backward pass");
+            }, qkvT);
         }
 
         /** {@code att[j] = q . keys[j]} for keys 0..seen-1 of head h, four channels a pass. */
