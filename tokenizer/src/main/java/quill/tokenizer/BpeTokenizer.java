@@ -17,6 +17,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -81,8 +82,8 @@ public final class BpeTokenizer implements Tokenizer {
             int left = merges[i][0];
             int right = merges[i][1];
             if (left < 0 || right < 0 || left >= id || right >= id) {
-                throw new IllegalArgumentException("merge " + i + " is [" + left + ", " + right + "], but only ids below "
-                        + id + " exist before it");
+                throw new IllegalArgumentException("merge " + i + " is [" + left + ", " + right
+                        + "], but only ids below " + id + " exist before it");
             }
             if (mergedId.putIfAbsent(BpeTrainer.pairKey(left, right), id) != null) {
                 throw new IllegalArgumentException("merge " + i + " repeats the pair [" + left + ", " + right + "]");
@@ -114,16 +115,16 @@ public final class BpeTokenizer implements Tokenizer {
      */
     public static BpeTokenizer train(String text, int vocabSize, String splitPattern) {
         if (vocabSize < BYTES || vocabSize > MAX_VOCAB_SIZE) {
-            throw new IllegalArgumentException("a BPE vocabulary size must be between " + BYTES + " (the byte values) and "
-                    + MAX_VOCAB_SIZE + " (16-bit ids), got " + vocabSize);
+            throw new IllegalArgumentException("a BPE vocabulary size must be between " + BYTES
+                    + " (the byte values) and " + MAX_VOCAB_SIZE + " (16-bit ids), got " + vocabSize);
         }
         SplitPattern split = SplitPattern.named(splitPattern);
         if (text.isEmpty()) throw new IllegalArgumentException("cannot train a BPE tokenizer on empty text");
         int[][] merges = BpeTrainer.train(text, vocabSize - BYTES, split);
         if (merges.length < vocabSize - BYTES) {
-            throw new IllegalArgumentException(String.format("the text is too short for a vocabulary of %,d: after %,d merges"
-                    + " no two tokens are left side by side (at most %,d ids)", vocabSize, merges.length,
-                    BYTES + merges.length));
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "the text is too short for a vocabulary of %,d: after %,d merges no two tokens are left side by side (at most %,d ids)",
+                    vocabSize, merges.length, BYTES + merges.length));
         }
         return new BpeTokenizer(split, merges, List.of());
     }
@@ -156,7 +157,9 @@ public final class BpeTokenizer implements Tokenizer {
         JsonElement special = json.get("special_tokens");
         if (special != null && special.isJsonObject()) {
             Map<Integer, String> byId = new HashMap<>();
-            for (Map.Entry<String, JsonElement> e : special.getAsJsonObject().entrySet()) byId.put(e.getValue().getAsInt(), e.getKey());
+            for (Map.Entry<String, JsonElement> e : special.getAsJsonObject().entrySet()) {
+                byId.put(e.getValue().getAsInt(), e.getKey());
+            }
             for (int id = BYTES + pairs.length; byId.containsKey(id); id++) specials.add(byId.get(id));
             if (specials.size() != byId.size()) {
                 throw new IllegalArgumentException("special token ids must be " + (BYTES + pairs.length) + ", "
@@ -334,7 +337,9 @@ public final class BpeTokenizer implements Tokenizer {
         }
 
         void addAll(int[] more) {
-            if (size + more.length > values.length) values = Arrays.copyOf(values, Math.max(2 * values.length, size + more.length));
+            if (size + more.length > values.length) {
+                values = Arrays.copyOf(values, Math.max(2 * values.length, size + more.length));
+            }
             System.arraycopy(more, 0, values, size, more.length);
             size += more.length;
         }

@@ -134,7 +134,7 @@ class BpeTokenizerTest {
         assertEquals("a\uFFFDb", tokenizer.decode(new int[]{'a', 0x80, 'b'})); // a lone continuation byte
         assertEquals("\uFFFD\uFFFD", tokenizer.decode(new int[]{0xFF, 0xFE}));
         assertEquals("😀", tokenizer.decode(new int[]{0xF0, 0x9F, 0x98, 0x80}));
-        // as many U+FFFD as Python's bytes.decode("utf-8", errors="replace") gives (Java's own decoder differs on ED BF)
+        // as many U+FFFD as Python's bytes.decode("utf-8", errors="replace") (Java's own decoder differs on ED BF)
         assertEquals("\uFFFD".repeat(4), tokenizer.decode(new int[]{0xED, 0xBF, 0xA0, 0xA0})); // an encoded surrogate
         assertEquals("\uFFFD".repeat(3), tokenizer.decode(new int[]{0xE0, 0x80, 0x80})); // overlong
         assertEquals("\uFFFD".repeat(4), tokenizer.decode(new int[]{0xF4, 0x90, 0x80, 0x80})); // past U+10FFFF
@@ -156,13 +156,15 @@ class BpeTokenizerTest {
     void trainingIsDeterministic() {
         String text = SHAKESPEARE + MIXED + jumble(5, 5000);
         for (String pattern : SplitPattern.NAMES) {
-            assertEquals(BpeTokenizer.train(text, 600, pattern).toJson(), BpeTokenizer.train(text, 600, pattern).toJson());
+            BpeTokenizer first = BpeTokenizer.train(text, 600, pattern);
+            assertEquals(first.toJson(), BpeTokenizer.train(text, 600, pattern).toJson());
         }
     }
 
     @Test
     void specialTokensAreNeverSplit() {
-        BpeTokenizer tokenizer = BpeTokenizer.train(SHAKESPEARE, 300, "gpt4").withSpecialTokens(List.of("<|endoftext|>", "<|end|>"));
+        BpeTokenizer tokenizer = BpeTokenizer.train(SHAKESPEARE, 300, "gpt4")
+                .withSpecialTokens(List.of("<|endoftext|>", "<|end|>"));
         assertEquals(302, tokenizer.vocabSize());
         String text = "speak.<|endoftext|>All:<|end|><|endoftext|>";
         List<Integer> expected = new ArrayList<>(boxed(tokenizer.encode("speak.")));
@@ -177,7 +179,8 @@ class BpeTokenizerTest {
     @Test
     void savedAndLoadedEncodesIdentically(@TempDir Path dir) throws Exception {
         for (String pattern : SplitPattern.NAMES) {
-            BpeTokenizer tokenizer = BpeTokenizer.train(SHAKESPEARE + MIXED, 400, pattern).withSpecialTokens(List.of("<|endoftext|>"));
+            BpeTokenizer tokenizer = BpeTokenizer.train(SHAKESPEARE + MIXED, 400, pattern)
+                    .withSpecialTokens(List.of("<|endoftext|>"));
             Path file = dir.resolve(pattern + ".json");
             tokenizer.save(file);
             Tokenizer loaded = Tokenizer.load(file);
@@ -188,7 +191,8 @@ class BpeTokenizerTest {
             assertEquals(tokenizer.toJson(), loaded.toJson());
             assertEquals(pattern, ((BpeTokenizer) loaded).splitPattern());
         }
-        JsonObject json = JsonParser.parseString(Files.readString(dir.resolve("gpt4.json"), StandardCharsets.UTF_8)).getAsJsonObject();
+        String saved = Files.readString(dir.resolve("gpt4.json"), StandardCharsets.UTF_8);
+        JsonObject json = JsonParser.parseString(saved).getAsJsonObject();
         assertEquals("bpe", json.get("type").getAsString());
         assertEquals(SplitPattern.GPT4, json.get("pattern").getAsString());
         assertEquals(144, json.getAsJsonArray("merges").size());
@@ -198,10 +202,12 @@ class BpeTokenizerTest {
     @Test
     void badInputIsOneClearMessage() {
         assertEquals("a BPE vocabulary size must be between 256 (the byte values) and 65536 (16-bit ids), got 255",
-                assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 255, "gpt4")).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 255, "gpt4"))
+                        .getMessage());
         assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 65_537, "gpt4"));
         assertEquals("unknown split pattern 'gpt3' (known: gpt4, gpt2, none)",
-                assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 300, "gpt3")).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 300, "gpt3"))
+                        .getMessage());
         assertEquals("cannot train a BPE tokenizer on empty text",
                 assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("", 300, "gpt4")).getMessage());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.train("abc", 300, "none"))
@@ -219,7 +225,8 @@ class BpeTokenizerTest {
             "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [], \"special_tokens\": {\"<s>\": 300}}",
         };
         for (String json : damaged) {
-            assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromJson(JsonParser.parseString(json).getAsJsonObject()), json);
+            JsonObject object = JsonParser.parseString(json).getAsJsonObject();
+            assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromJson(object), json);
         }
     }
 

@@ -25,7 +25,9 @@ final class ReferenceBpe {
             // insertion order = the order pairs are first counted, which breaks ties as Python's max does
             Map<List<Integer>, Integer> counts = new LinkedHashMap<>();
             for (List<Integer> ids : chunks) {
-                for (int j = 0; j + 1 < ids.size(); j++) counts.merge(List.of(ids.get(j), ids.get(j + 1)), 1, Integer::sum);
+                for (int j = 0; j + 1 < ids.size(); j++) {
+                    counts.merge(List.of(ids.get(j), ids.get(j + 1)), 1, Integer::sum);
+                }
             }
             if (counts.isEmpty()) break;
             List<Integer> best = null;

@@ -40,7 +40,8 @@ class StreamingDecoderTest {
             for (int i = 0; i < ids.length; i++) {
                 // mostly raw bytes that lead, continue or break UTF-8 sequences, sometimes a merged token
                 int[] interesting = {'a', 0x80, 0x9F, 0xBF, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xFF, 0xA0, 0x8F};
-                ids[i] = random.nextInt(3) == 0 ? random.nextInt(tokenizer.vocabSize()) : interesting[random.nextInt(interesting.length)];
+                boolean merged = random.nextInt(3) == 0;
+                ids[i] = merged ? random.nextInt(tokenizer.vocabSize()) : interesting[random.nextInt(interesting.length)];
             }
             assertEquals(tokenizer.decode(ids), streamed(tokenizer, ids), java.util.Arrays.toString(ids));
         }
