@@ -68,14 +68,15 @@ public final class AttentionCommand implements Callable<Integer> {
         PrintWriter console = spec.commandLine().getOut();
         if (ids.length > blockSize) {
             // As sampling does: the model sees at most blockSize tokens, the most recent ones.
-            prompt = checkpoint.tokenizer().decode(java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length));
+            ids = java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length);
+            prompt = checkpoint.tokenizer().decode(ids);
             console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize + " (the block size)");
         }
 
         Gpt model = checkpoint.newModel();
         String title = String.format("Attention in layer %d (of 0-%d), iteration %d: \"%s\"",
                 layer, nLayer - 1, checkpoint.state().iter(), prompt.replace("\n", "⏎"));
-        BufferedImage image = AttentionPlot.of(model, checkpoint.tokenizer(), prompt, layer, title);
+        BufferedImage image = AttentionPlot.of(model, checkpoint.tokenizer(), ids, layer, title);
 
         Path target = out != null ? out : dir.resolve("attention-layer" + layer + ".png");
         if (Files.isDirectory(target)) {
