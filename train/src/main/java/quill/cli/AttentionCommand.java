@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "attention", mixinStandardHelpOptions = true,
         description = "Draw the attention weights of one layer for a prompt: a grid of heatmaps, one per head; "
-                + "row = query position, column = key position, both labelled with the prompt's characters.",
+                + "row = query position, column = key position, both labelled with the prompt's tokens.",
         footer = {"", "Example: quill attention --start \"ROMEO:\\nBut soft\" --layer 1"})
 public final class AttentionCommand implements Callable<Integer> {
 

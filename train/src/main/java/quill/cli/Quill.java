@@ -20,6 +20,7 @@ import java.util.Properties;
                 CheckReferenceCommand.class,
                 BenchCommand.class,
                 AttentionCommand.class,
+                TokenizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {
