@@ -123,7 +123,8 @@ public final class BpeTokenizer implements Tokenizer {
         int[][] merges = BpeTrainer.train(text, vocabSize - BYTES, split);
         if (merges.length < vocabSize - BYTES) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "the text is too short for a vocabulary of %,d: after %,d merges no two tokens are left side by side (at most %,d ids)",
+                    "the text is too short for a vocabulary of %,d: after %,d merges no two tokens are left side by side"
+                            + " (at most %,d ids)",
                     vocabSize, merges.length, BYTES + merges.length));
         }
         return new BpeTokenizer(split, merges, List.of());

@@ -64,7 +64,8 @@ public final class PrepareCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "train has %,d tokens%n", data.trainTokens());
         out.printf(Locale.ROOT, "val has %,d tokens%n", data.valTokens());
         if (bpe() != null) {
-            out.printf(Locale.ROOT, "%.2f characters per token%n", characters / (double) (data.trainTokens() + data.valTokens()));
+            double tokens = data.trainTokens() + data.valTokens();
+            out.printf(Locale.ROOT, "%.2f characters per token%n", characters / tokens);
         }
         out.printf("wrote %s: input.txt, train.bin, val.bin, meta.json%n", data.dir());
         out.flush();
@@ -75,7 +76,7 @@ public final class PrepareCommand implements Callable<Integer> {
     private DatasetPreparer.Bpe bpe() {
         String problem = null;
         if (tokenizer.equals("char")) {
-            if (vocabSize != null) problem = "--vocab-size is for --tokenizer bpe; a char vocabulary is the text's characters";
+            if (vocabSize != null) problem = "--vocab-size is for --tokenizer bpe (a char vocabulary is the text's characters)";
             else if (splitPattern != null) problem = "--split-pattern is for --tokenizer bpe";
         } else if (!tokenizer.equals("bpe")) {
             problem = "--tokenizer must be char or bpe, got '" + tokenizer + "'";
@@ -83,6 +84,7 @@ public final class PrepareCommand implements Callable<Integer> {
             problem = "--tokenizer bpe needs --vocab-size V (256 to 65536; e.g. 512 or 4096)";
         }
         if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
-        return vocabSize == null ? null : new DatasetPreparer.Bpe(vocabSize, splitPattern == null ? "gpt4" : splitPattern);
+        if (vocabSize == null) return null;
+        return new DatasetPreparer.Bpe(vocabSize, splitPattern == null ? "gpt4" : splitPattern);
     }
 }

@@ -53,7 +53,8 @@ public final class TokenizeCommand implements Callable<Integer> {
     Path outDir;
 
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "200",
-            description = "List at most N tokens, one a line; the counts cover the whole text (default: ${DEFAULT-VALUE}).")
+            description = "List at most N tokens (0: only the counts); the counts cover the whole text"
+                    + " (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
     @Spec
@@ -90,21 +91,20 @@ public final class TokenizeCommand implements Callable<Integer> {
 
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "tokenizer: %s (%s)%n", describe(tokenizer), source);
-        StringBuilder pieces = new StringBuilder();
-        for (int i = 0; i < Math.min(ids.length, maxTokens); i++) {
-            pieces.append('[').append(shown(tokenizer, ids[i])).append(']');
+        if (maxTokens > 0) {
+            int listed = Math.min(ids.length, maxTokens);
+            StringBuilder pieces = new StringBuilder();
+            for (int i = 0; i < listed; i++) pieces.append('[').append(shown(tokenizer, ids[i])).append(']');
+            out.println(pieces + (listed < ids.length ? " ..." : ""));
+            out.printf("%7s  %s%n", "id", "token");
+            for (int i = 0; i < listed; i++) out.printf(Locale.ROOT, "%7d  %s%n", ids[i], shown(tokenizer, ids[i]));
+            if (listed < ids.length) out.printf(Locale.ROOT, "... %,d more%n", ids.length - listed);
         }
-        if (ids.length > maxTokens) pieces.append(" ...");
-        out.println(pieces);
-        out.printf("%7s  %s%n", "id", "token");
-        for (int i = 0; i < Math.min(ids.length, maxTokens); i++) {
-            out.printf(Locale.ROOT, "%7d  %s%n", ids[i], shown(tokenizer, ids[i]));
-        }
-        if (ids.length > maxTokens) out.printf(Locale.ROOT, "... %,d more%n", ids.length - maxTokens);
         long characters = text.codePoints().count();
         int bytes = text.getBytes(StandardCharsets.UTF_8).length;
         out.printf(Locale.ROOT, "%,d characters, %,d bytes, %,d tokens: %.2f bytes per token, %.2f characters per"
-                + " token%n", characters, bytes, ids.length, bytes / (double) ids.length, characters / (double) ids.length);
+                + " token%n", characters, bytes, ids.length, bytes / (double) ids.length,
+                characters / (double) ids.length);
         out.flush();
         return 0;
     }

@@ -114,8 +114,8 @@ public final class DatasetPreparer {
         if (bpe == null) {
             tokenizer = CharTokenizer.fromCorpus(text);
             if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token files"
-                        + " store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
+                        + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
             }
             ids = tokenizer.encode(text);
             split = (int) (ids.length * 0.9); // Python's int(n*0.9): the same double, truncated
