@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.PriorityQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -69,7 +68,8 @@ public final class BpeTokenizer implements Tokenizer {
     private final byte[][] vocab;
     private final Map<String, Integer> specialIds;
     private final Pattern specialPattern; // null when there are no special tokens
-    private final Map<String, int[]> cache = new ConcurrentHashMap<>();
+    /** One per thread, so that encoding never waits for a lock. */
+    private final ThreadLocal<ChunkCache> caches = ThreadLocal.withInitial(() -> new ChunkCache(CACHE_LIMIT));
 
     private BpeTokenizer(SplitPattern split, int[][] merges, List<String> specials) {
         this.split = split;
@@ -209,11 +209,13 @@ public final class BpeTokenizer implements Tokenizer {
 
     /** Text without special tokens: chunk by chunk, each chunk's ids remembered when it is short. */
     private void encodeOrdinary(String text, IntList out) {
-        split.forEachChunk(text, chunk -> {
-            int[] ids = chunk.length() > CACHE_MAX_CHUNK ? null : cache.get(chunk);
+        ChunkCache cache = caches.get();
+        split.forEachChunk(text, (start, end) -> {
+            boolean cached = end - start <= CACHE_MAX_CHUNK;
+            int[] ids = cached ? cache.get(text, start, end) : null;
             if (ids == null) {
-                ids = encodeChunk(utf8(chunk));
-                if (chunk.length() <= CACHE_MAX_CHUNK && cache.size() < CACHE_LIMIT) cache.put(chunk, ids);
+                ids = encodeChunk(utf8(text.substring(start, end)));
+                if (cached) cache.put(text, start, end, ids);
             }
             out.addAll(ids);
         });

@@ -100,7 +100,7 @@ final class BpeTrainer {
      */
     static int[][] train(String text, int numMerges, SplitPattern pattern) {
         Map<String, Integer> chunkCounts = new LinkedHashMap<>(); // insertion order: first appearance
-        pattern.forEachChunk(text, chunk -> chunkCounts.merge(chunk, 1, Integer::sum));
+        pattern.forEachChunk(text, (start, end) -> chunkCounts.merge(text.substring(start, end), 1, Integer::sum));
         BpeTrainer trainer = new BpeTrainer(chunkCounts);
         List<int[]> merges = new ArrayList<>(numMerges);
         for (int i = 0; i < numMerges; i++) {

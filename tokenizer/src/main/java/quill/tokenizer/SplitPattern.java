@@ -84,17 +84,23 @@ public final class SplitPattern {
     /** The chunks of {@code text}, in order: Python's {@code regex.findall(pattern, text)}. */
     public List<String> split(String text) {
         List<String> chunks = new ArrayList<>();
-        forEachChunk(text, chunks::add);
+        forEachChunk(text, (start, end) -> chunks.add(text.substring(start, end)));
         return chunks;
     }
 
-    /** Calls {@code action} with each chunk of {@code text}, in order, without building a list. */
-    void forEachChunk(String text, java.util.function.Consumer<String> action) {
+    /** What to do with one chunk, {@code text[start, end)}. */
+    @FunctionalInterface
+    interface ChunkAction {
+        void accept(int start, int end);
+    }
+
+    /** Calls {@code action} with each chunk of {@code text}, in order, without copying the chunks out. */
+    void forEachChunk(String text, ChunkAction action) {
         if (pattern == null) {
-            if (!text.isEmpty()) action.accept(text);
+            if (!text.isEmpty()) action.accept(0, text.length());
             return;
         }
         Matcher m = pattern.matcher(text);
-        while (m.find()) action.accept(m.group());
+        while (m.find()) action.accept(m.start(), m.end());
     }
 }
