@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -62,8 +61,8 @@ public final class BpeTokenizer implements Tokenizer {
 
     private final SplitPattern split;
     private final int[][] merges;
-    /** Pair key ({@link BpeTrainer#pairKey}) -> the id it merges into. */
-    private final Map<Long, Integer> mergedId;
+    /** (left, right) -> the id it merges into. */
+    private final PairIds mergedId;
     /** The bytes of every id, the special tokens' included. */
     private final byte[][] vocab;
     private final Map<String, Integer> specialIds;
@@ -74,7 +73,6 @@ public final class BpeTokenizer implements Tokenizer {
     private BpeTokenizer(SplitPattern split, int[][] merges, List<String> specials) {
         this.split = split;
         this.merges = merges;
-        this.mergedId = new HashMap<>(2 * merges.length);
         this.vocab = new byte[BYTES + merges.length + specials.size()][];
         for (int b = 0; b < BYTES; b++) vocab[b] = new byte[]{(byte) b};
         for (int i = 0; i < merges.length; i++) {
@@ -85,11 +83,9 @@ public final class BpeTokenizer implements Tokenizer {
                 throw new IllegalArgumentException("merge " + i + " is [" + left + ", " + right
                         + "], but only ids below " + id + " exist before it");
             }
-            if (mergedId.putIfAbsent(BpeTrainer.pairKey(left, right), id) != null) {
-                throw new IllegalArgumentException("merge " + i + " repeats the pair [" + left + ", " + right + "]");
-            }
             vocab[id] = concat(vocab[left], vocab[right]);
         }
+        this.mergedId = new PairIds(merges); // checks that no pair is learned twice
         this.specialIds = new LinkedHashMap<>();
         for (String special : specials) {
             if (special.isEmpty()) throw new IllegalArgumentException("a special token cannot be the empty string");
@@ -231,7 +227,7 @@ public final class BpeTokenizer implements Tokenizer {
         int[] ids = new int[n];
         int[] next = new int[n];
         int[] prev = new int[n];
-        PriorityQueue<Long> queue = new PriorityQueue<>(); // (merged id << 32 | position), smallest first
+        LongHeap queue = new LongHeap(); // (merged id << 32 | position), smallest first
         for (int i = 0; i < n; i++) {
             ids[i] = bytes[i] & 0xFF;
             next[i] = i + 1 < n ? i + 1 : -1;
@@ -244,7 +240,7 @@ public final class BpeTokenizer implements Tokenizer {
             int p = (int) entry;
             int id = (int) (entry >>> 32);
             int q = next[p];
-            if (ids[p] < 0 || q < 0 || mergedId.getOrDefault(BpeTrainer.pairKey(ids[p], ids[q]), -1) != id) continue;
+            if (ids[p] < 0 || q < 0 || mergedId.get(ids[p], ids[q]) != id) continue;
             ids[p] = id; // the pair at p merges: q's token joins p's
             ids[q] = -1;
             next[p] = next[q];
@@ -258,9 +254,9 @@ public final class BpeTokenizer implements Tokenizer {
         return out;
     }
 
-    private void offer(PriorityQueue<Long> queue, int left, int right, int position) {
-        Integer id = mergedId.get(BpeTrainer.pairKey(left, right));
-        if (id != null) queue.add((long) id << 32 | position);
+    private void offer(LongHeap queue, int left, int right, int position) {
+        int id = mergedId.get(left, right);
+        if (id >= 0) queue.add((long) id << 32 | position);
     }
 
     /** Concatenates the ids' bytes and decodes them as UTF-8, with U+FFFD for each invalid sequence. */
