@@ -71,9 +71,14 @@ public final class BpeTokenizer implements Tokenizer {
     private final ThreadLocal<ChunkCache> caches = ThreadLocal.withInitial(() -> new ChunkCache(CACHE_LIMIT));
 
     private BpeTokenizer(SplitPattern split, int[][] merges, List<String> specials) {
+        int vocabSize = BYTES + merges.length + specials.size();
+        if (vocabSize > MAX_VOCAB_SIZE) {
+            throw new IllegalArgumentException("a BPE vocabulary holds at most " + MAX_VOCAB_SIZE + " ids, this one "
+                    + vocabSize);
+        }
         this.split = split;
         this.merges = merges;
-        this.vocab = new byte[BYTES + merges.length + specials.size()][];
+        this.vocab = new byte[vocabSize][];
         for (int b = 0; b < BYTES; b++) vocab[b] = new byte[]{(byte) b};
         for (int i = 0; i < merges.length; i++) {
             int id = BYTES + i;
@@ -94,10 +99,6 @@ public final class BpeTokenizer implements Tokenizer {
                 throw new IllegalArgumentException("special token '" + special + "' is given twice");
             }
             vocab[id] = special.getBytes(StandardCharsets.UTF_8);
-        }
-        if (vocab.length > MAX_VOCAB_SIZE) {
-            throw new IllegalArgumentException("a BPE vocabulary holds at most " + MAX_VOCAB_SIZE + " ids, this one "
-                    + vocab.length);
         }
         // the longest special first, so that one which contains another wins
         this.specialPattern = specials.isEmpty() ? null : Pattern.compile(specials.stream()
@@ -144,7 +145,8 @@ public final class BpeTokenizer implements Tokenizer {
         int[][] pairs = new int[list.size()][];
         for (int i = 0; i < pairs.length; i++) {
             JsonElement pair = list.get(i);
-            if (!pair.isJsonArray() || pair.getAsJsonArray().size() != 2) {
+            if (!pair.isJsonArray() || pair.getAsJsonArray().size() != 2 || !isInt(pair.getAsJsonArray().get(0))
+                    || !isInt(pair.getAsJsonArray().get(1))) {
                 throw new IllegalArgumentException("merge " + i + " must be a pair of ids [left, right], got " + pair);
             }
             pairs[i] = new int[]{pair.getAsJsonArray().get(0).getAsInt(), pair.getAsJsonArray().get(1).getAsInt()};
@@ -155,6 +157,7 @@ public final class BpeTokenizer implements Tokenizer {
         if (special != null && special.isJsonObject()) {
             Map<Integer, String> byId = new HashMap<>();
             for (Map.Entry<String, JsonElement> e : special.getAsJsonObject().entrySet()) {
+                if (!isInt(e.getValue())) throw new IllegalArgumentException("special token '" + e.getKey() + "' needs an id");
                 byId.put(e.getValue().getAsInt(), e.getKey());
             }
             for (int id = BYTES + pairs.length; byId.containsKey(id); id++) specials.add(byId.get(id));
@@ -164,6 +167,11 @@ public final class BpeTokenizer implements Tokenizer {
             }
         }
         return new BpeTokenizer(SplitPattern.ofRegex(pattern.getAsString()), pairs, specials);
+    }
+
+    private static boolean isInt(JsonElement e) {
+        return e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()
+                && e.getAsDouble() == Math.rint(e.getAsDouble()) && Math.abs(e.getAsDouble()) < Integer.MAX_VALUE;
     }
 
     @Override

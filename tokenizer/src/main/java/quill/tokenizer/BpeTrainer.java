@@ -21,9 +21,9 @@ import java.util.Set;
  *       pair = the most frequent pair; on a tie, the one counted first (scanning chunks left to right)
  *       replace each non-overlapping occurrence of pair, left to right, by the new id 256 + i
  * </pre>
- * That loop rescans the whole text for every merge: thousands of passes over a megabyte. This class
- * gets the same merges while touching only what each merge changes (Sennrich et al. 2016, "Neural
- * Machine Translation of Rare Words with Subword Units", arXiv:1508.07909, count pairs the same way):
+ * (BPE for words: Sennrich et al. 2016, "Neural Machine Translation of Rare Words with Subword Units",
+ * arXiv:1508.07909.) That loop rescans the whole text for every merge: thousands of passes over a
+ * megabyte. This class gets the same merges while touching only what each merge changes:
  * <ul>
  *   <li>Each distinct chunk is stored once, weighted by how often it occurs ({@code " the"} occurs
  *       thousands of times but is merged once). The distinct chunks sit end to end in one array, in
@@ -38,7 +38,8 @@ import java.util.Set;
  * </ul>
  * Position lists are never cleaned: a position whose tokens no longer form the pair is just skipped.
  * Tokens only ever merge into new ids, so a broken adjacency never comes back and a position is never
- * listed twice for the same pair. {@code BpeTrainerTest} checks the merges against the plain loop.
+ * listed twice for the same pair. {@code BpeTokenizerTest} checks the merges against the plain loop
+ * ({@code ReferenceBpe}, in the tests) on texts full of ties and overlaps.
  */
 final class BpeTrainer {
 

@@ -223,11 +223,31 @@ class BpeTokenizerTest {
             "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [[97]]}",
             "{\"type\": \"bpe\", \"pattern\": \"(\", \"merges\": []}",
             "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [], \"special_tokens\": {\"<s>\": 300}}",
+            "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [], \"special_tokens\": {\"<s>\": \"x\"}}",
+            "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [[97, \"b\"]]}",
+            "{\"type\": \"bpe\", \"pattern\": \"\", \"merges\": [[97, 1.5]]}",
         };
         for (String json : damaged) {
             JsonObject object = JsonParser.parseString(json).getAsJsonObject();
             assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromJson(object), json);
         }
+    }
+
+    @Test
+    void moreThan65536IdsAreRejected() {
+        com.google.gson.JsonArray merges = new com.google.gson.JsonArray();
+        for (int i = 0; i < BpeTokenizer.MAX_VOCAB_SIZE - 256 + 1; i++) { // distinct pairs of bytes
+            com.google.gson.JsonArray pair = new com.google.gson.JsonArray();
+            pair.add(i / 256);
+            pair.add(i % 256);
+            merges.add(pair);
+        }
+        JsonObject json = new JsonObject();
+        json.addProperty("type", "bpe");
+        json.addProperty("pattern", "");
+        json.add("merges", merges);
+        assertEquals("a BPE vocabulary holds at most 65536 ids, this one 65537",
+                assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromJson(json)).getMessage());
     }
 
     private static List<Integer> boxed(int[] ids) {
