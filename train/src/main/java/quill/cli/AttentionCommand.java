@@ -68,9 +68,9 @@ public final class AttentionCommand implements Callable<Integer> {
         PrintWriter console = spec.commandLine().getOut();
         if (ids.length > blockSize) {
             // As sampling does: the model sees at most blockSize tokens, the most recent ones.
+            console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize + " (the block size)");
             ids = java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length);
             prompt = checkpoint.tokenizer().decode(ids);
-            console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize + " (the block size)");
         }
 
         Gpt model = checkpoint.newModel();
