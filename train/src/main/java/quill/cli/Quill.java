@@ -15,12 +15,12 @@ import java.util.Properties;
         description = "A from-scratch, character-level GPT trainer on ND4J.",
         subcommands = {
                 PrepareCommand.class,
+                TokenizeCommand.class,
                 TrainCommand.class,
                 SampleCommand.class,
                 CheckReferenceCommand.class,
                 BenchCommand.class,
                 AttentionCommand.class,
-                TokenizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {

@@ -153,11 +153,6 @@ public final class DatasetPreparer {
         return data;
     }
 
-    private static IllegalArgumentException tooShort(Path source, int characters) {
-        return new IllegalArgumentException(source + " is too short: train.bin and val.bin need at least one token"
-                + " each, so at least 2 characters (it has " + characters + ")");
-    }
-
     private static byte[] read(Path file) throws IOException {
         if (!Files.exists(file)) throw new IOException("input file " + file + " does not exist");
         if (Files.isDirectory(file)) throw new IOException(file + " is a folder, not a text file");
@@ -186,6 +181,11 @@ public final class DatasetPreparer {
                     source, bytes[in.position()] & 0xFF, in.position()));
         }
         return out.flip().toString();
+    }
+
+    private static IllegalArgumentException tooShort(Path source, int characters) {
+        return new IllegalArgumentException(source + " is too short: train.bin and val.bin need at least one token"
+                + " each, so at least 2 characters (it has " + characters + ")");
     }
 
     private byte[] downloadShakespeare() throws IOException {
