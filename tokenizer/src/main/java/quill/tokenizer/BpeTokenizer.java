@@ -58,6 +58,8 @@ public final class BpeTokenizer implements Tokenizer {
     private static final int CACHE_LIMIT = 200_000;
     /** Chunks longer than this (a long run of spaces, a whole text without splitting) are not remembered. */
     private static final int CACHE_MAX_CHUNK = 64;
+    /** Chunks longer than this queue their merges in buckets by id ({@link RankBuckets}), not in a heap. */
+    private static final int LONG_CHUNK = 1024;
 
     private final SplitPattern split;
     private final int[][] merges;
@@ -235,7 +237,7 @@ public final class BpeTokenizer implements Tokenizer {
         int[] ids = new int[n];
         int[] next = new int[n];
         int[] prev = new int[n];
-        LongHeap queue = new LongHeap(); // (merged id << 32 | position), smallest first
+        MergeQueue queue = n > LONG_CHUNK ? new RankBuckets(merges.length) : new LongHeap();
         for (int i = 0; i < n; i++) {
             ids[i] = bytes[i] & 0xFF;
             next[i] = i + 1 < n ? i + 1 : -1;
@@ -262,7 +264,7 @@ public final class BpeTokenizer implements Tokenizer {
         return out;
     }
 
-    private void offer(LongHeap queue, int left, int right, int position) {
+    private void offer(MergeQueue queue, int left, int right, int position) {
         int id = mergedId.get(left, right);
         if (id >= 0) queue.add((long) id << 32 | position);
     }

@@ -2,16 +2,21 @@ package quill.tokenizer;
 
 import java.util.Arrays;
 
-/** A binary min-heap of longs: a {@code PriorityQueue<Long>} without a boxed Long per entry. */
-final class LongHeap {
+/**
+ * A binary min-heap of longs: a {@code PriorityQueue<Long>} without a boxed Long per entry. For the
+ * short chunks a split pattern makes.
+ */
+final class LongHeap implements MergeQueue {
     private long[] heap = new long[16];
     private int size;
 
-    boolean isEmpty() {
+    @Override
+    public boolean isEmpty() {
         return size == 0;
     }
 
-    void add(long value) {
+    @Override
+    public void add(long value) {
         if (size == heap.length) heap = Arrays.copyOf(heap, 2 * size);
         int i = size++;
         while (i > 0 && heap[(i - 1) / 2] > value) { // move parents down until value fits
@@ -21,8 +26,8 @@ final class LongHeap {
         heap[i] = value;
     }
 
-    /** Removes and returns the smallest value. */
-    long poll() {
+    @Override
+    public long poll() {
         long top = heap[0];
         long last = heap[--size];
         int i = 0;
