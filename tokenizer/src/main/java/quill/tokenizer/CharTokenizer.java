@@ -3,6 +3,7 @@ package quill.tokenizer;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -98,6 +99,11 @@ public final class CharTokenizer implements Tokenizer {
             text.appendCodePoint(codePoints[ids[i]]);
         }
         return text.toString();
+    }
+
+    @Override
+    public byte[] bytes(int id) {
+        return decode(new int[]{id}).getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

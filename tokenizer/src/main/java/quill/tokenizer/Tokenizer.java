@@ -17,11 +17,12 @@ import java.nio.file.Path;
  * {@code [0, vocabSize())}, one embedding row per id.
  *
  * <p>{@link CharTokenizer} gives every character its own id, as nanoGPT's shakespeare_char does.
- * A subword tokenizer (BPE, as GPT-2 uses) would implement this same interface: it trades a larger
- * vocabulary for shorter sequences, so the model sees more text per block.
+ * {@link BpeTokenizer} (byte-pair encoding, as GPT-2 uses) trades a larger vocabulary for shorter
+ * sequences, so the model sees more text per block.
  *
  * <p>A tokenizer is saved as a JSON object whose {@code "type"} field says which class reads it back
- * ({@code "char"} for {@link CharTokenizer}); {@link #fromJson} dispatches on it.
+ * ({@code "char"} for {@link CharTokenizer}, {@code "bpe"} for {@link BpeTokenizer}); {@link #fromJson}
+ * dispatches on it.
  */
 public interface Tokenizer {
 
@@ -30,6 +31,12 @@ public interface Tokenizer {
 
     /** The text of {@code ids}; throws {@link IllegalArgumentException} for an id outside the vocabulary. */
     String decode(int[] ids);
+
+    /**
+     * The UTF-8 bytes token {@code id} stands for. A BPE token may hold part of a character only, so
+     * text streamed token by token goes through a {@link StreamingDecoder}, never {@code decode} per id.
+     */
+    byte[] bytes(int id);
 
     /** The number of distinct ids: every id lies in {@code [0, vocabSize())}. */
     int vocabSize();
@@ -59,6 +66,8 @@ public interface Tokenizer {
         JsonElement type = json.get("type");
         String name = type != null && type.isJsonPrimitive() ? type.getAsString() : "(missing)";
         if (name.equals(CharTokenizer.TYPE)) return CharTokenizer.fromJson(json);
-        throw new IllegalArgumentException("unknown tokenizer type '" + name + "' (known: '" + CharTokenizer.TYPE + "')");
+        if (name.equals(BpeTokenizer.TYPE)) return BpeTokenizer.fromJson(json);
+        throw new IllegalArgumentException("unknown tokenizer type '" + name + "' (known: '" + CharTokenizer.TYPE
+                + "', '" + BpeTokenizer.TYPE + "')");
     }
 }

@@ -119,9 +119,9 @@ class CharTokenizerTest {
         assertEquals("a char tokenizer's \"chars\" must be distinct and sorted by code point, but 'b' (U+0062) comes before 'a' (U+0061)",
                 assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(unsorted)).getMessage());
 
-        Path unknownType = dir.resolve("bpe.json");
-        Files.writeString(unknownType, "{\"type\": \"bpe\"}");
-        assertEquals("unknown tokenizer type 'bpe' (known: 'char')",
+        Path unknownType = dir.resolve("wordpiece.json");
+        Files.writeString(unknownType, "{\"type\": \"wordpiece\"}");
+        assertEquals("unknown tokenizer type 'wordpiece' (known: 'char', 'bpe')",
                 assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(unknownType)).getMessage());
 
         Path notJson = dir.resolve("broken.json");

@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "attention", mixinStandardHelpOptions = true,
         description = "Draw the attention weights of one layer for a prompt: a grid of heatmaps, one per head; "
-                + "row = query position, column = key position, both labelled with the prompt's characters.",
+                + "row = query position, column = key position, both labelled with the prompt's tokens.",
         footer = {"", "Example: quill attention --start \"ROMEO:\\nBut soft\" --layer 1"})
 public final class AttentionCommand implements Callable<Integer> {
 
@@ -68,14 +68,15 @@ public final class AttentionCommand implements Callable<Integer> {
         PrintWriter console = spec.commandLine().getOut();
         if (ids.length > blockSize) {
             // As sampling does: the model sees at most blockSize tokens, the most recent ones.
-            prompt = checkpoint.tokenizer().decode(java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length));
             console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize + " (the block size)");
+            ids = java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length);
+            prompt = checkpoint.tokenizer().decode(ids);
         }
 
         Gpt model = checkpoint.newModel();
         String title = String.format("Attention in layer %d (of 0-%d), iteration %d: \"%s\"",
                 layer, nLayer - 1, checkpoint.state().iter(), prompt.replace("\n", "⏎"));
-        BufferedImage image = AttentionPlot.of(model, checkpoint.tokenizer(), prompt, layer, title);
+        BufferedImage image = AttentionPlot.of(model, checkpoint.tokenizer(), ids, layer, title);
 
         Path target = out != null ? out : dir.resolve("attention-layer" + layer + ".png");
         if (Files.isDirectory(target)) {

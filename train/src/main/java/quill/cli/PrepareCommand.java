@@ -1,5 +1,6 @@
 package quill.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -10,6 +11,8 @@ import quill.train.PreparedData;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -19,7 +22,9 @@ import java.util.concurrent.Callable;
                 "Tokenize a UTF-8 text into DATA_DIR/DATASET/: input.txt, train.bin and val.bin (90%% / 10%% of the"
                         + " tokens, uint16 little-endian) and meta.json (vocabulary and counts).",
                 "Without --input it uses the input.txt already there; for shakespeare_char it downloads Tiny"
-                        + " Shakespeare when there is none."})
+                        + " Shakespeare when there is none.",
+                "--tokenizer bpe learns a byte-level BPE vocabulary of --vocab-size ids from the first 90%% of the"
+                        + " characters (the training part), as nanoGPT's data/shakespeare/prepare.py splits."})
 public final class PrepareCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "DATASET", defaultValue = PreparedData.DEFAULT_DATASET,
@@ -34,19 +39,52 @@ public final class PrepareCommand implements Callable<Integer> {
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}, in the current folder).")
     Path dataDir;
 
+    @Option(names = "--tokenizer", paramLabel = "KIND", defaultValue = "char",
+            description = "char (one token per character, the default) or bpe (byte-pair encoding, as GPT-2).")
+    String tokenizer;
+
+    @Option(names = "--vocab-size", paramLabel = "V",
+            description = "With --tokenizer bpe: the number of ids, 256 (the byte values) to 65536; e.g. 512, 4096.")
+    Integer vocabSize;
+
+    @Option(names = "--split-pattern", paramLabel = "NAME",
+            description = "With --tokenizer bpe: how the text is cut before merging: gpt4 (default), gpt2 or none.")
+    String splitPattern;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        PreparedData data = new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, dataset, input);
-        out.printf(Locale.ROOT, "length of dataset in characters: %,d%n", data.trainTokens() + data.valTokens());
+        PreparedData data = new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, dataset, input, bpe());
+        long characters = Files.readString(data.inputTxt(), StandardCharsets.UTF_8).codePoints().count();
+        out.printf(Locale.ROOT, "length of dataset in characters: %,d%n", characters);
         out.printf(Locale.ROOT, "vocab size: %,d%n", data.vocabSize());
         out.printf(Locale.ROOT, "train has %,d tokens%n", data.trainTokens());
         out.printf(Locale.ROOT, "val has %,d tokens%n", data.valTokens());
+        if (bpe() != null) {
+            double tokens = data.trainTokens() + data.valTokens();
+            out.printf(Locale.ROOT, "%.2f characters per token%n", characters / tokens);
+        }
         out.printf("wrote %s: input.txt, train.bin, val.bin, meta.json%n", data.dir());
         out.flush();
         return 0;
+    }
+
+    /** The BPE settings, null for char; settings that do not fit the tokenizer are usage errors. */
+    private DatasetPreparer.Bpe bpe() {
+        String problem = null;
+        if (tokenizer.equals("char")) {
+            if (vocabSize != null) problem = "--vocab-size is for --tokenizer bpe (a char vocabulary is the text's characters)";
+            else if (splitPattern != null) problem = "--split-pattern is for --tokenizer bpe";
+        } else if (!tokenizer.equals("bpe")) {
+            problem = "--tokenizer must be char or bpe, got '" + tokenizer + "'";
+        } else if (vocabSize == null) {
+            problem = "--tokenizer bpe needs --vocab-size V (256 to 65536; e.g. 512 or 4096)";
+        }
+        if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
+        if (vocabSize == null) return null;
+        return new DatasetPreparer.Bpe(vocabSize, splitPattern == null ? "gpt4" : splitPattern);
     }
 }

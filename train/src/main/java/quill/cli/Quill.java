@@ -16,6 +16,7 @@ import java.util.Properties;
         description = "A from-scratch, character-level GPT trainer on ND4J.",
         subcommands = {
                 PrepareCommand.class,
+                TokenizeCommand.class,
                 TrainCommand.class,
                 SampleCommand.class,
                 CheckReferenceCommand.class,

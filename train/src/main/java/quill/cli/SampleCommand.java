@@ -10,6 +10,7 @@ import quill.model.Gpt;
 import quill.train.Checkpoint;
 import quill.train.Sampler;
 import quill.train.TrainConfig;
+import quill.tokenizer.StreamingDecoder;
 import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -115,13 +116,15 @@ public final class SampleCommand implements Callable<Integer> {
                 Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
                 out.print(tokenizer.decode(prompt));
                 out.flush();
+                // a BPE token may end inside a character: its bytes wait for the next token
+                StreamingDecoder text = new StreamingDecoder(tokenizer);
                 sampler.generate(logits, prompt, maxNewTokens, id -> {
                     drawn[0]++;
-                    out.print(tokenizer.decode(new int[]{id}));
+                    out.print(text.next(id));
                     out.flush();
                     if (closed(out)) throw new OutputClosed();
                 });
-                out.println();
+                out.println(text.finish());
                 out.println(SEPARATOR);
                 out.flush();
             }

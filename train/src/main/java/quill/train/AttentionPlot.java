@@ -2,6 +2,7 @@ package quill.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import quill.model.Gpt;
+import quill.tokenizer.TokenText;
 import quill.tokenizer.Tokenizer;
 
 import javax.imageio.ImageIO;
@@ -24,7 +25,8 @@ import java.util.List;
 /**
  * Draws the attention weights of one layer as a grid of heatmaps, one per head: row i is the query
  * position, column j the key position, and cell (i, j) how much token i attends to token j. Both
- * axes are labelled with the prompt's characters (a newline shows as ⏎, a space as ␣). Weights are
+ * axes are labelled with the prompt's tokens: characters, or with BPE pieces such as {@code ␣the} (a newline
+ * shows as ⏎, a space as ␣). Weights are
  * probabilities, so every head shares one colour scale from 0 to 1; the cells above the diagonal,
  * which the causal mask hides from each query, are grey.
  *
@@ -46,6 +48,8 @@ public final class AttentionPlot {
     private static final int GAP = 28;
     private static final int SCALE_WIDTH = 18;
     private static final int SCALE_LABEL_WIDTH = 44;
+    /** Axis labels longer than this many glyphs are cut with an ellipsis. */
+    public static final int MAX_LABEL_CHARS = 10;
 
     private AttentionPlot() {
     }
@@ -58,13 +62,23 @@ public final class AttentionPlot {
     public record Layout(int nHead, int t, int cell, int columns, int rows, int labelSpace) {
 
         public static Layout of(int nHead, int t) {
+            return of(nHead, t, 1);
+        }
+
+        /**
+         * As above, with room for labels of up to {@code labelChars} glyphs (BPE tokens are several
+         * characters; beyond {@link #MAX_LABEL_CHARS} they are cut with an ellipsis).
+         */
+        public static Layout of(int nHead, int t, int labelChars) {
             if (nHead < 1 || t < 1) {
                 throw new IllegalArgumentException("an attention plot needs at least one head and one token");
             }
             int cell = t <= 16 ? 28 : t <= 32 ? 20 : 14;
             int columns = (int) Math.ceil(Math.sqrt(nHead));
             int rows = (nHead + columns - 1) / columns;
-            int labelSpace = cell + 18;   // one rotated glyph, plus the axis name
+            int glyphs = Math.min(Math.max(labelChars, 1), MAX_LABEL_CHARS);
+            int labelSpace = glyphs == 1 ? cell + 18   // one glyph, plus the axis name
+                    : glyphs * labelFontSize(cell) * 62 / 100 + 24; // a monospaced glyph is about 0.6 em wide
             return new Layout(nHead, t, cell, columns, rows, labelSpace);
         }
 
@@ -101,7 +115,9 @@ public final class AttentionPlot {
     public static BufferedImage render(float[][][] weights, List<String> tokens, String title) {
         int nHead = weights.length;
         int t = tokens.size();
-        Layout layout = Layout.of(nHead, t);
+        int labelChars = tokens.stream().map(AttentionPlot::label)
+                .mapToInt(s -> s.codePointCount(0, s.length())).max().orElse(1);
+        Layout layout = Layout.of(nHead, t, labelChars);
         for (float[][] head : weights) {
             if (head.length != t || Arrays.stream(head).anyMatch(row -> row.length != t)) {
                 throw new IllegalArgumentException("each head's weights must be " + t + " x " + t
@@ -120,7 +136,7 @@ public final class AttentionPlot {
             g.setFont(sansFont(Font.BOLD, 16));
             g.drawString(title, MARGIN, MARGIN + 18);
 
-            Font labelFont = monoFont(Math.max(9, layout.cell() * 7 / 10));
+            Font labelFont = monoFont(labelFontSize(layout.cell()));
             for (int h = 0; h < nHead; h++) {
                 drawHead(g, layout, h, weights[h], tokens, labelFont);
             }
@@ -137,12 +153,19 @@ public final class AttentionPlot {
      * eval mode (no dropout), the mode the pictures are meant for.
      */
     public static BufferedImage of(Gpt model, Tokenizer tokenizer, String prompt, int layer, String title) {
+        return of(model, tokenizer, tokenizer.encode(prompt), layer, title);
+    }
+
+    /**
+     * As above, for the prompt's ids; each axis label is one token's text ({@link TokenText}: a piece
+     * of a character shows as its bytes).
+     */
+    public static BufferedImage of(Gpt model, Tokenizer tokenizer, int[] ids, int layer, String title) {
         int nLayer = model.config().nLayer();
         if (layer < 0 || layer >= nLayer) {
             throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + nLayer
                     + " layer" + (nLayer == 1 ? " (0)" : "s (0 to " + (nLayer - 1) + ")"));
         }
-        int[] ids = tokenizer.encode(prompt);
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty: attention needs at least one token");
         }
@@ -153,7 +176,7 @@ public final class AttentionPlot {
         // One forward pass in eval mode; the targets only feed the loss, which we don't need.
         model.setTraining(false);
         model.loss(new int[][]{ids}, new int[1][ids.length]);
-        List<String> tokens = Arrays.stream(ids).mapToObj(id -> tokenizer.decode(new int[]{id})).toList();
+        List<String> tokens = Arrays.stream(ids).mapToObj(id -> TokenText.of(tokenizer.bytes(id))).toList();
         return render(model.attention(layer), tokens, title);
     }
 
@@ -260,8 +283,15 @@ public final class AttentionPlot {
         int yKeys = y0 + t * cell + 3;
         for (int j = 0; j < t; j++) {
             String s = fit(label(tokens.get(j)), fm, layout.labelSpace() - 20);
-            int x = x0 + j * cell + (cell - fm.stringWidth(s)) / 2;
-            g.drawString(s, x, yKeys + fm.getAscent());
+            if (fm.stringWidth(s) <= cell) {
+                g.drawString(s, x0 + j * cell + (cell - fm.stringWidth(s)) / 2, yKeys + fm.getAscent());
+            } else { // a longer token reads top to bottom under its column
+                AffineTransform saved = g.getTransform();
+                g.translate(x0 + j * cell + cell / 2.0, yKeys);
+                g.rotate(Math.PI / 2);
+                g.drawString(s, 0, (fm.getAscent() - fm.getDescent()) / 2);
+                g.setTransform(saved);
+            }
         }
 
         g.setFont(sansFont(Font.PLAIN, 11));
@@ -306,6 +336,10 @@ public final class AttentionPlot {
             s = s.substring(0, s.length() - 1);
         }
         return s + "…";
+    }
+
+    private static int labelFontSize(int cell) {
+        return Math.max(9, cell * 7 / 10);
     }
 
     private static Font monoFont(int size) {

@@ -1,6 +1,8 @@
 package quill.train;
 
+import quill.tokenizer.BpeTokenizer;
 import quill.tokenizer.CharTokenizer;
+import quill.tokenizer.Tokenizer;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +41,10 @@ import java.util.Map;
  * code point one token, the first {@code int(n * 0.9)} tokens to {@code train.bin} and the rest to
  * {@code val.bin}. On Tiny Shakespeare that is 65 symbols, 1,003,854 training and 111,540 validation
  * tokens, nanoGPT's numbers. {@link PreparedData} describes the files.
+ *
+ * <p>With a {@link BpeTokenizer} it follows nanoGPT's {@code data/shakespeare/prepare.py} instead: the text
+ * is split at 90% of its characters, the tokenizer learns its merges from the training part only (the
+ * validation text stays unseen), and each part is encoded on its own.
  */
 public final class DatasetPreparer {
 
@@ -88,6 +95,15 @@ public final class DatasetPreparer {
      * is safe.
      */
     public PreparedData prepare(Path dataDir, String dataset, Path input) throws IOException {
+        return prepare(dataDir, dataset, input, null);
+    }
+
+    /** How to build a BPE tokenizer: vocabulary size and split pattern ({@code gpt4}, {@code gpt2}, {@code none}). */
+    public record Bpe(int vocabSize, String splitPattern) {
+    }
+
+    /** As above; {@code bpe} null for one token per character, else a BPE tokenizer trained on the training text. */
+    public PreparedData prepare(Path dataDir, String dataset, Path input, Bpe bpe) throws IOException {
         Path dir = PreparedData.datasetDir(dataDir, dataset);
         Path inputTxt = dir.resolve("input.txt");
         boolean keepInputTxt = input == null && Files.exists(inputTxt);
@@ -102,17 +118,36 @@ public final class DatasetPreparer {
         }
 
         String text = decodeUtf8(bytes, source);
-        CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
-        if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token files store"
-                    + " 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+        Tokenizer tokenizer;
+        int[] ids;
+        int split;
+        if (bpe == null) {
+            tokenizer = CharTokenizer.fromCorpus(text);
+            if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
+                        + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+            }
+            ids = tokenizer.encode(text);
+            split = (int) (ids.length * 0.9); // Python's int(n*0.9): the same double, truncated
+        } else {
+            int characters = text.codePointCount(0, text.length());
+            int at = text.offsetByCodePoints(0, (int) (characters * 0.9)); // prepare.py's data[:int(n*0.9)]
+            String train = text.substring(0, at);
+            if (train.isEmpty() || at == text.length()) throw tooShort(source, characters);
+            long t0 = System.nanoTime();
+            BpeTokenizer bpeTokenizer = BpeTokenizer.train(train, bpe.vocabSize(), bpe.splitPattern());
+            progress.printf(Locale.ROOT, "trained a BPE tokenizer (%,d ids, %s split) on %,d characters in %.2f s%n",
+                    bpeTokenizer.vocabSize(), bpeTokenizer.splitPattern(), train.codePointCount(0, train.length()),
+                    (System.nanoTime() - t0) / 1e9);
+            progress.flush();
+            tokenizer = bpeTokenizer;
+            int[] trainIds = tokenizer.encode(train);
+            int[] valIds = tokenizer.encode(text.substring(at));
+            ids = Arrays.copyOf(trainIds, trainIds.length + valIds.length);
+            System.arraycopy(valIds, 0, ids, trainIds.length, valIds.length);
+            split = trainIds.length;
         }
-        int[] ids = tokenizer.encode(text);
-        int split = (int) (ids.length * 0.9); // Python's int(n*0.9): the same double, truncated
-        if (split == 0 || split == ids.length) {
-            throw new IllegalArgumentException(source + " is too short: train.bin and val.bin need at least one token"
-                    + " each, so at least 2 characters (it has " + ids.length + ")");
-        }
+        if (split == 0 || split == ids.length) throw tooShort(source, ids.length);
         PreparedData data = new PreparedData(dir, tokenizer, split, ids.length - split, sha256(bytes));
 
         try {
@@ -171,6 +206,11 @@ public final class DatasetPreparer {
                     source, bytes[in.position()] & 0xFF, in.position()));
         }
         return out.flip().toString();
+    }
+
+    private static IllegalArgumentException tooShort(Path source, int characters) {
+        return new IllegalArgumentException(source + " is too short: train.bin and val.bin need at least one token"
+                + " each, so at least 2 characters (it has " + characters + ")");
     }
 
     private byte[] downloadShakespeare() throws IOException {

@@ -5,6 +5,7 @@ import quill.autograd.TorchGenerator;
 import quill.model.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptConfig;
+import quill.tokenizer.StreamingDecoder;
 import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -338,11 +339,12 @@ public final class Trainer {
         out.println("sample (temperature 0.8, top-k 200):");
         out.println("----");
         Sampler sampler = new Sampler(0.8, 200, config.seed());
+        StreamingDecoder text = new StreamingDecoder(tokenizer); // a BPE token may end inside a character
         sampler.generate(model, start, sampleChars, id -> {
-            out.print(tokenizer.decode(new int[]{id}));
+            out.print(text.next(id));
             out.flush();
         });
-        out.println();
+        out.println(text.finish());
         out.println("----");
     }
 

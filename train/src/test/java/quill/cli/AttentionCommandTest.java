@@ -62,7 +62,7 @@ class AttentionCommandTest {
         CliRun r = CliRun.quill("attention", "--out-dir", run.toString(), "--start", "To be, or not to be: that is",
                 "--out", png.toString());
         assertEquals(0, r.exitCode(), r.err());
-        assertTrue(r.out().contains("keeping its last 8"), r.out());
+        assertTrue(r.out().contains("the prompt has 28 tokens; keeping its last 8"), r.out());
         BufferedImage image = ImageIO.read(png.toFile());
         assertEquals(AttentionPlot.Layout.of(2, 8).width(), image.getWidth());
     }
