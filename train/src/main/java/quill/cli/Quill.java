@@ -20,6 +20,8 @@ import java.util.Properties;
                 CheckReferenceCommand.class,
                 BenchCommand.class,
                 AttentionCommand.class,
+                EvalCommand.class,
+                QuantizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {

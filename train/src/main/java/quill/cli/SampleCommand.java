@@ -9,7 +9,6 @@ import quill.model.Backend;
 import quill.model.Gpt;
 import quill.train.Checkpoint;
 import quill.train.Sampler;
-import quill.train.TrainConfig;
 import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -38,9 +37,15 @@ public final class SampleCommand implements Callable<Integer> {
             description = "The training run's folder (default: the CPU preset's, out/shakespeare_char_cpu).")
     Path outDir;
 
+    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    Path ckpt;
+
     @Option(names = "--start", paramLabel = "TEXT|FILE:path",
             description = "The prompt, or FILE:path to read it from a file (default: a newline).")
     String start = "\n";
+
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (the same as --start FILE:path).")
+    Path promptFile;
 
     @Option(names = "--num-samples", paramLabel = "N", defaultValue = "10", description = "Samples to draw (default: ${DEFAULT-VALUE}).")
     int numSamples;
@@ -84,12 +89,8 @@ public final class SampleCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         validate();
         PrintWriter err = spec.commandLine().getErr();
-        Path dir = outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir());
-        Path file = Files.exists(Checkpoint.best(dir)) || !Files.exists(Checkpoint.last(dir)) ? Checkpoint.best(dir) : Checkpoint.last(dir);
-        if (!Files.exists(file)) {
-            throw new CliException("no checkpoint in " + dir + " (neither " + Checkpoint.BEST + " nor " + Checkpoint.LAST
-                    + "): train one with 'quill train', or give its folder with --out-dir");
-        }
+        if (outDir != null && ckpt != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --out-dir or --ckpt, not both");
+        Path file = ckpt != null ? ckpt : EvalCommand.runCheckpoint(outDir);
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
@@ -113,10 +114,14 @@ public final class SampleCommand implements Callable<Integer> {
             Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
             out.print(tokenizer.decode(prompt));
             out.flush();
-            sampler.generate(logits, prompt, maxNewTokens, id -> {
-                out.print(tokenizer.decode(new int[]{id}));
-                out.flush();
-            });
+            try {
+                sampler.generate(logits, prompt, maxNewTokens, id -> {
+                    out.print(tokenizer.decode(new int[]{id}));
+                    if (out.checkError()) throw new OutputClosed();       // flushes; true once the reader has gone
+                });
+            } catch (OutputClosed e) {                                     // `quill sample | head`: stop at once, quietly
+                return 0;
+            }
             out.println();
             out.println(SEPARATOR);
             out.flush();
@@ -128,6 +133,13 @@ public final class SampleCommand implements Callable<Integer> {
                 noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : ""), startup);
         err.flush();
         return 0;
+    }
+
+    /** Thrown from the token callback when stdout can no longer be written (its reader closed it). */
+    private static final class OutputClosed extends RuntimeException {
+        OutputClosed() {
+            super(null, null, false, false);
+        }
     }
 
     /** Settings out of range are usage errors (exit 2), as picocli's own are. */
@@ -146,10 +158,16 @@ public final class SampleCommand implements Callable<Integer> {
 
     /** The --start text, or the contents of the file it names after {@code FILE:}, as nanoGPT's sample.py. */
     private String prompt() throws IOException {
-        if (!start.startsWith("FILE:")) return start;
-        Path file = Path.of(start.substring("FILE:".length()));
-        if (!Files.isRegularFile(file)) throw new CliException("--start " + start + ": no file at " + file);
-        return Files.readString(file, StandardCharsets.UTF_8);
+        if (promptFile == null && !start.startsWith("FILE:")) return start;
+        if (promptFile != null && !"\n".equals(start)) throw new CliException("give --start or --prompt-file, not both");
+        Path file = promptFile != null ? promptFile : Path.of(start.substring("FILE:".length()));
+        String option = promptFile != null ? "--prompt-file " + file : "--start " + start;
+        if (!Files.isRegularFile(file)) throw new CliException(option + ": no file at " + file);
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new CliException(option + ": " + file + " is not UTF-8 text; save it as UTF-8", e);
+        }
     }
 
     private static int[] encode(Tokenizer tokenizer, String text) {

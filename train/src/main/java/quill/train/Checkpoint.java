@@ -34,14 +34,21 @@ import java.util.zip.ZipFile;
  *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
  *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them.</li>
  * </ul>
- * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files.
+ * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files. A quantised checkpoint
+ * ({@link QuantizedCheckpoint}, {@link #quantization()} not null) holds its matrices as integers and no optimizer state.
  *
  * <p>{@link #load} reads the small entries and checks every entry's CRC; the weights are read by
  * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
  * message names the file and says what is wrong with it.
  */
 public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
-                         String customNorm) {
+                         String customNorm, Quantization quantization) {
+
+    /** A float checkpoint. */
+    public Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
+                      String customNorm) {
+        this(file, config, modelConfig, tokenizer, state, customNorm, null);
+    }
 
     /** The latest state of a run: what {@code --resume} continues. */
     public static final String LAST = "ckpt-last.zip";
@@ -80,12 +87,14 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
             TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
             Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
+            Quantization quantization = meta.has(QuantizedCheckpoint.KEY)
+                    ? Quantization.fromJson(meta.getAsJsonObject(QuantizedCheckpoint.KEY)) : null;
             if (!hasEntries(zip, MODEL)) throw incomplete(file, "it holds no model weights (" + MODEL + ")");
-            if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
+            if (quantization == null && !hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
             String customNorm = meta.has(CUSTOM_NORM) ? meta.get(CUSTOM_NORM).getAsString() : null;
-            return new Checkpoint(file, config, model, tokenizer, state, customNorm);
+            return new Checkpoint(file, config, model, tokenizer, state, customNorm, quantization);
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind
@@ -122,7 +131,10 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                     + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
                     + ", the model " + Trainer.describe(model.config().arch()) + (built == null ? "" : " with norm " + built));
         }
-        extractAndLoad(MODEL, dir -> model.load(dir));
+        extractAndLoad(MODEL, (zip, dir) -> {
+            if (quantization != null) QuantizedCheckpoint.dequantize(zip, file, quantization, model.parameters(), dir);
+            model.load(dir);
+        });
     }
 
     private static String simpleName(String className) {
@@ -131,11 +143,12 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
 
     /** Restores AdamW's moments and step count into {@code optimizer} (made over a model of this shape). */
     public void loadOptimizer(AdamW optimizer) throws IOException {
-        extractAndLoad(OPTIMIZER, dir -> optimizer.load(dir));
+        if (quantization != null) throw new IOException(file + " is quantised and holds no optimizer state");
+        extractAndLoad(OPTIMIZER, (zip, dir) -> optimizer.load(dir));
     }
 
     private interface DirLoader {
-        void load(Path dir) throws IOException;
+        void load(ZipFile zip, Path dir) throws IOException;
     }
 
     /** Unzips the entries under {@code prefix} into a temporary folder and hands it to the loader. */
@@ -156,11 +169,11 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                         throw incomplete(file, "entry " + e.getName() + " is damaged (" + z.getMessage() + ")");
                     }
                 }
-            }
-            try {
-                loader.load(temp);
-            } catch (RuntimeException e) {
-                throw new IOException("cannot load " + prefix + " from " + file + ": " + e.getMessage(), e);
+                try {
+                    loader.load(zip, temp);
+                } catch (RuntimeException e) {
+                    throw new IOException("cannot load " + prefix + " from " + file + ": " + e.getMessage(), e);
+                }
             }
         } finally {
             deleteTree(temp);
