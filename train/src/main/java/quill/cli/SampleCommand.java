@@ -117,7 +117,9 @@ public final class SampleCommand implements Callable<Integer> {
             try {
                 sampler.generate(logits, prompt, maxNewTokens, id -> {
                     out.print(tokenizer.decode(new int[]{id}));
-                    if (out.checkError()) throw new OutputClosed();       // flushes; true once the reader has gone
+                    // flushes; true once the reader has gone (picocli's writer wraps System.out, whose PrintStream
+                    // keeps the write error to itself)
+                    if (out.checkError() || System.out.checkError()) throw new OutputClosed();
                 });
             } catch (OutputClosed e) {                                     // `quill sample | head`: stop at once, quietly
                 return 0;
