@@ -28,7 +28,8 @@ import java.util.concurrent.Callable;
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"The loss of a checkpoint over a whole split, every token predicted once in windows of the"
                 + " model's block size (deterministic), with perplexity and bits per character.",
-                "Reads ckpt-best.zip in --out-dir (else ckpt-last.zip), or the file --ckpt names (a quantised one too)."})
+                "Reads ckpt-best.zip in --out-dir (else ckpt-last.zip), or the file --ckpt names"
+                        + " (a quantised one too)."})
 public final class EvalCommand implements Callable<Integer> {
 
     /** Which split of the prepared data. */
@@ -38,20 +39,24 @@ public final class EvalCommand implements Callable<Integer> {
             description = "The training run's folder (default: the CPU preset's, out/shakespeare_char_cpu).")
     Path outDir;
 
-    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    @Option(names = "--ckpt", paramLabel = "FILE",
+            description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
     Path ckpt;
 
-    @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset folder under --data-dir (default: the one the run trained on).")
+    @Option(names = "--dataset", paramLabel = "NAME",
+            description = "Dataset folder under --data-dir (default: the one the run trained on).")
     String dataset;
 
     @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = PreparedData.DEFAULT_DATA_DIR,
             description = "Where dataset folders are (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--split", paramLabel = "val|train", defaultValue = "val", description = "Which split (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--split", paramLabel = "val|train", defaultValue = "val",
+            description = "Which split (default: ${DEFAULT-VALUE}).")
     Split split;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads sharing the windows (default: one per core).")
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Worker threads sharing the windows (default: one per core).")
     Integer threads;
 
     @Option(names = "--json", description = "Print one JSON object instead of the lines (for scripts).")
@@ -66,7 +71,8 @@ public final class EvalCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "give --out-dir or --ckpt, not both");
         }
         if (threads != null && threads < 1) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--threads must be at least 1, got " + threads);
         }
         Path file = ckpt != null ? ckpt : runCheckpoint(outDir);
         Checkpoint checkpoint = Checkpoint.load(file);
@@ -77,9 +83,10 @@ public final class EvalCommand implements Callable<Integer> {
         }
         PreparedData data = PreparedData.load(dataDir, name);
         if (!data.tokenizer().toJson().equals(checkpoint.tokenizer().toJson())) {
-            throw new CliException("dataset " + name + "'s vocabulary (" + data.vocabSize() + " tokens) differs from the one "
-                    + file + " was trained with (" + checkpoint.tokenizer().vocabSize() + " tokens): its token ids mean other"
-                    + " text; evaluate on the dataset it was trained on (--dataset " + checkpoint.config().dataset() + ")");
+            throw new CliException("dataset " + name + "'s vocabulary (" + data.vocabSize() + " tokens) differs from"
+                    + " the one " + file + " was trained with (" + checkpoint.tokenizer().vocabSize() + " tokens): its"
+                    + " token ids mean other text; evaluate on the dataset it was trained on (--dataset "
+                    + checkpoint.config().dataset() + ")");
         }
         int[] tokens = split == Split.val ? data.readVal() : data.readTrain();
         if (tokens.length < 2) {
@@ -111,7 +118,8 @@ public final class EvalCommand implements Callable<Integer> {
                     checkpoint.quantization() == null ? "" : ", " + checkpoint.quantization().describe());
             out.printf(Locale.ROOT, "%s split of %s: %,d tokens predicted (%,d characters), windows of %d%n",
                     split, name, r.predictions(), r.characters(), model.config().blockSize());
-            out.printf(Locale.ROOT, "loss %.4f   perplexity %.3f   bits/char %.4f%n", r.loss(), r.perplexity(), r.bitsPerChar());
+            out.printf(Locale.ROOT, "loss %.4f   perplexity %.3f   bits/char %.4f%n",
+                    r.loss(), r.perplexity(), r.bitsPerChar());
             out.printf(Locale.ROOT, "%.2f s, %,.0f tokens/s, %d worker thread%s%n", r.seconds(), r.tokensPerSecond(),
                     workers, workers == 1 ? "" : "s");
         }

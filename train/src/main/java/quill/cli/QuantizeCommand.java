@@ -27,7 +27,8 @@ import java.util.concurrent.Callable;
                         + " 'quill train --resume' refuses it."})
 public final class QuantizeCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "RUN", description = "A run's folder (its ckpt-best.zip, else ckpt-last.zip) or a checkpoint file.")
+    @Parameters(paramLabel = "RUN",
+            description = "A run's folder (its ckpt-best.zip, else ckpt-last.zip) or a checkpoint file.")
     Path run;
 
     @Option(names = "--bits", paramLabel = "8|4", required = true, description = "8 or 4 bits a weight.")
@@ -37,7 +38,8 @@ public final class QuantizeCommand implements Callable<Integer> {
             description = "Weights per scale for 4 bits (default: 32); 8 bits has one scale per row.")
     Integer groupSize;
 
-    @Option(names = "--out", paramLabel = "FILE", description = "Where to write (default: ckpt-int8.zip or ckpt-int4-g<G>.zip beside the source).")
+    @Option(names = "--out", paramLabel = "FILE",
+            description = "Where to write (default: ckpt-int8.zip or ckpt-int4-g<G>.zip beside the source).")
     Path out;
 
     @Spec
@@ -57,16 +59,19 @@ public final class QuantizeCommand implements Callable<Integer> {
             throw new CliException(source + " is already quantised (" + checkpoint.quantization().describe()
                     + "); quantise the float checkpoint it came from");
         }
-        Path target = out != null ? out : source.resolveSibling(bits == 8 ? "ckpt-int8.zip" : "ckpt-int4-g" + scheme.groupSize() + ".zip");
+        Path target = out != null ? out
+                : source.resolveSibling(bits == 8 ? "ckpt-int8.zip" : "ckpt-int4-g" + scheme.groupSize() + ".zip");
         String name = target.getFileName().toString();
-        if (name.equals(Checkpoint.LAST) || name.equals(Checkpoint.BEST) || Files.exists(target) && Files.isSameFile(target, source)) {
+        if (name.equals(Checkpoint.LAST) || name.equals(Checkpoint.BEST)
+                || Files.exists(target) && Files.isSameFile(target, source)) {
             throw new CliException("--out " + target + " would replace a training checkpoint; choose another name");
         }
         if (Files.isDirectory(target)) throw new CliException("--out " + target + " is a folder; give a file name");
         Gpt model = checkpoint.newModel();
         QuantizedCheckpoint.write(checkpoint, model, scheme, target);
         PrintWriter console = spec.commandLine().getOut();
-        console.printf(Locale.ROOT, "wrote %s: %s, %.2f MB (the float checkpoint without optimizer state: %.2f MB; with it %.2f MB)%n",
+        console.printf(Locale.ROOT,
+                "wrote %s: %s, %.2f MB (the float checkpoint without optimizer state: %.2f MB; with it %.2f MB)%n",
                 target, scheme.describe(), Files.size(target) / 1e6, floatBytes(model) / 1e6, Files.size(source) / 1e6);
         console.flush();
         return 0;

@@ -57,11 +57,11 @@ public final class FullEval {
     private final int[] tokens;
     private final long characters;
 
-    /** An evaluation of {@code tokens} (a split, at least two tokens), decoded with {@code tokenizer} to count characters. */
+    /** An evaluation of {@code tokens} (a split, at least two), decoded with {@code tokenizer} to count characters. */
     public FullEval(int[] tokens, Tokenizer tokenizer) {
         if (tokens.length < 2) {
-            throw new IllegalArgumentException("the split holds " + tokens.length + " token" + (tokens.length == 1 ? "" : "s")
-                    + ": at least 2 are needed to predict one");
+            throw new IllegalArgumentException("the split holds " + tokens.length + " token"
+                    + (tokens.length == 1 ? "" : "s") + ": at least 2 are needed to predict one");
         }
         this.tokens = tokens;
         String predicted = tokenizer.decode(Arrays.copyOfRange(tokens, 1, tokens.length));

@@ -34,7 +34,7 @@ public record Quantization(int bits, int groupSize) {
         }
     }
 
-    /** A matrix quantised: its integers ({@link #bytesPerRow} bytes a row) and its scales ({@link #groupsPerRow} a row). */
+    /** A quantised matrix: its integers ({@link #bytesPerRow} bytes a row), scales ({@link #groupsPerRow} a row). */
     public record Quantized(byte[] q, float[] scales) {
     }
 

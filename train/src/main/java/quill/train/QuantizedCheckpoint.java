@@ -55,23 +55,26 @@ public final class QuantizedCheckpoint {
         meta.add("state", Checkpoint.GSON.toJsonTree(source.state()));
         meta.add(KEY, scheme.toJson());
         AtomicFiles.replace(target, temp -> {
-            try (ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(Files.newOutputStream(temp), 1 << 16))) {
-                zip.setLevel(Deflater.BEST_COMPRESSION);   // the scales and norms are small; the integers barely compress
-                put(zip, Checkpoint.META, Checkpoint.GSON.toJson(meta).getBytes(StandardCharsets.UTF_8));
-                put(zip, Checkpoint.CONFIG, source.config().toProperties().getBytes(StandardCharsets.UTF_8));
-                put(zip, Checkpoint.TOKENIZER, Checkpoint.GSON.toJson(source.tokenizer().toJson()).getBytes(StandardCharsets.UTF_8));
+            try (ZipOutputStream zip = new ZipOutputStream(
+                    new BufferedOutputStream(Files.newOutputStream(temp), 1 << 16))) {
+                zip.setLevel(Deflater.BEST_COMPRESSION);       // small files; the integers compress a little
+                put(zip, Checkpoint.META, utf8(Checkpoint.GSON.toJson(meta)));
+                put(zip, Checkpoint.CONFIG, utf8(source.config().toProperties()));
+                put(zip, Checkpoint.TOKENIZER, utf8(Checkpoint.GSON.toJson(source.tokenizer().toJson())));
                 for (Parameter p : model.parameters().values()) {
-                    if (p.shape().length != 2) {
-                        put(zip, Checkpoint.MODEL + p.name() + ".npy", Nd4j.toNpyByteArray(p.value().castTo(DataType.FLOAT).dup('c')));
+                    INDArray w = p.value().castTo(DataType.FLOAT).dup('c');
+                    if (p.shape().length != 2) {                              // norm weights, biases: float32
+                        put(zip, Checkpoint.MODEL + p.name() + ".npy", Nd4j.toNpyByteArray(w));
                         continue;
                     }
                     int rows = (int) p.shape()[0], cols = (int) p.shape()[1];
-                    Quantization.Quantized q = scheme.quantize(p.value().castTo(DataType.FLOAT).dup('c').data().asFloat(), rows, cols);
-                    put(zip, QUANTIZED + p.name() + ".npy", npy(scheme.bits() == 8 ? "|i1" : "|u1", rows,
-                            scheme.bytesPerRow(cols), q.q()));
+                    Quantization.Quantized q = scheme.quantize(w.data().asFloat(), rows, cols);
+                    put(zip, QUANTIZED + p.name() + ".npy",
+                            npy(intType(scheme), rows, scheme.bytesPerRow(cols), q.q()));
                     ByteBuffer scales = ByteBuffer.allocate(4 * q.scales().length).order(ByteOrder.LITTLE_ENDIAN);
                     scales.asFloatBuffer().put(q.scales());
-                    put(zip, QUANTIZED + p.name() + ".scales.npy", npy("<f4", rows, scheme.groupsPerRow(cols), scales.array()));
+                    put(zip, QUANTIZED + p.name() + ".scales.npy",
+                            npy("<f4", rows, scheme.groupsPerRow(cols), scales.array()));
                 }
             }
         });
@@ -87,16 +90,27 @@ public final class QuantizedCheckpoint {
             if (p.shape().length != 2) continue;
             int rows = (int) p.shape()[0], cols = (int) p.shape()[1];
             String name = QUANTIZED + p.name();
-            byte[] q = readNpy(zip, file, name + ".npy", scheme.bits() == 8 ? "|i1" : "|u1", rows, scheme.bytesPerRow(cols));
+            byte[] q = readNpy(zip, file, name + ".npy", intType(scheme), rows, scheme.bytesPerRow(cols));
             byte[] s = readNpy(zip, file, name + ".scales.npy", "<f4", rows, scheme.groupsPerRow(cols));
             float[] scales = new float[rows * scheme.groupsPerRow(cols)];
             ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(scales);
             for (float scale : scales) {
-                if (!(scale >= 0) || Float.isInfinite(scale)) throw corrupt(file, name + ".scales.npy holds a scale of " + scale);
+                if (!(scale >= 0) || Float.isInfinite(scale)) {
+                    throw corrupt(file, name + ".scales.npy holds a scale of " + scale);
+                }
             }
             float[] w = scheme.dequantize(new Quantization.Quantized(q, scales), rows, cols);
             Npy.write(Nd4j.create(w, new long[]{rows, cols}, 'c'), dir.resolve(p.name() + ".npy"));
         }
+    }
+
+    /** numpy's type of the integers: int8, or uint8 holding two 4-bit values. */
+    private static String intType(Quantization scheme) {
+        return scheme.bits() == 8 ? "|i1" : "|u1";
+    }
+
+    private static byte[] utf8(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
     }
 
     private static void put(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
@@ -115,7 +129,7 @@ public final class QuantizedCheckpoint {
 
     private static byte[] header(String descr, int rows, int cols) {
         String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + rows + ", " + cols + "), }";
-        int pad = 64 - (10 + dict.length() + 1) % 64;                  // magic, version, length, dict, '\n': a multiple of 64
+        int pad = 64 - (10 + dict.length() + 1) % 64;      // magic, version, length, dict, '\n': a multiple of 64
         String text = dict + " ".repeat(pad % 64) + "\n";
         ByteBuffer b = ByteBuffer.allocate(10 + text.length()).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[]{(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) text.length());
@@ -127,7 +141,8 @@ public final class QuantizedCheckpoint {
      * The data bytes of a .npy entry that must be exactly {@code descr} of shape (rows, cols): the header is compared
      * with the one {@link #npy} writes, and the length must match to the byte.
      */
-    private static byte[] readNpy(ZipFile zip, Path file, String name, String descr, int rows, int cols) throws IOException {
+    private static byte[] readNpy(ZipFile zip, Path file, String name, String descr, int rows, int cols)
+            throws IOException {
         ZipEntry e = zip.getEntry(name);
         if (e == null) throw corrupt(file, "it lacks " + name);
         byte[] all;
@@ -140,7 +155,8 @@ public final class QuantizedCheckpoint {
         int width = descr.equals("<f4") ? 4 : 1;
         if (all.length != header.length + (long) rows * cols * width
                 || !Arrays.equals(Arrays.copyOf(all, header.length), header)) {
-            throw corrupt(file, name + " is not " + descr + " of shape (" + rows + ", " + cols + ") as the model needs");
+            throw corrupt(file, name + " is not " + descr + " of shape (" + rows + ", " + cols
+                    + ") as the model needs");
         }
         return Arrays.copyOfRange(all, header.length, all.length);
     }

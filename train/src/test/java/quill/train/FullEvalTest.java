@@ -12,7 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** The whole-split loss: every token predicted once, the same figure however the windows are shared out. */
 class FullEvalTest {
-    private static final String TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n";
+    private static final String TEXT =
+            "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n";
 
     @Test
     void everyTokenIsPredictedOnceInWindowsOfTheBlockSize() {
@@ -45,15 +46,17 @@ class FullEvalTest {
     void bitsPerCharacterCountCodePoints() {
         String text = "a🙂b🙂ab";
         CharTokenizer tok = CharTokenizer.fromCorpus(text);
-        FullEval.Result r = new FullEval(tok.encode(text), tok).run(new Gpt(new GptConfig(tok.vocabSize(), 4, 1, 1, 8, 0.0, true), 1));
+        Gpt model = new Gpt(new GptConfig(tok.vocabSize(), 4, 1, 1, 8, 0.0, true), 1);
+        FullEval.Result r = new FullEval(tok.encode(text), tok).run(model);
         assertEquals(5, r.characters());
-        assertEquals(r.loss() * 5 / Math.log(2) / 5, r.bitsPerChar(), 1e-12);
+        assertEquals(r.loss() / Math.log(2), r.bitsPerChar(), 1e-12);     // 5 predictions, 5 characters
     }
 
     @Test
     void aSplitWithNothingToPredictIsRefused() {
         CharTokenizer tok = CharTokenizer.fromCorpus("ab");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new FullEval(new int[]{1}, tok));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new FullEval(new int[]{1}, tok));
         assertEquals("the split holds 1 token: at least 2 are needed to predict one", e.getMessage());
     }
 }

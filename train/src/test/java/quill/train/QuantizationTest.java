@@ -42,7 +42,8 @@ class QuantizationTest {
     void theRoundTripErrorIsAtMostHalfAStep() {
         int rows = 7, cols = 77;
         float[] w = weights(rows, cols, 1);
-        for (Quantization scheme : new Quantization[]{new Quantization(8, 0), new Quantization(4, 32), new Quantization(4, 2)}) {
+        Quantization[] schemes = {new Quantization(8, 0), new Quantization(4, 32), new Quantization(4, 2)};
+        for (Quantization scheme : schemes) {
             Quantization.Quantized q = scheme.quantize(w, rows, cols);
             assertEquals(rows * scheme.bytesPerRow(cols), q.q().length);
             assertEquals(rows * scheme.groupsPerRow(cols), q.scales().length);
@@ -81,7 +82,9 @@ class QuantizationTest {
 
     private static INDArray logits(Gpt model) {
         int[][] idx = new int[3][16];
-        for (int b = 0; b < 3; b++) for (int t = 0; t < 16; t++) idx[b][t] = (7 * b + 3 * t) % model.config().vocabSize();
+        for (int b = 0; b < 3; b++) {
+            for (int t = 0; t < 16; t++) idx[b][t] = (7 * b + 3 * t) % model.config().vocabSize();
+        }
         return model.forward(idx).value().dup();
     }
 
@@ -142,7 +145,9 @@ class QuantizationTest {
              ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(shortened))) {
             for (ZipEntry entry : in.stream().toList()) {
                 byte[] data = in.getInputStream(entry).readAllBytes();
-                if (entry.getName().equals("quantized/transformer.h.0.mlp.c_fc.weight.npy")) data = Arrays.copyOf(data, data.length - 1);
+                if (entry.getName().equals("quantized/transformer.h.0.mlp.c_fc.weight.npy")) {
+                    data = Arrays.copyOf(data, data.length - 1);
+                }
                 out.putNextEntry(new ZipEntry(entry.getName()));
                 out.write(data);
                 out.closeEntry();
