@@ -104,6 +104,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (json) {
             JsonObject o = new JsonObject();
             o.addProperty("checkpoint", file.toString());
+            if (checkpoint.quantization() != null) o.addProperty("quantization", checkpoint.quantization().describe());
             o.addProperty("dataset", name);
             o.addProperty("split", split.name());
             o.addProperty("tokens", r.predictions());

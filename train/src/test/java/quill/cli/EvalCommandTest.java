@@ -96,6 +96,7 @@ class EvalCommandTest {
         CliRun r = eval("--ckpt", int8.toString(), "--json");
         assertEquals(0, r.exitCode(), r.err());
         assertEquals(loss, json(r).get("loss").getAsDouble(), 0.01 * loss);
+        assertEquals("int8, one scale per row", json(r).get("quantization").getAsString());
         CliRun s = CliRun.quill("sample", "--ckpt", int8.toString(), "--num-samples", "1", "--max-new-tokens", "20");
         assertEquals(0, s.exitCode(), s.err());
         CliRun a = CliRun.quill("attention", "--ckpt", int8.toString(), "--start", "To be",
