@@ -29,6 +29,9 @@ public final class AttentionCommand implements Callable<Integer> {
             description = "The training run to read (its ckpt-best.zip, else ckpt-last.zip); default: the CPU preset's out dir.")
     Path outDir;
 
+    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    Path ckpt;
+
     @Option(names = "--start", paramLabel = "TEXT", required = true,
             description = "The prompt; \\n is a newline, \\t a tab, \\\\ a backslash. Longer than the block: its last blockSize characters.")
     String start;
@@ -42,11 +45,9 @@ public final class AttentionCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Path dir = outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir());
-        Path file = Files.exists(Checkpoint.best(dir)) ? Checkpoint.best(dir) : Checkpoint.last(dir);
-        if (!Files.exists(file)) {
-            throw new CliException("no checkpoint in " + dir + " (neither " + Checkpoint.BEST + " nor " + Checkpoint.LAST
-                    + "): train one with 'quill train" + (outDir != null ? " --out-dir " + dir : "") + "'");
-        }
+        if (outDir != null && ckpt != null) throw new CliException("give --out-dir or --ckpt, not both");
+        Path file = ckpt != null ? ckpt : EvalCommand.runCheckpoint(outDir);
+        if (ckpt != null) dir = file.toAbsolutePath().getParent();
         Checkpoint checkpoint = Checkpoint.load(file);
         int nLayer = checkpoint.modelConfig().nLayer();
         if (layer < 0 || layer >= nLayer) {

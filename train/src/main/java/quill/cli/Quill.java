@@ -23,6 +23,8 @@ import java.util.Properties;
                 BenchCommand.class,
                 AttentionCommand.class,
                 CompareCommand.class,
+                EvalCommand.class,
+                QuantizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {

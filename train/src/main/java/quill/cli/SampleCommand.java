@@ -39,9 +39,15 @@ public final class SampleCommand implements Callable<Integer> {
             description = "The training run's folder (default: the CPU preset's, out/shakespeare_char_cpu).")
     Path outDir;
 
+    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    Path ckpt;
+
     @Option(names = "--start", paramLabel = "TEXT|FILE:path",
             description = "The prompt, or FILE:path to read it from a file (default: a newline).")
     String start = "\n";
+
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (the same as --start FILE:path).")
+    Path promptFile;
 
     @Option(names = "--num-samples", paramLabel = "N", defaultValue = "10", description = "Samples to draw (default: ${DEFAULT-VALUE}).")
     int numSamples;
@@ -85,12 +91,8 @@ public final class SampleCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         validate();
         PrintWriter err = spec.commandLine().getErr();
-        Path dir = outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir());
-        Path file = Files.exists(Checkpoint.best(dir)) || !Files.exists(Checkpoint.last(dir)) ? Checkpoint.best(dir) : Checkpoint.last(dir);
-        if (!Files.exists(file)) {
-            throw new CliException("no checkpoint in " + dir + " (neither " + Checkpoint.BEST + " nor " + Checkpoint.LAST
-                    + "): train one with 'quill train', or give its folder with --out-dir");
-        }
+        if (outDir != null && ckpt != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --out-dir or --ckpt, not both");
+        Path file = ckpt != null ? ckpt : EvalCommand.runCheckpoint(outDir);
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
@@ -168,10 +170,16 @@ public final class SampleCommand implements Callable<Integer> {
 
     /** The --start text, or the contents of the file it names after {@code FILE:}, as nanoGPT's sample.py. */
     private String prompt() throws IOException {
-        if (!start.startsWith("FILE:")) return start;
-        Path file = Path.of(start.substring("FILE:".length()));
-        if (!Files.isRegularFile(file)) throw new CliException("--start " + start + ": no file at " + file);
-        return Files.readString(file, StandardCharsets.UTF_8);
+        if (promptFile == null && !start.startsWith("FILE:")) return start;
+        if (promptFile != null && !"\n".equals(start)) throw new CliException("give --start or --prompt-file, not both");
+        Path file = promptFile != null ? promptFile : Path.of(start.substring("FILE:".length()));
+        String option = promptFile != null ? "--prompt-file " + file : "--start " + start;
+        if (!Files.isRegularFile(file)) throw new CliException(option + ": no file at " + file);
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new CliException(option + ": " + file + " is not UTF-8 text; save it as UTF-8", e);
+        }
     }
 
     private static int[] encode(Tokenizer tokenizer, String text) {

@@ -40,18 +40,19 @@ import java.util.zip.ZipFile;
  *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them (and, with
  *       Muon, its momentum buffers);</li>
  * </ul>
- * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files.
+ * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files. A quantised checkpoint
+ * ({@link QuantizedCheckpoint}, {@link #quantization()} not null) holds its matrices as integers and no optimizer state.
  *
  * <p>{@link #load} reads the small entries and checks every entry's CRC; the weights are read by
  * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
  * message names the file and says what is wrong with it.
  */
 public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state,
-                         String sourceSha256, String customNorm) {
+                         String sourceSha256, String customNorm, Quantization quantization) {
 
-    /** A checkpoint that does not say which text it was trained on, of a model with Quill's own norms. */
+    /** A float checkpoint that does not say which text it was trained on, of a model with Quill's own norms. */
     public Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, Tokenizer tokenizer, TrainingState state) {
-        this(file, config, modelConfig, tokenizer, state, null, null);
+        this(file, config, modelConfig, tokenizer, state, null, null, null);
     }
 
     /** The latest state of a run: what {@code --resume} continues. */
@@ -92,14 +93,16 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
             TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
             Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
+            Quantization quantization = meta.has(QuantizedCheckpoint.KEY)
+                    ? Quantization.fromJson(meta.getAsJsonObject(QuantizedCheckpoint.KEY)) : null;
             if (!hasEntries(zip, MODEL)) throw incomplete(file, "it holds no model weights (" + MODEL + ")");
-            if (!hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
+            if (quantization == null && !hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
             JsonElement sha = meta.get(SOURCE_SHA256);
             String sourceSha256 = sha == null || sha.isJsonNull() ? null : sha.getAsString();
             String customNorm = meta.has(CUSTOM_NORM) ? meta.get(CUSTOM_NORM).getAsString() : null;
-            return new Checkpoint(file, config, model, tokenizer, state, sourceSha256, customNorm);
+            return new Checkpoint(file, config, model, tokenizer, state, sourceSha256, customNorm, quantization);
         } catch (IOException e) {
             throw e;
         } catch (RuntimeException e) { // malformed JSON or settings, a field of the wrong kind
@@ -136,7 +139,23 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                     + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
                     + ", the model " + Trainer.describe(model.config().arch()) + (built == null ? "" : " with norm " + built));
         }
-        extractAndLoad(MODEL, dir -> model.load(dir));
+        if (quantization == null) {
+            extractAndLoad(MODEL, model::load);
+            return;
+        }
+        // quantised: the float entries and the dequantised matrices, side by side in a temporary folder
+        Path temp = Files.createTempDirectory("quill-dequantized");
+        try (ZipFile zip = open(file)) {
+            extractAndLoad(MODEL, dir -> {
+                try (Stream<Path> files = Files.list(dir)) {
+                    for (Path f : files.toList()) Files.copy(f, temp.resolve(f.getFileName().toString()));
+                }
+            });
+            QuantizedCheckpoint.dequantize(zip, file, quantization, model.parameters(), temp);
+            model.load(temp);
+        } finally {
+            deleteTree(temp);
+        }
     }
 
     private static String simpleName(String className) {
@@ -145,6 +164,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
 
     /** Restores AdamW's moments and step count into {@code optimizer} (made over a model of this shape). */
     public void loadOptimizer(Optimizer optimizer) throws IOException {
+        if (quantization != null) throw new IOException(file + " is quantised and holds no optimizer state");
         extractAndLoad(OPTIMIZER, dir -> optimizer.load(dir));
     }
 

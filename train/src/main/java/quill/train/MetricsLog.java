@@ -20,7 +20,8 @@ import java.util.List;
  * {@code metrics.jsonl}: one JSON object a line, easy to read back in a notebook
  * ({@code pandas.read_json(path, lines=True)}) or with {@code jq}. A step line per optimizer step
  * ({@code iter, loss, lr, ms, tokens_per_s}) and an eval line per evaluation
- * ({@code iter, train_loss, val_loss, elapsed_s}).
+ * ({@code iter, train_loss, val_loss, elapsed_s}); at the end of a run, the final model's loss over the whole val
+ * split ({@code iter, full_val_loss, full_val_bits_per_char, full_val_tokens}: {@link FullEval}).
  *
  * <p>Lines are buffered and reach the disk at {@link #flush()} (the trainer flushes at each console
  * update and each eval), so logging costs a training step almost nothing.
@@ -102,6 +103,17 @@ public final class MetricsLog implements Closeable {
 
     public void eval(Eval e) throws IOException {
         out.write(GSON.toJson(e));
+        out.newLine();
+    }
+
+    /** The final model's {@link FullEval} over the val split, after iteration {@code iter}. */
+    public void fullEval(int iter, FullEval.Result r) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("iter", iter);
+        o.addProperty("full_val_loss", r.loss());
+        o.addProperty("full_val_bits_per_char", r.bitsPerChar());
+        o.addProperty("full_val_tokens", r.predictions());
+        out.write(GSON.toJson(o));
         out.newLine();
     }
 

@@ -194,6 +194,7 @@ public final class Trainer {
         long runStart = System.nanoTime();
         double elapsedBefore = evals.isEmpty() || evals.get(evals.size() - 1).elapsedS() == null ? 0
                 : evals.get(evals.size() - 1).elapsedS();
+        FullEval.Result fullVal;
         try (metrics; workers) {
             model.setTraining(true);
             while (true) {
@@ -278,8 +279,12 @@ public final class Trainer {
             if (savedIter != iter) {
                 save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
             }
+            fullVal = new FullEval(data.readVal(), tokenizer).run(workers);   // the final model, every val token once
+            metrics.fullEval(iter, fullVal);
         }
         progress.clear();
+        out.printf(Locale.ROOT, "full val split (%,d tokens, every one predicted once): loss %.4f, %.4f bits/char, in %.1f s%n",
+                fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
         out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in %s%n",
                 c.maxIters(), bestVal, outDir);
         if (sampleChars > 0) sample(model, tokenizer);
@@ -350,6 +355,11 @@ public final class Trainer {
 
     /** Fails with the setting to change when the checkpoint cannot continue under {@code c}. */
     public static void checkResumable(Checkpoint ckpt, TrainConfig c, Tokenizer tokenizer) {
+        if (ckpt.quantization() != null) {
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it is quantised ("
+                    + ckpt.quantization().describe() + ") and holds no optimizer state; resume from the float checkpoint"
+                    + " it was made from");
+        }
         if (!ckpt.state().resumable()) {
             throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it (checkpoint"
                     + " format 1), whose batches were drawn differently; start a new run in another --out-dir ('quill sample'"

@@ -188,4 +188,18 @@ class SampleCommandTest {
         assertEquals(1, garbage.exitCode(), garbage.err());
         assertTrue(garbage.err().contains(file.toString()), garbage.err());
     }
+
+    /** A prompt file that is not UTF-8 (here Latin-1) is one line naming the file, by --prompt-file or FILE:. */
+    @Test
+    void aPromptFileThatIsNotUtf8IsAClearError() throws IOException {
+        Path latin1 = Files.write(tmp.resolve("latin1.txt"), new byte[]{'T', 'o', (byte) 0xE9});
+        CliRun r = sample("--prompt-file", latin1.toString());
+        assertEquals(1, r.exitCode());
+        assertEquals("error: --prompt-file " + latin1 + ": " + latin1 + " is not UTF-8 text; save it as UTF-8", r.err().strip());
+        CliRun prefixed = sample("--start", "FILE:" + latin1);
+        assertEquals(1, prefixed.exitCode());
+        assertTrue(prefixed.err().startsWith("error: --start FILE:" + latin1 + ": " + latin1 + " is not UTF-8"), prefixed.err());
+        Path utf8 = Files.writeString(tmp.resolve("utf8.txt"), "To");
+        assertEquals(sample("--start", "To").out(), sample("--prompt-file", utf8.toString()).out());
+    }
 }

@@ -36,9 +36,16 @@ class TrainerTest {
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         int stepLines = 0;
         int evalLines = 0;
+        int fullValLines = 0;
         for (String line : lines) {
             JsonObject o = JsonParser.parseString(line).getAsJsonObject();
-            if (o.has("val_loss")) {
+            if (o.has("full_val_loss")) {                       // the final model over the whole val split
+                fullValLines++;
+                assertEquals(12, o.get("iter").getAsInt());
+                assertTrue(o.get("full_val_loss").getAsDouble() > 0);
+                assertEquals(o.get("full_val_loss").getAsDouble() / Math.log(2), o.get("full_val_bits_per_char").getAsDouble(), 1e-9);
+                assertEquals(data.valTokens() - 1, o.get("full_val_tokens").getAsInt());
+            } else if (o.has("val_loss")) {
                 evalLines++;
                 assertTrue(o.get("train_loss").getAsDouble() > 0);
             } else {
@@ -47,6 +54,7 @@ class TrainerTest {
             }
         }
         assertEquals(12, stepLines);
+        assertEquals(1, fullValLines);
         assertEquals(List.of(0, 5, 10, 12), TinyRun.evals(out).stream().map(MetricsLog.Eval::iter).toList());
         List<MetricsLog.Step> steps = TinyRun.steps(out);
         assertTrue(steps.get(11).loss() < steps.get(0).loss(), "the loss falls");
@@ -59,6 +67,8 @@ class TrainerTest {
         assertEquals(TrainConfig.parseProperties(Files.readString(out.resolve("config.properties")), "x"), last.config());
         String text = console.toString();
         assertTrue(text.contains("eval 5: train loss"), text);
+        assertTrue(text.contains("full val split (" + String.format(java.util.Locale.ROOT, "%,d", data.valTokens() - 1)
+                + " tokens, every one predicted once): loss "), text);
         assertTrue(text.contains("sample"), text);
     }
 
