@@ -20,6 +20,8 @@ import java.util.Properties;
                 CheckReferenceCommand.class,
                 BenchCommand.class,
                 AttentionCommand.class,
+                ExportCommand.class,
+                ImportCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {
