@@ -49,8 +49,9 @@ import java.util.zip.ZipOutputStream;
  * Entries are stored, not compressed. {@link #write} takes {@link Map}s (a {@link LinkedHashMap} keeps its order,
  * as a Python dict does), {@link OrderedDict}s, {@link List}s, {@code Object[]} (a tuple), strings, numbers,
  * booleans, null (None) and {@link TorchTensor}s; {@link #read} gives back the same kinds (a dict's items in no
- * particular order), with every tensor converted to float. Python's pickle format is read and written by Pyrolite ({@code net.razorvine:pickle});
- * this class adds only what is PyTorch's: the storages, the zip layout and the three globals above.
+ * particular order), with every tensor converted to float. Python's pickle format is read and written by Pyrolite
+ * ({@code net.razorvine:pickle}); this class adds only what is PyTorch's: the storages, the zip layout and the three
+ * globals above.
  */
 public final class TorchFile {
     /** The folder of every entry; torch.load accepts any name. */
