@@ -5,7 +5,9 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Properties;
 
 /** The {@code quill} command: one subcommand per thing a learner does. */
@@ -40,9 +42,39 @@ public final class Quill implements Runnable {
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */
     public static CommandLine commandLine() {
-        return new CommandLine(new Quill())
+        CommandLine cli = new CommandLine(new Quill())
                 .setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler(Quill::reportFailure);
+                .setExecutionExceptionHandler(Quill::reportFailure)
+                .setParameterExceptionHandler(Quill::reportUsageError);
+        cli.getSubcommands().values().forEach(Quill::addSnakeCaseNames);
+        return cli;
+    }
+
+    /**
+     * Every option spelt in kebab-case ({@code --max-iters}) also answers to nanoGPT's snake_case
+     * ({@code --max_iters=2000}): a hidden second option that sets the same field.
+     */
+    private static void addSnakeCaseNames(CommandLine cmd) {
+        for (CommandLine.Model.OptionSpec option : List.copyOf(cmd.getCommandSpec().options())) {
+            String name = option.longestName();
+            if (!name.startsWith("--") || !name.substring(2).contains("-")) continue;
+            String snake = "--" + name.substring(2).replace('-', '_');
+            if (cmd.getCommandSpec().findOption(snake) != null) continue;
+            cmd.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder(option).names(snake).hidden(true).build());
+        }
+    }
+
+    /**
+     * A usage error is the line that is wrong, picocli's suggestion when it has one, and where the help is: not
+     * the whole usage text, in which the one line would be lost.
+     */
+    private static int reportUsageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        err.println("error: " + e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        err.println("see '" + cmd.getCommandSpec().qualifiedName() + " --help' for every option");
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /**
