@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.util.List;
 import java.util.Properties;
 
 /** The {@code quill} command: one subcommand per thing a learner does. */
@@ -42,26 +41,32 @@ public final class Quill implements Runnable {
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */
     public static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new Quill())
-                .setCaseInsensitiveEnumValuesAllowed(true)
+        CommandLine cli = new CommandLine(new Quill()) {
+            @Override
+            public int execute(String... args) {
+                return super.execute(kebabCase(this, args));
+            }
+        };
+        return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Quill::reportFailure)
                 .setParameterExceptionHandler(Quill::reportUsageError);
-        cli.getSubcommands().values().forEach(Quill::addSnakeCaseNames);
-        return cli;
     }
 
     /**
-     * Every option spelt in kebab-case ({@code --max-iters}) also answers to nanoGPT's snake_case
-     * ({@code --max_iters=2000}): a hidden second option that sets the same field.
+     * nanoGPT's snake_case spelling of an option ({@code --max_iters=2000}) as Quill's kebab-case one
+     * ({@code --max-iters=2000}), for every option the subcommand has; other arguments stay as they are.
      */
-    private static void addSnakeCaseNames(CommandLine cmd) {
-        for (CommandLine.Model.OptionSpec option : List.copyOf(cmd.getCommandSpec().options())) {
-            String name = option.longestName();
-            if (!name.startsWith("--") || !name.substring(2).contains("-")) continue;
-            String snake = "--" + name.substring(2).replace('-', '_');
-            if (cmd.getCommandSpec().findOption(snake) != null) continue;
-            cmd.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder(option).names(snake).hidden(true).build());
+    static String[] kebabCase(CommandLine cli, String[] args) {
+        CommandLine cmd = args.length > 0 && cli.getSubcommands().containsKey(args[0]) ? cli.getSubcommands().get(args[0]) : cli;
+        String[] out = args.clone();
+        for (int i = 0; i < out.length && !out[i].equals("--"); i++) {
+            if (!out[i].startsWith("--") || !out[i].contains("_")) continue;
+            int eq = out[i].indexOf('=');
+            String name = eq < 0 ? out[i] : out[i].substring(0, eq);
+            String kebab = "--" + name.substring(2).replace('_', '-');
+            if (cmd.getCommandSpec().findOption(kebab) != null) out[i] = kebab + (eq < 0 ? "" : out[i].substring(eq));
         }
+        return out;
     }
 
     /**

@@ -110,11 +110,11 @@ class TrainCommandTest {
                 dataset = "tiny"
                 n_layer = 1
                 """);
-        CliRun first = train(config.toString(), "--max_iters=4", "--n_embd=16", "--device=cpu", "--compile=False");
+        CliRun first = train(config.toString(), "--max_iters=4", "--learning_rate=0.002", "--device=cpu", "--compile=False");
         assertEquals(0, first.exitCode(), first.err());
         assertTrue(first.err().contains("note: ignored nanoGPT's --device, --compile"), first.err());
         assertTrue(first.err().contains("note: ignored nanoGPT's wandb_log in " + config), first.err());
-        assertTrue(first.out().contains("max-iters=4") && first.out().contains("n-layer=1"), first.out());
+        assertTrue(first.out().contains("max-iters=4") && first.out().contains("learning-rate=0.002"), first.out());
         assertTrue(first.out().contains("eval 3: train loss"), first.out());
 
         CliRun resumed = train(config.toString(), "--init_from=resume", "--max_iters=6");

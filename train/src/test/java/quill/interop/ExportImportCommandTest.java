@@ -59,12 +59,13 @@ class ExportImportCommandTest {
         assertTrue(export.out().contains("python sample.py --out_dir=" + tmp.resolve("nano")), export.out());
 
         Path back = tmp.resolve("back");
-        Run imported = quill("import", tmp.resolve("nano").resolve("ckpt.pt").toString(), "--out-dir", back.toString());
+        Run imported = quill("import", tmp.resolve("nano").resolve("ckpt.pt").toString(), "--out_dir=" + back);
         assertEquals(0, imported.code(), imported.err());
         assertTrue(imported.out().contains("iteration 3, best val loss 3.2500, AdamW at step 3"), imported.out());
 
-        Run sample = quill("sample", "--out-dir", back.toString(), "--num-samples", "1", "--max-new-tokens", "20", "--start", "F");
+        Run sample = quill("sample", "--out_dir=" + back, "--num_samples=1", "--max_new_tokens=20", "--start", "F");
         assertEquals(0, sample.code(), sample.err());
+        assertEquals(1, sample.out().lines().filter(l -> l.equals("---------------")).count(), "one sample: " + sample.out());
         Run attention = quill("attention", "--out-dir", back.toString(), "--start", "First");
         assertEquals(0, attention.code(), attention.err());
 
