@@ -63,11 +63,11 @@ public final class ExportCommand implements Callable<Integer> {
                 out.resolve(NanoGptExport.CKPT), checkpoint.state().iter(),
                 maskBuffers ? "with the causal-mask buffers of PyTorch 1.x" : "for PyTorch 2; --mask-buffers for 1.x",
                 out.resolve(NanoGptExport.META), checkpoint.tokenizer().vocabSize(), file);
-        String dataset = checkpoint.config().dataset();
-        o.printf("in nanoGPT: put meta.pkl into data/%s/ (with train.bin and val.bin to train), then:%n", dataset);
-        o.printf("  python sample.py --out_dir=%s%n", out);
-        o.printf("  python train.py --init_from=resume --out_dir=%s --dataset=%s --max_iters=%d%n",
-                out, dataset, Math.max(checkpoint.config().maxIters(), checkpoint.state().iter() + 1));
+        o.printf("in nanoGPT: copy meta.pkl, train.bin and val.bin into its data/%s/, then:%n", checkpoint.config().dataset());
+        o.printf("  python sample.py --out_dir=%s%n", out.toAbsolutePath());
+        o.printf("  python train.py %s --max_iters=%d   (the run's settings; --device=cpu --compile=False on a CPU)%n",
+                out.toAbsolutePath().resolve(NanoGptExport.CONFIG),
+                Math.max(checkpoint.config().maxIters(), checkpoint.state().iter() + 1));
         return 0;
     }
 }

@@ -7,12 +7,14 @@ import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.model.Npy;
+import quill.train.AtomicFiles;
 import quill.train.Checkpoint;
 import quill.train.LearningRateSchedule;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +34,7 @@ import java.util.stream.Stream;
 public final class NanoGptExport {
     public static final String CKPT = "ckpt.pt";
     public static final String META = "meta.pkl";
+    public static final String CONFIG = "train_config.py";
     /** nanoGPT's {@code best_val_loss} before its first eval. */
     private static final double NO_VAL_LOSS = 1e9;
     /** Quill's architecture switches, which nanoGPT's model.py does not have. */
@@ -42,7 +45,8 @@ public final class NanoGptExport {
     }
 
     /**
-     * Writes {@code outDir/ckpt.pt} and {@code outDir/meta.pkl}. With {@code masks}, the state dict also holds each
+     * Writes {@code outDir/ckpt.pt}, {@code outDir/meta.pkl} and the run's settings as {@code outDir/train_config.py}.
+     * With {@code masks}, the state dict also holds each
      * attention's causal mask {@code attn.bias}, which nanoGPT's model has as a buffer on PyTorch before 2.0 (no
      * flash attention) and which {@code load_state_dict(strict=True)} then demands; PyTorch 2 refuses it.
      * A model nanoGPT's model.py cannot build, or a vocabulary meta.pkl cannot hold, is refused before anything
@@ -94,6 +98,27 @@ public final class NanoGptExport {
         Files.createDirectories(outDir);
         TorchFile.write(target, checkpoint);
         MetaPkl.write(outDir.resolve(META), ckpt.tokenizer());
+        AtomicFiles.write(outDir.resolve(CONFIG), trainConfigPy(ckpt, outDir).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The run's settings as a nanoGPT config file, which its train.py executes ({@code python train.py
+     * DIR/train_config.py}): the resumed run keeps Quill's batch size, schedule and AdamW settings instead of
+     * nanoGPT's GPT-2 defaults. Device, precision and compilation are left to nanoGPT's flags.
+     */
+    private static String trainConfigPy(Checkpoint ckpt, Path outDir) {
+        StringBuilder py = new StringBuilder("# The settings of the Quill run exported from " + ckpt.file() + " (iteration "
+                + ckpt.state().iter() + "), for nanoGPT:\n#   python train.py " + outDir.toAbsolutePath().resolve(CONFIG)
+                + "   (add --device=cpu --compile=False without a GPU or PyTorch 2)\n");
+        Map<String, Object> settings = trainSettings(ckpt.config(), outDir.toAbsolutePath());
+        settings.put("init_from", "resume");
+        settings.forEach((key, value) -> {
+            if (key.equals("seed") || !key.equals("init_from") && NanoGpt.NANOGPT_ONLY.contains(key)) return;
+            String text = value instanceof String str ? "'" + str.replace("\\", "\\\\").replace("'", "\\'") + "'"
+                    : value instanceof Boolean b ? (b ? "True" : "False") : String.valueOf(value);
+            py.append(key).append(" = ").append(text).append('\n');
+        });
+        return py.toString();
     }
 
     /**

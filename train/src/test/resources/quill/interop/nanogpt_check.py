@@ -122,9 +122,15 @@ def main():
     with open(args['logits'], 'wb') as f:
         f.write(logits.contiguous().numpy().astype('<f4').tobytes())
 
+    # the settings file nanoGPT's train.py executes: the checkpoint's config, and init_from = 'resume'
+    c = ckpt['config']
+    settings = {}
+    exec(open(mine + '/train_config.py').read(), {}, settings)
+    assert settings.pop('init_from') == 'resume'
+    assert all(c[k] == v for k, v in settings.items()) and settings['batch_size'] == c['batch_size'], settings
+
     # nanoGPT's configure_optimizers, then its resume: load the state and take a step
     params = [p for p in model.parameters()]
-    c = ckpt['config']
     optimizer = torch.optim.AdamW([{'params': [p for p in params if p.dim() >= 2], 'weight_decay': c['weight_decay']},
                                    {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}],
                                   lr=c['learning_rate'], betas=(c['beta1'], c['beta2']))
