@@ -59,15 +59,14 @@ public final class ExportCommand implements Callable<Integer> {
         Checkpoint checkpoint = Checkpoint.load(file);
         NanoGptExport.export(checkpoint, out, maskBuffers);
         PrintWriter o = spec.commandLine().getOut();
-        o.printf(Locale.ROOT, "wrote %s (iteration %d, %s) and %s (%d characters), from %s%n",
+        o.printf(Locale.ROOT, "wrote %s (iteration %d, %s), %s (%d characters) and %s, from %s%n",
                 out.resolve(NanoGptExport.CKPT), checkpoint.state().iter(),
                 maskBuffers ? "with the causal-mask buffers of PyTorch 1.x" : "for PyTorch 2; --mask-buffers for 1.x",
-                out.resolve(NanoGptExport.META), checkpoint.tokenizer().vocabSize(), file);
+                NanoGptExport.META, checkpoint.tokenizer().vocabSize(), NanoGptExport.CONFIG, file);
         o.printf("in nanoGPT: copy meta.pkl, train.bin and val.bin into its data/%s/, then:%n", checkpoint.config().dataset());
         o.printf("  python sample.py --out_dir=%s%n", out.toAbsolutePath());
-        o.printf("  python train.py %s --max_iters=%d   (the run's settings; --device=cpu --compile=False on a CPU)%n",
-                out.toAbsolutePath().resolve(NanoGptExport.CONFIG),
-                Math.max(checkpoint.config().maxIters(), checkpoint.state().iter() + 1));
+        o.printf("  python train.py %s --max_iters=N   (N > %d; add --device=cpu --compile=False on a CPU)%n",
+                out.toAbsolutePath().resolve(NanoGptExport.CONFIG), checkpoint.state().iter());
         return 0;
     }
 }
