@@ -27,23 +27,27 @@ public final class ExportCommand implements Callable<Integer> {
     enum Format { nanogpt }
 
     @Option(names = "--out-dir", paramLabel = "RUN",
-            description = "The run's folder; its ckpt-last.zip is exported (default: the CPU preset's, out/shakespeare_char_cpu).")
+            description = "The run's folder; its ckpt-last.zip is exported (default: the CPU preset's,"
+                    + " out/shakespeare_char_cpu).")
     Path outDir;
 
     @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead, e.g. RUN/ckpt-best.zip.")
     Path ckpt;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "nanogpt",
-            description = "nanogpt (default: ${DEFAULT-VALUE}): PyTorch's torch.save format, as nanoGPT's train.py saves.")
+            description = "nanogpt (default: ${DEFAULT-VALUE}): PyTorch's torch.save format, as nanoGPT's train.py"
+                    + " saves.")
     Format format;
 
     @Option(names = "--out", paramLabel = "DIR", required = true,
-            description = "The folder to write ckpt.pt and meta.pkl into (nanoGPT's --out_dir); it must not hold a ckpt.pt.")
+            description = "The folder to write ckpt.pt, meta.pkl and train_config.py into (nanoGPT's --out_dir);"
+                    + " it must not hold a ckpt.pt.")
     Path out;
 
     @Option(names = "--mask-buffers",
-            description = "Also write each attention's causal mask attn.bias, which nanoGPT's model has on PyTorch before 2.0"
-                    + " (no flash attention) and its load_state_dict then requires; PyTorch 2 refuses it, so leave it off there.")
+            description = "Also write each attention's causal mask attn.bias, which nanoGPT's model has on PyTorch"
+                    + " before 2.0 (no flash attention) and its load_state_dict then requires; PyTorch 2 refuses it,"
+                    + " so leave it off there.")
     boolean maskBuffers;
 
     @Spec
@@ -55,7 +59,8 @@ public final class ExportCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "give --out-dir or --ckpt, not both");
         }
         Path file = ckpt != null ? ckpt
-                : Checkpoint.last(outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir()));
+                : Checkpoint.last(outDir != null ? outDir
+                        : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir()));
         Checkpoint checkpoint = Checkpoint.load(file);
         NanoGptExport.export(checkpoint, out, maskBuffers);
         PrintWriter o = spec.commandLine().getOut();
@@ -63,7 +68,8 @@ public final class ExportCommand implements Callable<Integer> {
                 out.resolve(NanoGptExport.CKPT), checkpoint.state().iter(),
                 maskBuffers ? "with the causal-mask buffers of PyTorch 1.x" : "for PyTorch 2; --mask-buffers for 1.x",
                 NanoGptExport.META, checkpoint.tokenizer().vocabSize(), NanoGptExport.CONFIG, file);
-        o.printf("in nanoGPT: copy meta.pkl, train.bin and val.bin into its data/%s/, then:%n", checkpoint.config().dataset());
+        o.printf("in nanoGPT: copy meta.pkl, train.bin and val.bin into its data/%s/, then:%n",
+                checkpoint.config().dataset());
         o.printf("  python sample.py --out_dir=%s%n", out.toAbsolutePath());
         o.printf("  python train.py %s --max_iters=N   (N > %d; add --device=cpu --compile=False on a CPU)%n",
                 out.toAbsolutePath().resolve(NanoGptExport.CONFIG), checkpoint.state().iter());

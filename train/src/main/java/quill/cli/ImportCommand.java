@@ -32,7 +32,8 @@ public final class ImportCommand implements Callable<Integer> {
     Path meta;
 
     @Option(names = "--out-dir", paramLabel = "RUN", required = true,
-            description = "The Quill run folder to write (ckpt-last.zip, ckpt-best.zip, config.properties); it must not hold a run.")
+            description = "The Quill run folder to write (ckpt-last.zip, ckpt-best.zip, config.properties); it must"
+                    + " not hold a run.")
     Path outDir;
 
     @Spec

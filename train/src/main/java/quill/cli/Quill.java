@@ -57,7 +57,8 @@ public final class Quill implements Runnable {
      * ({@code --max-iters=2000}), for every option the subcommand has; other arguments stay as they are.
      */
     static String[] kebabCase(CommandLine cli, String[] args) {
-        CommandLine cmd = args.length > 0 && cli.getSubcommands().containsKey(args[0]) ? cli.getSubcommands().get(args[0]) : cli;
+        CommandLine cmd = args.length > 0 && cli.getSubcommands().containsKey(args[0])
+                ? cli.getSubcommands().get(args[0]) : cli;
         String[] out = args.clone();
         for (int i = 0; i < out.length && !out[i].equals("--"); i++) {
             if (!out[i].startsWith("--") || !out[i].contains("_")) continue;

@@ -43,8 +43,8 @@ public final class TrainCommand implements Callable<Integer> {
     Path configFile;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
-            description = "A settings file given as nanoGPT takes it (python train.py config/train_shakespeare_char.py):"
-                    + " the same as --config.")
+            description = "A settings file given as nanoGPT takes it (python train.py"
+                    + " config/train_shakespeare_char.py): the same as --config.")
     Path positionalConfig;
 
     @Option(names = "--resume", description = "Continue from the run's last checkpoint (ckpt-last.zip in --out-dir).")
@@ -55,8 +55,8 @@ public final class TrainCommand implements Callable<Integer> {
     String initFrom;
 
     /** nanoGPT's flags that mean nothing here (devices, precisions, compiler, wandb): accepted, with a note. */
-    @Option(names = {"--device", "--dtype", "--compile", "--backend", "--wandb_log", "--wandb_project", "--wandb_run_name"},
-            hidden = true)
+    @Option(names = {"--device", "--dtype", "--compile", "--backend", "--wandb_log", "--wandb_project",
+            "--wandb_run_name"}, hidden = true)
     List<String> nanoGptOnly;
 
     @Option(names = "--input", paramLabel = "FILE",
@@ -180,7 +180,7 @@ public final class TrainCommand implements Callable<Integer> {
     private TrainConfig settings(String presetName) throws IOException {
         TrainConfig base = TrainConfig.preset(presetName);
         return configFile == null ? base
-                : base.with(TrainConfig.readFile(configFile, note -> spec.commandLine().getErr().println("note: " + note)));
+                : base.with(TrainConfig.readFile(configFile, n -> spec.commandLine().getErr().println("note: " + n)));
     }
 
     /** nanoGPT's ways of saying things: its config file as an argument, --init_from, and flags Quill has no use for. */
@@ -196,8 +196,9 @@ public final class TrainCommand implements Callable<Integer> {
             switch (initFrom) {
                 case "resume" -> resume = true;
                 case "scratch" -> { }
-                default -> throw new CommandLine.ParameterException(spec.commandLine(), "--init-from must be scratch or"
-                        + " resume, got '" + initFrom + "' (OpenAI's GPT-2 weights use a BPE vocabulary Quill does not load)");
+                default -> throw new CommandLine.ParameterException(spec.commandLine(), "--init-from must be scratch"
+                        + " or resume, got '" + initFrom + "' (OpenAI's GPT-2 weights use a BPE vocabulary Quill does"
+                        + " not load)");
             }
         }
         if (nanoGptOnly != null) {

@@ -50,8 +50,9 @@ public final class MetaPkl {
     /** Fails unless {@code tokenizer}'s vocabulary fits in a meta.pkl: characters, one id each. */
     public static void check(Tokenizer tokenizer) {
         if (!(tokenizer instanceof CharTokenizer)) {
+            String type = tokenizer.toJson().get("type").getAsString();
             throw new IllegalArgumentException("meta.pkl holds a character vocabulary, and this model's tokenizer is of"
-                    + " type '" + tokenizer.toJson().get("type").getAsString() + "', which nanoGPT's sample.py cannot use");
+                    + " type '" + type + "', which nanoGPT's sample.py cannot use");
         }
     }
 
@@ -70,8 +71,9 @@ public final class MetaPkl {
             throw new IOException(file + " is truncated: " + e.getMessage(), e);
         }
         if (!(meta instanceof Map<?, ?> m) || !(m.get("itos") instanceof Map<?, ?> itos)) {
+            boolean bpe = meta instanceof Map<?, ?> m2 && m2.containsKey("vocab_size");
             throw new IOException(file + " is not nanoGPT's meta.pkl: it has no 'itos' dict of characters"
-                    + (meta instanceof Map<?, ?> m2 && m2.containsKey("vocab_size") ? " (a BPE dataset's meta.pkl?)" : ""));
+                    + (bpe ? " (a BPE dataset's meta.pkl?)" : ""));
         }
         StringBuilder chars = new StringBuilder();
         for (int id = 0; id < itos.size(); id++) {
@@ -89,7 +91,8 @@ public final class MetaPkl {
         try {
             return CharTokenizer.fromJson(json);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": its vocabulary is not numbered as Quill's (sorted characters): " + e.getMessage(), e);
+            throw new IOException(file + ": its vocabulary is not numbered as Quill's (sorted characters): "
+                    + e.getMessage(), e);
         }
     }
 }

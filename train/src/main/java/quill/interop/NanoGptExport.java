@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 
 /**
  * A Quill checkpoint as nanoGPT's {@code ckpt.pt} and {@code meta.pkl} ({@code quill export --format nanogpt}), for
- * nanoGPT's {@code sample.py} and {@code train.py --init_from=resume} to go on with. See {@link NanoGpt} for the layout.
+ * nanoGPT's {@code sample.py} and {@code train.py --init_from=resume} to go on with. {@link NanoGpt} has the layout.
  */
 public final class NanoGptExport {
     public static final String CKPT = "ckpt.pt";
@@ -57,7 +57,8 @@ public final class NanoGptExport {
         Map<String, String> switches = c.arch().differences();
         if (ckpt.customNorm() != null || !switches.isEmpty()) {
             String what = ckpt.customNorm() != null ? "a norm of its own (" + ckpt.customNorm() + ")"
-                    : switches.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "));
+                    : switches.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                            .collect(Collectors.joining(" "));
             throw new IllegalArgumentException("cannot export " + ckpt.file() + " to nanoGPT: its model has " + what
                     + ", which nanoGPT's model.py cannot build (LayerNorm, learned positions, a GELU MLP of 4 * n_embd,"
                     + " no QK-norm, tied embeddings, no soft-cap)");
@@ -70,7 +71,8 @@ public final class NanoGptExport {
         }
         TrainConfig config = ckpt.config();
         Gpt model = ckpt.newModel();
-        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
+        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS,
+                config.weightDecay());
         ckpt.loadOptimizer(optimizer);
         Map<String, TorchTensor[]> moments = moments(optimizer, model.parameters());
 
@@ -107,9 +109,10 @@ public final class NanoGptExport {
      * nanoGPT's GPT-2 defaults. Device, precision and compilation are left to nanoGPT's flags.
      */
     private static String trainConfigPy(Checkpoint ckpt, Path outDir) {
-        StringBuilder py = new StringBuilder("# The settings of the Quill run exported from " + ckpt.file() + " (iteration "
-                + ckpt.state().iter() + "), for nanoGPT:\n#   python train.py " + outDir.toAbsolutePath().resolve(CONFIG)
-                + "   (add --device=cpu --compile=False without a GPU or PyTorch 2)\n");
+        StringBuilder py = new StringBuilder("# The settings of the Quill run exported from " + ckpt.file()
+                + " (iteration " + ckpt.state().iter() + "), for nanoGPT:\n#   python train.py "
+                + outDir.toAbsolutePath().resolve(CONFIG) + "   (add --device=cpu --compile=False without a GPU or"
+                + " PyTorch 2)\n");
         Map<String, Object> settings = trainSettings(ckpt.config(), outDir.toAbsolutePath());
         settings.put("init_from", "resume");
         settings.forEach((key, value) -> {
@@ -186,8 +189,8 @@ public final class NanoGptExport {
     private static Map<String, Object> trainSettings(TrainConfig config, Path outDir) {
         Map<String, Object> settings = new LinkedHashMap<>();
         Map<String, Object> nanoGptOnly = Map.of("eval_only", false, "init_from", "scratch", "wandb_log", false,
-                "wandb_project", "owt", "wandb_run_name", "gpt2", "backend", "nccl", "device", "cpu", "dtype", "float32",
-                "compile", false);
+                "wandb_project", "owt", "wandb_run_name", "gpt2", "backend", "nccl", "device", "cpu",
+                "dtype", "float32", "compile", false);
         config.toMap().forEach((key, text) -> {
             if (ARCHITECTURE.contains(key)) return;                 // nanoGPT's values, or the export was refused
             Object value = TrainConfig.convert(key, text, TrainConfig.typeOf(key), "");
@@ -205,7 +208,8 @@ public final class NanoGptExport {
     }
 
     /** AdamW's two moments of each parameter, read back from what {@link AdamW#save} writes. */
-    private static Map<String, TorchTensor[]> moments(AdamW optimizer, Map<String, Parameter> params) throws IOException {
+    private static Map<String, TorchTensor[]> moments(AdamW optimizer, Map<String, Parameter> params)
+            throws IOException {
         Path dir = Files.createTempDirectory("quill-export");
         try {
             optimizer.save(dir);

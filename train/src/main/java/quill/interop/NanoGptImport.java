@@ -57,15 +57,16 @@ public final class NanoGptImport {
     public static Result run(Path ckptFile, Path meta, Path outDir) throws IOException {
         for (Path f : List.of(Checkpoint.last(outDir), Checkpoint.best(outDir))) {
             if (Files.exists(f)) {
-                throw new IllegalArgumentException(outDir + " already holds a run (" + f.getFileName() + "): import into"
-                        + " another --out-dir, or delete it first");
+                throw new IllegalArgumentException(outDir + " already holds a run (" + f.getFileName()
+                        + "): import into another --out-dir, or delete it first");
             }
         }
         Object loaded = TorchFile.read(ckptFile);
         if (!(loaded instanceof Map<?, ?> top) || !(top.get("model") instanceof Map<?, ?> model)
                 || !(top.get("model_args") instanceof Map<?, ?> args)) {
+            String keys = loaded instanceof Map<?, ?> m ? " (its keys: " + m.keySet() + ")" : "";
             throw new IOException(ckptFile + " is a PyTorch file but not a checkpoint of nanoGPT's train.py: it has no"
-                    + " 'model' and 'model_args'" + (loaded instanceof Map<?, ?> m ? " (its keys: " + m.keySet() + ")" : ""));
+                    + " 'model' and 'model_args'" + keys);
         }
         List<String> notes = new ArrayList<>();
         GptConfig c = modelConfig(args, ckptFile);
@@ -73,8 +74,8 @@ public final class NanoGptImport {
         Path metaFile = findMeta(meta, ckptFile, settings, c);
         Tokenizer tokenizer = MetaPkl.read(metaFile);
         if (tokenizer.vocabSize() != c.vocabSize()) {
-            throw new IOException(metaFile + " has " + tokenizer.vocabSize() + " characters but the model's vocab_size is "
-                    + c.vocabSize() + "; pass the meta.pkl of the dataset it was trained on (--meta)");
+            throw new IOException(metaFile + " has " + tokenizer.vocabSize() + " characters but the model's vocab_size"
+                    + " is " + c.vocabSize() + "; pass the meta.pkl of the dataset it was trained on (--meta)");
         }
         TrainConfig config = trainConfig(settings, c, outDir, ckptFile);
 
@@ -85,12 +86,13 @@ public final class NanoGptImport {
             e.getValue().value().assign(Nd4j.create(t.values(), t.shape(), 'c'));
         }
         gpt.setTraining(false);
-        AdamW optimizer = new AdamW(gpt.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
+        AdamW optimizer = new AdamW(gpt.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS,
+                config.weightDecay());
         int steps = loadOptimizer(top.get("optimizer"), c, gpt.parameters(), optimizer, ckptFile, notes);
 
         int iter = number(top.get("iter_num"), "iter_num", ckptFile).intValue();
-        double best = top.containsKey("best_val_loss") ? number(top.get("best_val_loss"), "best_val_loss", ckptFile).doubleValue()
-                : Double.POSITIVE_INFINITY;
+        double best = top.containsKey("best_val_loss")
+                ? number(top.get("best_val_loss"), "best_val_loss", ckptFile).doubleValue() : Double.POSITIVE_INFINITY;
         // nanoGPT saves at an eval and does not keep its random state: the run goes on with fresh batches
         TrainingState state = new TrainingState(iter, iter, best, new TorchGenerator(config.seed()).state(), new int[0],
                 gpt.dropoutState());
@@ -111,7 +113,8 @@ public final class NanoGptImport {
                     args.get("dropout") instanceof Number d ? d.doubleValue() : 0.0,
                     Boolean.TRUE.equals(args.get("bias")));
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": its model_args do not describe a GPT Quill can build: " + e.getMessage(), e);
+            throw new IOException(file + ": its model_args do not describe a GPT Quill can build: " + e.getMessage(),
+                    e);
         }
     }
 
@@ -138,31 +141,37 @@ public final class NanoGptImport {
                 name = name.substring(NanoGpt.COMPILED_PREFIX.length());
                 compiled = true;
             }
-            if (!(e.getValue() instanceof TorchTensor t)) throw new IOException(file + ": model entry " + name + " is not a tensor");
+            if (!(e.getValue() instanceof TorchTensor t)) {
+                throw new IOException(file + ": model entry " + name + " is not a tensor");
+            }
             if (!t.dtype().equals("float32")) converted.add(t.dtype());
             if (NanoGpt.isMask(name)) {
-                masks = true;                                   // PyTorch 1.x's causal mask: Quill's attention has its own
+                masks = true;                     // PyTorch 1.x's causal mask: Quill's attention has its own
             } else if (name.equals("lm_head.weight")) {
                 lmHead = t;
             } else if (!expected.containsKey(name)) {
                 throw new IOException(file + " is not a checkpoint of nanoGPT's GPT with its model_args (" + describe(c)
                         + "): it has a weight '" + name + "' that model has not (another architecture?)");
             } else if (!Arrays.equals(t.shape(), expected.get(name))) {
-                throw new IOException(file + ": " + name + " has shape " + Arrays.toString(t.shape()) + " but its model_args ("
-                        + describe(c) + ") make it " + Arrays.toString(expected.get(name)));
+                throw new IOException(file + ": " + name + " has shape " + Arrays.toString(t.shape())
+                        + " but its model_args (" + describe(c) + ") make it " + Arrays.toString(expected.get(name)));
             } else {
                 weights.put(name, t);
             }
         }
         for (String name : expected.keySet()) {
-            if (!weights.containsKey(name)) throw new IOException(file + ": the model lacks " + name + " (" + describe(c) + ")");
+            if (!weights.containsKey(name)) {
+                throw new IOException(file + ": the model lacks " + name + " (" + describe(c) + ")");
+            }
         }
         if (lmHead != null && !Arrays.equals(lmHead.values(), weights.get("transformer.wte.weight").values())) {
-            throw new IOException(file + ": lm_head.weight differs from transformer.wte.weight; nanoGPT's GPT ties them,"
-                    + " so this checkpoint is of another architecture");
+            throw new IOException(file + ": lm_head.weight differs from transformer.wte.weight; nanoGPT's GPT ties"
+                    + " them, so this checkpoint is of another architecture");
         }
         if (compiled) notes.add("removed torch.compile's prefix " + NanoGpt.COMPILED_PREFIX + " from the names");
-        if (masks) notes.add("left out the causal-mask buffers attn.bias (PyTorch 1.x); Quill's attention masks by itself");
+        if (masks) {
+            notes.add("left out the causal-mask buffers attn.bias (PyTorch 1.x); Quill's attention masks by itself");
+        }
         if (!converted.isEmpty()) notes.add("converted " + String.join(" and ", converted) + " tensors to float32");
         return weights;
     }
@@ -181,28 +190,32 @@ public final class NanoGptImport {
         }
         List<List<String>> groups = NanoGpt.optimizerGroups(c);
         if (!(opt.get("param_groups") instanceof List<?> savedGroups) || savedGroups.size() != groups.size()) {
-            throw new IOException(file + ": its optimizer does not have nanoGPT's two parameter groups (weights decayed,"
-                    + " biases and norms not), so its state cannot be matched to the parameters");
+            throw new IOException(file + ": its optimizer does not have nanoGPT's two parameter groups (weights"
+                    + " decayed, biases and norms not), so its state cannot be matched to the parameters");
         }
         Path dir = Files.createTempDirectory("quill-import");
         try {
             Integer steps = null;
             for (int g = 0; g < groups.size(); g++) {
-                List<?> indices = savedGroups.get(g) instanceof Map<?, ?> m && m.get("params") instanceof List<?> l ? l : null;
+                List<?> indices = savedGroups.get(g) instanceof Map<?, ?> m && m.get("params") instanceof List<?> l
+                        ? l : null;
                 if (indices == null || indices.size() != groups.get(g).size()) {
-                    throw new IOException(file + ": optimizer group " + g + " has " + (indices == null ? "no" : indices.size())
-                            + " parameters where nanoGPT's has " + groups.get(g).size());
+                    throw new IOException(file + ": optimizer group " + g + " has "
+                            + (indices == null ? "no" : indices.size()) + " parameters where nanoGPT's has "
+                            + groups.get(g).size());
                 }
                 for (int i = 0; i < indices.size(); i++) {
                     String name = groups.get(g).get(i);
-                    if (!(state.get(indices.get(i)) instanceof Map<?, ?> s) || !(s.get("exp_avg") instanceof TorchTensor m)
+                    if (!(state.get(indices.get(i)) instanceof Map<?, ?> s)
+                            || !(s.get("exp_avg") instanceof TorchTensor m)
                             || !(s.get("exp_avg_sq") instanceof TorchTensor v)) {
-                        throw new IOException(file + ": the optimizer has no AdamW state (exp_avg, exp_avg_sq) for " + name);
+                        throw new IOException(file + ": the optimizer has no AdamW state (exp_avg, exp_avg_sq) for "
+                                + name);
                     }
                     int step = number(s.get("step"), "the optimizer's step", file).intValue();
                     if (steps != null && step != steps) {
-                        throw new IOException(file + ": AdamW's step differs between parameters (" + steps + " and " + step
-                                + "); Quill's AdamW keeps one count for all");
+                        throw new IOException(file + ": AdamW's step differs between parameters (" + steps + " and "
+                                + step + "); Quill's AdamW keeps one count for all");
                     }
                     steps = step;
                     long[] shape = params.get(name).shape();
@@ -243,8 +256,9 @@ public final class NanoGptImport {
             throw new IOException(ckptFile + " has GPT-2's BPE vocabulary (vocab_size " + c.vocabSize() + ") and no"
                     + " meta.pkl; Quill reads character vocabularies only, from a meta.pkl (--meta)");
         }
-        throw new IOException("no meta.pkl beside " + ckptFile + (settings.get("dataset") instanceof String d
-                ? " or in data/" + d + "/" : "") + ": pass the vocabulary with --meta (nanoGPT's data/<dataset>/meta.pkl)");
+        String data = settings.get("dataset") instanceof String d ? " or in data/" + d + "/" : "";
+        throw new IOException("no meta.pkl beside " + ckptFile + data + ": pass the vocabulary with --meta (nanoGPT's"
+                + " data/<dataset>/meta.pkl)");
     }
 
     /**
@@ -271,7 +285,7 @@ public final class NanoGptImport {
         }
     }
 
-    /** A Python value as a setting's text: {@code True} is {@code true}, {@code 250.0} for a whole number is {@code 250}. */
+    /** A Python value as a setting's text: {@code True} is {@code true}, {@code 250.0} for a count {@code 250}. */
     private static String text(Object value, Class<?> type) {
         if ((type == int.class || type == long.class) && value instanceof Double d && d == Math.rint(d)) {
             return String.valueOf(d.longValue());
@@ -287,7 +301,7 @@ public final class NanoGptImport {
     }
 
     private static String describe(GptConfig c) {
-        return "n_layer " + c.nLayer() + ", n_head " + c.nHead() + ", n_embd " + c.nEmbd() + ", block_size " + c.blockSize()
-                + ", vocab_size " + c.vocabSize() + ", bias " + c.bias();
+        return "n_layer " + c.nLayer() + ", n_head " + c.nHead() + ", n_embd " + c.nEmbd() + ", block_size "
+                + c.blockSize() + ", vocab_size " + c.vocabSize() + ", bias " + c.bias();
     }
 }

@@ -64,8 +64,9 @@ public final class TorchFile {
     private static final int LOCAL_HEADER = 30;
     /** A fixed time for every entry (1 Jan 2000), so that the same checkpoint gives the same bytes. */
     private static final long ENTRY_TIME = 946_684_800_000L;
-    /** A legacy checkpoint (torch.save before PyTorch 1.6) starts with the pickled magic number 0x1950a86a20f9469cfc6c. */
-    private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46};
+    /** A legacy checkpoint (torch.save before PyTorch 1.6) starts with the pickled number 0x1950a86a20f9469cfc6c. */
+    private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc, (byte) 0x9c,
+            0x46};
 
     /** A Python {@code collections.OrderedDict}: what {@code model.state_dict()} returns. */
     public static final class OrderedDict extends LinkedHashMap<Object, Object> {
@@ -79,7 +80,8 @@ public final class TorchFile {
     private record StorageType(String name, String dtype, int bytes) implements IObjectConstructor {
         @Override
         public Object construct(Object[] args) {
-            throw new PickleException("torch." + name + " is called in this pickle; only checkpoints' storages are supported");
+            throw new PickleException("torch." + name + " is called in this pickle; only checkpoints' storages are"
+                    + " supported");
         }
     }
 
@@ -111,8 +113,11 @@ public final class TorchFile {
 
             public Object[] deconstruct(Object o) {
                 TorchTensor t = (TorchTensor) o;
-                if (!t.dtype().equals("float32")) throw new PickleException("only float32 tensors are written, not " + t);
-                return new Object[]{new StorageRef(t), 0, tuple(t.shape()), tuple(strides(t.shape())), false, new OrderedDict()};
+                if (!t.dtype().equals("float32")) {
+                    throw new PickleException("only float32 tensors are written, not " + t);
+                }
+                return new Object[]{new StorageRef(t), 0, tuple(t.shape()), tuple(strides(t.shape())), false,
+                        new OrderedDict()};
             }
         });
         // collections.OrderedDict(), then its items
@@ -138,7 +143,8 @@ public final class TorchFile {
 
         for (StorageType type : STORAGE_TYPES) Unpickler.registerConstructor("torch", type.name(), type);
         Unpickler.registerConstructor("torch._utils", "_rebuild_tensor_v2", args -> rebuildTensor(args));
-        Unpickler.registerConstructor("torch._utils", "_rebuild_parameter", args -> args[0]); // (data, requires_grad, hooks)
+        // _rebuild_parameter(data, requires_grad, backward_hooks): the data will do
+        Unpickler.registerConstructor("torch._utils", "_rebuild_parameter", args -> args[0]);
         Unpickler.registerConstructor("collections", "OrderedDict", args -> {
             OrderedDict dict = new OrderedDict();
             if (args.length == 1 && args[0] instanceof List<?> items) { // OrderedDict([[key, value], ...])
@@ -167,8 +173,8 @@ public final class TorchFile {
             throw new IllegalArgumentException("cannot pickle the checkpoint: " + e.getMessage(), e);
         }
         AtomicFiles.replace(file, temp -> {
-            try (CountingStream counted = new CountingStream(new BufferedOutputStream(Files.newOutputStream(temp), 1 << 16));
-                 ZipOutputStream zip = new ZipOutputStream(counted)) {
+            try (CountingStream counted = new CountingStream(new BufferedOutputStream(Files.newOutputStream(temp),
+                    1 << 16)); ZipOutputStream zip = new ZipOutputStream(counted)) {
                 put(zip, counted, "data.pkl", pickle);
                 put(zip, counted, "byteorder", "little".getBytes(StandardCharsets.US_ASCII));
                 for (int key = 0; key < pickler.storages.size(); key++) {
@@ -202,7 +208,7 @@ public final class TorchFile {
         }
     }
 
-    /** Adds a stored entry whose bytes start at a multiple of {@link #ALIGNMENT} in the file, as PyTorch's writer does. */
+    /** Adds a stored entry whose bytes start at a multiple of {@link #ALIGNMENT} in the file, as PyTorch's do. */
     private static void put(ZipOutputStream zip, CountingStream counted, String name, byte[] bytes) throws IOException {
         ZipEntry e = new ZipEntry(ARCHIVE + name);
         e.setMethod(ZipEntry.STORED);
@@ -258,12 +264,12 @@ public final class TorchFile {
             head = in.readNBytes(LEGACY_MAGIC.length);
         }
         if (Arrays.equals(head, LEGACY_MAGIC)) {
-            throw new IOException(file + " is in PyTorch's format of before version 1.6; load it and torch.save it again"
-                    + " with a newer PyTorch");
+            throw new IOException(file + " is in PyTorch's format of before version 1.6; load it and torch.save it"
+                    + " again with a newer PyTorch");
         }
         if (head.length < 4 || head[0] != 'P' || head[1] != 'K' || head[2] != 3 || head[3] != 4) {
-            throw new IOException(file + " is not a PyTorch checkpoint (torch.save writes a zip archive, and this file is"
-                    + " not one)");
+            throw new IOException(file + " is not a PyTorch checkpoint (torch.save writes a zip archive, and this file"
+                    + " is not one)");
         }
         ZipFile zip;
         try {
@@ -275,10 +281,14 @@ public final class TorchFile {
         try (zip) {
             String pkl = zip.stream().map(ZipEntry::getName).filter(n -> n.endsWith("data.pkl")
                     && n.indexOf('/') == n.length() - "/data.pkl".length()).findFirst().orElse(null);
-            if (pkl == null) throw new IOException(file + " is a zip archive but not a PyTorch checkpoint: it has no data.pkl");
+            if (pkl == null) {
+                throw new IOException(file + " is a zip archive but not a PyTorch checkpoint: it has no data.pkl");
+            }
             String prefix = pkl.substring(0, pkl.length() - "data.pkl".length());
             ZipEntry order = zip.getEntry(prefix + "byteorder");
-            if (order != null && !new String(entry(zip, order, file), StandardCharsets.US_ASCII).trim().equals("little")) {
+            String byteOrder = order == null ? "little"
+                    : new String(entry(zip, order, file), StandardCharsets.US_ASCII);
+            if (!byteOrder.trim().equals("little")) {
                 throw new IOException(file + " was saved on a big-endian machine; load it and torch.save it again on a"
                         + " little-endian one");
             }
@@ -310,7 +320,8 @@ public final class TorchFile {
         @Override
         protected Object persistentLoad(Object pid) {
             if (!(pid instanceof Object[] id) || id.length != 5 || !"storage".equals(id[0])) {
-                throw new PickleException("unknown persistent id " + (pid instanceof Object[] a ? Arrays.toString(a) : pid));
+                String shown = pid instanceof Object[] a ? Arrays.toString(a) : String.valueOf(pid);
+                throw new PickleException("unknown persistent id " + shown);
             }
             if (!(id[1] instanceof StorageType type)) throw new PickleException("unsupported storage type " + id[1]);
             String key = String.valueOf(id[2]);
@@ -322,7 +333,8 @@ public final class TorchFile {
                     byte[] bytes = entry(zip, e, file);
                     if (bytes.length < numel * type.bytes()) {
                         throw new IOException(file + " is damaged: storage data/" + k + " holds " + bytes.length
-                                + " bytes, not the " + numel * type.bytes() + " of " + numel + " " + type.dtype() + " elements");
+                                + " bytes, not the " + numel * type.bytes() + " of " + numel + " " + type.dtype()
+                                + " elements");
                     }
                     return new Storage(type, ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN));
                 } catch (IOException io) {
@@ -350,7 +362,8 @@ public final class TorchFile {
         try (InputStream in = zip.getInputStream(e)) {
             bytes = in.readAllBytes();
         } catch (ZipException z) {
-            throw new IOException(file + " is damaged: entry " + e.getName() + " cannot be read (" + z.getMessage() + ")", z);
+            throw new IOException(file + " is damaged: entry " + e.getName() + " cannot be read (" + z.getMessage()
+                    + ")", z);
         }
         CRC32 crc = new CRC32();
         crc.update(bytes);

@@ -215,11 +215,13 @@ public record TrainConfig(
             throw new IllegalArgumentException("cannot read settings from " + origin + ": " + e.getMessage());
         }
         Map<String, String> map = new LinkedHashMap<>();
-        for (String key : p.stringPropertyNames()) map.put(canonical(key.trim()), pythonValue(p.getProperty(key).trim()));
+        for (String key : p.stringPropertyNames()) {
+            map.put(canonical(key.trim()), pythonValue(p.getProperty(key).trim()));
+        }
         return map;
     }
 
-    /** A setting's name: nanoGPT's snake_case ({@code max_iters}) is an alias of Quill's kebab-case ({@code max-iters}). */
+    /** A setting's name: nanoGPT's snake_case ({@code max_iters}) is an alias of the kebab-case {@code max-iters}. */
     public static String canonical(String key) {
         String kebab = key.replace('_', '-');
         return KEYS.contains(kebab) ? kebab : key;
