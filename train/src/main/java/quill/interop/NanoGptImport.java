@@ -61,6 +61,7 @@ public final class NanoGptImport {
                         + "): import into another --out-dir, or delete it first");
             }
         }
+        if (Files.isDirectory(ckptFile)) ckptFile = ckptFile.resolve(NanoGptExport.CKPT);   // nanoGPT's out_dir
         Object loaded = TorchFile.read(ckptFile);
         if (!(loaded instanceof Map<?, ?> top) || !(top.get("model") instanceof Map<?, ?> model)
                 || !(top.get("model_args") instanceof Map<?, ?> args)) {
