@@ -18,8 +18,8 @@ import java.util.concurrent.Callable;
 @Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Turn nanoGPT's ckpt.pt (and its meta.pkl) into a Quill run folder that 'quill sample',"
                 + " 'quill attention' and 'quill train --resume' work on, AdamW's state included.",
-                "torch.compile's _orig_mod. prefixes, bfloat16 and float16 weights and the mask buffers of PyTorch 1 are"
-                        + " handled; the vocabulary must be characters (a meta.pkl)."},
+                "torch.compile's _orig_mod. prefixes, bfloat16 and float16 weights and the mask buffers of PyTorch 1"
+                        + " are handled; the vocabulary must be characters (a meta.pkl)."},
         footer = {"", "Example: quill import out-nanogpt/ckpt.pt --out-dir out/from-nanogpt"})
 public final class ImportCommand implements Callable<Integer> {
 
