@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
         footer = {"", "Example: quill import out-nanogpt/ckpt.pt --out-dir out/from-nanogpt"})
 public final class ImportCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "CKPT.pt", description = "nanoGPT's checkpoint (its --out_dir/ckpt.pt, or that folder).")
+    @Parameters(index = "0", paramLabel = "CKPT.pt",
+            description = "nanoGPT's checkpoint (its --out_dir/ckpt.pt, or that folder).")
     Path ckpt;
 
     @Option(names = "--meta", paramLabel = "META.pkl",
