@@ -5,10 +5,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
 import quill.cli.Quill;
+import quill.model.AdamW;
 import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.tokenizer.CharTokenizer;
 import quill.train.Checkpoint;
+import quill.train.LearningRateSchedule;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,6 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,9 +59,9 @@ class PyTorchInteropTest {
         try (InputStream in = getClass().getResourceAsStream("nanogpt_check.py")) {
             Files.copy(in, script);
         }
-        String args = String.format("{\"pt2\": \"%s\", \"pt1\": \"%s\", \"idx\": %s, \"logits\": \"%s\", \"gpu_ckpt\": \"%s\"}",
-                tmp.resolve("pt2"), tmp.resolve("pt1"), Arrays.deepToString(idx), tmp.resolve("logits.f32"),
-                tmp.resolve("gpu.pt"));
+        String args = String.format("{\"pt2\": \"%s\", \"pt1\": \"%s\", \"idx\": %s, \"logits\": \"%s\","
+                        + " \"after_step\": \"%s\", \"gpu_ckpt\": \"%s\"}", tmp.resolve("pt2"), tmp.resolve("pt1"),
+                Arrays.deepToString(idx), tmp.resolve("logits.f32"), tmp.resolve("after.pt"), tmp.resolve("gpu.pt"));
         String printed = runWithTorch(script, args);
 
         // the same logits as Quill's
@@ -68,6 +73,27 @@ class PyTorchInteropTest {
         double worst = 0;
         for (int i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
         assertTrue(worst <= 1e-5, "logits differ from PyTorch's by " + worst + " (" + printed + ")");
+
+        // one more AdamW step, resumed from the exported moments and step count, lands where Quill's own does
+        Gpt stepped = ckpt.newModel();
+        stepped.setTraining(true);
+        TrainConfig c = ckpt.config();
+        AdamW adam = new AdamW(stepped.parameters(), c.beta1(), c.beta2(), Trainer.ADAM_EPS, c.weightDecay());
+        ckpt.loadOptimizer(adam);
+        int[][] x = new int[idx.length][], y = new int[idx.length][];
+        for (int b = 0; b < idx.length; b++) {
+            x[b] = Arrays.copyOf(idx[b], idx[b].length - 1);
+            y[b] = Arrays.copyOfRange(idx[b], 1, idx[b].length);
+        }
+        stepped.forwardBackward(x, y, 1.0);
+        adam.step(LearningRateSchedule.of(c).at(ckpt.state().iter()));
+        Map<?, ?> after = (Map<?, ?>) TorchFile.read(tmp.resolve("after.pt"));
+        double worstStep = 0;
+        for (Parameter p : stepped.parameters().values()) {
+            float[] a = p.value().dup('c').data().asFloat(), b = ((TorchTensor) after.get(p.name())).values();
+            for (int i = 0; i < a.length; i++) worstStep = Math.max(worstStep, Math.abs(a[i] - b[i]));
+        }
+        assertTrue(worstStep <= 1e-5, "after one resumed AdamW step the weights differ from PyTorch's by " + worstStep);
 
         // what PyTorch saved comes back into Quill
         StringWriter out = new StringWriter(), err = new StringWriter();

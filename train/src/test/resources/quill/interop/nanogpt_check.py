@@ -9,6 +9,7 @@ Usage: nanogpt_check.py JSON, where JSON holds
               and must refuse the other
   idx         a batch of token ids (B, T)
   logits      where to write the logits (B, T, V), raw float32, little-endian
+  after_step  where to torch.save the state dict after one AdamW step, resumed from the export's state, on the batch
   gpu_ckpt    where to write a checkpoint as a GPU run of nanoGPT leaves it: the weights as loaded (layer-norm
               weights in float16, the others in bfloat16) under torch.compile's _orig_mod. prefix, AdamW's state
               after one more step, best_val_loss a tensor
@@ -142,6 +143,7 @@ def main():
     loss = F.cross_entropy(model(idx[:, :-1]).flatten(0, 1), idx[:, 1:].flatten())
     loss.backward()
     optimizer.step()
+    torch.save({k: v for k, v in model.state_dict().items() if not k.endswith('.attn.bias')}, args['after_step'])
 
     state = {}
     for k, v in loaded.items():
