@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Locale;
 import java.util.Properties;
@@ -25,6 +26,8 @@ import java.util.Properties;
                 CompareCommand.class,
                 EvalCommand.class,
                 QuantizeCommand.class,
+                ExportCommand.class,
+                ImportCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Quill implements Runnable {
@@ -43,10 +46,47 @@ public final class Quill implements Runnable {
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */
     public static CommandLine commandLine() {
-        return new CommandLine(new Quill())
-                .setCaseInsensitiveEnumValuesAllowed(true)
+        CommandLine cli = new CommandLine(new Quill()) {
+            @Override
+            public int execute(String... args) {
+                return super.execute(kebabCase(this, args));
+            }
+        };
+        return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Quill::reportFailure)
+                .setParameterExceptionHandler(Quill::reportUsageError)
                 .setExecutionStrategy(Quill::execute);
+    }
+
+    /**
+     * nanoGPT's snake_case spelling of an option ({@code --max_iters=2000}) as Quill's kebab-case one
+     * ({@code --max-iters=2000}), for every option the subcommand has; other arguments stay as they are.
+     */
+    static String[] kebabCase(CommandLine cli, String[] args) {
+        CommandLine cmd = args.length > 0 && cli.getSubcommands().containsKey(args[0])
+                ? cli.getSubcommands().get(args[0]) : cli;
+        String[] out = args.clone();
+        for (int i = 0; i < out.length && !out[i].equals("--"); i++) {
+            if (!out[i].startsWith("--") || !out[i].contains("_")) continue;
+            int eq = out[i].indexOf('=');
+            String name = eq < 0 ? out[i] : out[i].substring(0, eq);
+            String kebab = "--" + name.substring(2).replace('_', '-');
+            if (cmd.getCommandSpec().findOption(kebab) != null) out[i] = kebab + (eq < 0 ? "" : out[i].substring(eq));
+        }
+        return out;
+    }
+
+    /**
+     * A usage error is the line that is wrong, picocli's suggestion when it has one, and where the help is: not
+     * the whole usage text, in which the one line would be lost.
+     */
+    private static int reportUsageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        err.println("error: " + e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        err.println("see '" + cmd.getCommandSpec().qualifiedName() + " --help' for every option");
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /** Runs the command; running out of Java heap (an Error, which picocli passes on) is one line with the remedy. */

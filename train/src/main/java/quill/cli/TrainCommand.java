@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import quill.train.Checkpoint;
 import quill.train.DatasetPreparer;
@@ -43,8 +44,22 @@ public final class TrainCommand implements Callable<Integer> {
             description = "A settings file in the presets' format; it overrides the preset.")
     Path configFile;
 
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
+            description = "A settings file given as nanoGPT takes it (python train.py"
+                    + " config/train_shakespeare_char.py): the same as --config.")
+    Path positionalConfig;
+
     @Option(names = "--resume", description = "Continue from the run's last checkpoint (ckpt-last.zip in --out-dir).")
     boolean resume;
+
+    @Option(names = "--init-from", paramLabel = "scratch|resume",
+            description = "nanoGPT's init_from: resume is --resume, scratch (default) starts a new run.")
+    String initFrom;
+
+    /** nanoGPT's flags that mean nothing here (devices, precisions, compiler, wandb): accepted, with a note. */
+    @Option(names = {"--device", "--dtype", "--compile", "--backend", "--wandb_log", "--wandb_project",
+            "--wandb_run_name"}, hidden = true)
+    List<String> nanoGptOnly;
 
     @Option(names = "--input", paramLabel = "FILE",
             description = "Text to prepare the dataset from when it is not prepared yet (instead of downloading it).")
@@ -128,6 +143,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
+        nanoGptHabits();
         if (threads != null && threads < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
         }
@@ -220,7 +236,35 @@ public final class TrainCommand implements Callable<Integer> {
     /** The preset, overridden by --config. */
     private TrainConfig settings(String presetName) throws IOException {
         TrainConfig base = TrainConfig.preset(presetName);
-        return configFile == null ? base : base.with(TrainConfig.readFile(configFile));
+        return configFile == null ? base
+                : base.with(TrainConfig.readFile(configFile, n -> spec.commandLine().getErr().println("note: " + n)));
+    }
+
+    /** nanoGPT's ways of saying things: its config file as an argument, --init_from, and flags Quill has no use for. */
+    private void nanoGptHabits() {
+        if (positionalConfig != null) {
+            if (configFile != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "give the settings file once: "
+                        + positionalConfig + " or --config " + configFile);
+            }
+            configFile = positionalConfig;
+        }
+        if (initFrom != null) {
+            switch (initFrom) {
+                case "resume" -> resume = true;
+                case "scratch" -> { }
+                default -> throw new CommandLine.ParameterException(spec.commandLine(), "--init-from must be scratch"
+                        + " or resume, got '" + initFrom + "' (OpenAI's GPT-2 weights use a BPE vocabulary Quill does"
+                        + " not load)");
+            }
+        }
+        if (nanoGptOnly != null) {
+            List<String> given = spec.commandLine().getParseResult().originalArgs().stream()
+                    .filter(a -> a.startsWith("--") && TrainConfig.NANOGPT_ONLY.contains(a.substring(2).split("=")[0]))
+                    .map(a -> a.split("=")[0]).toList();
+            spec.commandLine().getErr().println("note: ignored nanoGPT's " + String.join(", ", given)
+                    + ": Quill trains on the CPU, in float32, without wandb");
+        }
     }
 
     private interface SettingsSource {

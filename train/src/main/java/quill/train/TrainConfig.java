@@ -21,13 +21,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Every setting of a training run, under nanoGPT's names in camelCase ({@code train.py}'s globals).
  * In files and on the command line each is written in kebab-case: {@code maxIters} is
- * {@code max-iters = 2000} in a preset and {@code --max-iters 2000} as a flag.
+ * {@code max-iters = 2000} in a preset and {@code --max-iters 2000} as a flag; nanoGPT's snake_case names
+ * ({@code max_iters = 2000}, {@code --max_iters=2000}) and its Python config files are accepted too.
  *
  * <p>The presets in {@code presets/} list them all with a comment on each. The architecture switches
  * ({@code norm} to {@code logit-softcap}, see {@link Architecture}) may be left out of a file: they then have
@@ -73,6 +75,13 @@ public record TrainConfig(
         int lrDecayIters,
         double minLr,
         long seed) {
+
+    /**
+     * nanoGPT's {@code train.py} settings that mean nothing here (its devices, precisions, compiler and logging
+     * service): a nanoGPT config file or flag that sets them is accepted, with a note that they are ignored.
+     */
+    public static final List<String> NANOGPT_ONLY = List.of("device", "dtype", "compile", "backend", "wandb_log",
+            "wandb_project", "wandb_run_name");
 
     /** The preset {@code quill train} uses when given none. */
     public static final String DEFAULT_PRESET = "shakespeare_char_cpu";
@@ -192,10 +201,28 @@ public record TrainConfig(
 
     /** Reads a settings file in the presets' format; every setting in it must be known and well-typed. */
     public static Map<String, String> readFile(Path file) throws IOException {
+        return readFile(file, note -> { });
+    }
+
+    /**
+     * As {@link #readFile(Path)}, also for nanoGPT's config files ({@code config/train_shakespeare_char.py}): their
+     * settings that Quill has no use for ({@link #NANOGPT_ONLY}) are left out, and {@code note} is told which.
+     */
+    public static Map<String, String> readFile(Path file, Consumer<String> note) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("no settings file at " + file);
         Map<String, String> map = parse(text(file), file.toString());
-        for (Map.Entry<String, String> e : map.entrySet()) {
-            if (!KEYS.contains(e.getKey())) throw unknown(e.getKey(), " in " + file);
+        List<String> ignored = new ArrayList<>();
+        for (String key : List.copyOf(map.keySet())) {
+            if (NANOGPT_ONLY.contains(key)) {
+                ignored.add(key);
+                map.remove(key);
+            } else if (!KEYS.contains(key)) {
+                throw unknown(key, " in " + file);
+            }
+        }
+        if (!ignored.isEmpty()) {
+            note.accept("ignored nanoGPT's " + String.join(", ", ignored) + " in " + file + ": Quill trains on the CPU,"
+                    + " in float32, without wandb");
         }
         return map;
     }
@@ -262,8 +289,28 @@ public record TrainConfig(
             throw new IllegalArgumentException("cannot read settings from " + origin + ": " + e.getMessage());
         }
         Map<String, String> map = new LinkedHashMap<>();
-        for (String key : p.stringPropertyNames()) map.put(key.trim(), p.getProperty(key).trim());
+        for (String key : p.stringPropertyNames()) {
+            map.put(canonical(key.trim()), pythonValue(p.getProperty(key).trim()));
+        }
         return map;
+    }
+
+    /** A setting's name: nanoGPT's snake_case ({@code max_iters}) is an alias of the kebab-case {@code max-iters}. */
+    public static String canonical(String key) {
+        String kebab = key.replace('_', '-');
+        return KEYS.contains(kebab) ? kebab : key;
+    }
+
+    /**
+     * A value as nanoGPT's Python config files write it, {@code 'shakespeare_char'} (quotes) or {@code 250 # comment},
+     * as the presets do ({@code shakespeare_char}, {@code 250}); {@code True} and {@code False} are read as booleans.
+     */
+    private static String pythonValue(String value) {
+        if (value.length() >= 2 && (value.charAt(0) == '\'' || value.charAt(0) == '"')) {
+            int end = value.indexOf(value.charAt(0), 1);
+            if (end > 0 && value.substring(end + 1).matches("\\s*(#.*)?")) return value.substring(1, end);
+        }
+        return value.replaceFirst("\\s+#.*$", "");
     }
 
     private static TrainConfig fromMap(Map<String, String> map, String where) {

@@ -52,7 +52,7 @@ public final class Trainer {
     }
 
     /** AdamW's epsilon, PyTorch's default (nanoGPT does not set it). */
-    static final double ADAM_EPS = 1e-8;
+    public static final double ADAM_EPS = 1e-8;
 
     private final TrainConfig config;
     private final PreparedData data;

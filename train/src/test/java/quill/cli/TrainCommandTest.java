@@ -64,10 +64,10 @@ class TrainCommandTest {
 
     @Test
     void unknownIllTypedAndInvalidSettingsAreUsageErrors() throws IOException {
-        Path config = Files.writeString(tmp.resolve("mine.properties"), "max-iters = 10\nlearning_rate = 1e-3\n");
+        Path config = Files.writeString(tmp.resolve("mine.properties"), "max-iters = 10\nlearning_rat = 1e-3\n");
         CliRun unknownInFile = CliRun.quill("train", "--config", config.toString());
         assertEquals(2, unknownInFile.exitCode());
-        assertTrue(unknownInFile.err().contains("unknown setting 'learning_rate' in " + config), unknownInFile.err());
+        assertTrue(unknownInFile.err().contains("unknown setting 'learning_rat' in " + config), unknownInFile.err());
 
         CliRun illTyped = CliRun.quill("train", "--max-iters", "lots");
         assertEquals(2, illTyped.exitCode());
@@ -83,6 +83,47 @@ class TrainCommandTest {
         CliRun noThreads = CliRun.quill("train", "--threads", "0");
         assertEquals(2, noThreads.exitCode());
         assertTrue(noThreads.err().contains("--threads must be at least 1, got 0"), noThreads.err());
+    }
+
+    /** A usage error is the wrong line and where the help is, not picocli's whole usage text. */
+    @Test
+    void aUsageErrorIsTheWrongLineAndAPointerToHelp() {
+        for (String[] args : List.of(new String[]{"train", "--max-iter", "10"}, new String[]{"train", "--max-iters", "lots"},
+                new String[]{"sample", "--top-k", "many"}, new String[]{"export", "--format", "onnx", "--out", "x"})) {
+            CliRun r = CliRun.quill(args);
+            assertEquals(2, r.exitCode(), r.err());
+            assertTrue(r.err().startsWith("error: "), r.err());
+            assertTrue(r.err().strip().endsWith("see 'quill " + args[0] + " --help' for every option"), r.err());
+            assertTrue(r.err().lines().count() <= 3 && !r.err().contains("Usage:"), r.err());
+        }
+    }
+
+    /** nanoGPT's spellings: --n_layer=1, its Python config files, --init_from=resume, its flags for GPUs. */
+    @Test
+    void nanoGptsSettingNamesConfigFilesAndInitFromWork() throws IOException {
+        Path config = Files.writeString(tmp.resolve("train_tiny.py"), """
+                # a nanoGPT config file (train() gives --out-dir, which wins over the file's)
+                out_dir = 'out-tiny'
+                eval_interval = 3 # keep frequent
+                always_save_checkpoint = False
+                wandb_log = False # override via command line if you like
+                dataset = "tiny"
+                n_layer = 1
+                """);
+        CliRun first = train(config.toString(), "--max_iters=4", "--learning_rate=0.002", "--device=cpu", "--compile=False");
+        assertEquals(0, first.exitCode(), first.err());
+        assertTrue(first.err().contains("note: ignored nanoGPT's --device, --compile"), first.err());
+        assertTrue(first.err().contains("note: ignored nanoGPT's wandb_log in " + config), first.err());
+        assertTrue(first.out().contains("max-iters=4") && first.out().contains("learning-rate=0.002"), first.out());
+        assertTrue(first.out().contains("eval 3: train loss"), first.out());
+
+        CliRun resumed = train(config.toString(), "--init_from=resume", "--max_iters=6");
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.out().contains("resuming from " + tmp.resolve("out").resolve("ckpt-last.zip")), resumed.out());
+
+        CliRun gpt2 = train("--init_from=gpt2");
+        assertEquals(2, gpt2.exitCode());
+        assertTrue(gpt2.err().startsWith("error: --init-from must be scratch or resume, got 'gpt2'"), gpt2.err());
     }
 
     @Test

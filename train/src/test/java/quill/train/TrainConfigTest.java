@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +50,37 @@ class TrainConfigTest {
         assertTrue(c.bias());
         assertEquals(4, c.nLayer());
         assertEquals(c, TrainConfig.parseProperties(c.toProperties(), "round trip"));
+    }
+
+    @Test
+    void nanoGptsSnakeCaseNamesAndPythonConfigFilesAreRead(@TempDir Path tmp) throws IOException {
+        Path file = Files.writeString(tmp.resolve("train_shakespeare_char.py"), """
+                # train a miniature character-level shakespeare model
+                out_dir = 'out-shakespeare-char'
+                eval_interval = 250 # keep frequent because we'll overfit
+                always_save_checkpoint = False
+                wandb_log = False # override via command line if you like
+                wandb_project = 'shakespeare-char'
+                dataset = "shakespeare_char"
+                learning_rate = 1e-3 # with baby networks can afford to go a bit higher
+                bias = True
+                device = 'cpu'  # run on cpu only
+                """);
+        List<String> notes = new java.util.ArrayList<>();
+        Map<String, String> settings = TrainConfig.readFile(file, notes::add);
+        assertEquals(Map.of("out-dir", "out-shakespeare-char", "eval-interval", "250", "always-save-checkpoint", "False",
+                "dataset", "shakespeare_char", "learning-rate", "1e-3", "bias", "True"), settings);
+        assertEquals(List.of("ignored nanoGPT's wandb_log, wandb_project, device in " + file
+                + ": Quill trains on the CPU, in float32, without wandb"), notes);
+        TrainConfig c = TrainConfig.preset("shakespeare_char_cpu").with(settings);
+        assertTrue(c.bias());
+        assertFalse(c.alwaysSaveCheckpoint());
+        assertEquals("max-iters", TrainConfig.canonical("max_iters"));
+        assertEquals("max_iter", TrainConfig.canonical("max_iter"), "an unknown name stays as written, for the message");
+
+        Path unknown = Files.writeString(tmp.resolve("bad.py"), "eval_only = True\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainConfig.readFile(unknown)).getMessage()
+                .startsWith("unknown setting 'eval_only' in " + unknown));
     }
 
     @Test
