@@ -69,8 +69,15 @@ final class CausalSelfAttention {
         if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
             qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, cache == null ? 0 : cache.length());
         }
-        Tensor y = cache == null ? attend(qkv, rng)         // (B, T, C): every head's output side by side
-                : cache.attend(qkv);                        // (1, T, C): over the cached positions too
+        Tensor y;                                           // (B, T, C): every head's output side by side
+        if (cache == null) {
+            y = attend(qkv, rng);
+        } else if (cache.length() == 0) {                   // a prompt (or a slid window): the whole block at once,
+            y = attend(qkv, null);                          // as training computes it, then its keys and values kept
+            cache.store(qkv);
+        } else {
+            y = cache.attend(qkv);                          // (1, T, C): new positions over the cached ones too
+        }
         return Nn.dropout(cProj.forward(y), dropout, rng);  // (B, T, C)
     }
 

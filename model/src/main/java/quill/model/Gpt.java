@@ -230,14 +230,15 @@ public final class Gpt {
     }
 
     private Tensor forward(int[][] idx, Rng rng) {
-        return lmHead(hidden(idx, rng, null));                      // (B, T, V)
+        return lmHead(lnF.forward(residual(idx, rng, null)));       // (B, T, V)
     }
 
     /**
-     * The final hidden states, after ln_f: (B, T, C). With a {@code cache} (generation) the T positions come
-     * after the cached ones: they sit at positions {@code cache.length()..}, and each block attends over its cache.
+     * The residual stream after the last block, before ln_f: (B, T, C). With a {@code cache} (generation) the T
+     * positions come after the cached ones: they sit at positions {@code cache.length()..}, and each block
+     * attends over its cache.
      */
-    private Tensor hidden(int[][] idx, Rng rng, KvCache cache) {
+    private Tensor residual(int[][] idx, Rng rng, KvCache cache) {
         int t = checkIds(idx, "idx"), pos0 = cache == null ? 0 : cache.length();
         if (pos0 + t > config.blockSize()) throw new IllegalArgumentException("the cache holds " + pos0 + " positions: "
                 + t + " more would pass blockSize " + config.blockSize());
@@ -247,7 +248,7 @@ public final class Gpt {
         for (int i = 0; i < h.size(); i++) {
             x = h.get(i).forward(x, rng, cache == null ? null : cache.layer(i)); // (B, T, C)
         }
-        return lnF.forward(x);                                      // (B, T, C)
+        return x;
     }
 
     /** lm_head (tied to wte, or its own), then the soft-cap when on: (..., C) to (..., V). */
@@ -293,9 +294,9 @@ public final class Gpt {
     float[] nextTokenLogits(int[] ids, KvCache cache) {
         int t = ids.length;
         try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
-            INDArray x = hidden(new int[][]{ids}, null, cache).value();          // (1, T, C)
-            INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true); // (1, C)
-            return lmHead(Tensor.constant(last)).value().toFloatVector();          // (1, V)
+            INDArray x = residual(new int[][]{ids}, null, cache).value();        // (1, T, C)
+            INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd()); // (1, 1, C)
+            return lmHead(lnF.forward(Tensor.constant(last))).value().reshape(-1).toFloatVector(); // (V) ln_f, lm_head: last position only
         }
     }
 

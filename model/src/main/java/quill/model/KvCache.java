@@ -33,10 +33,11 @@ import java.util.Arrays;
  * but each token then sees between {@code blockSize - slide + 1} and {@code blockSize} tokens of context,
  * so the text differs from nanoGPT's.
  *
- * <p>Speed: at these sizes (a 64-token window of 128 channels) the time goes to the number of ND4J calls
- * (each costs microseconds), not to arithmetic. So attention over the cache is plain Java loops over keys and
- * values kept in Java arrays (in double): a few hundred thousand multiply-adds per token, less than the
- * overhead of the ND4J calls it replaces. The lm_head runs on the last position only.
+ * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once, with the same batched
+ * attention as training (BLAS products); the cache only keeps its keys and values. An appended token's
+ * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
+ * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the overhead of
+ * the ND4J calls it would take. The lm_head runs on the last position only.
  */
 public final class KvCache {
     private final Gpt model;
@@ -126,20 +127,20 @@ public final class KvCache {
             return length;
         }
 
-        /**
-         * Causal self-attention of the t new positions (at length..length+t-1) from their q, k and v
-         * ({@code qkv}, (1, t, 3C), after QK-norm and rotation): stores the new keys and values, then for
-         * each query and head {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position.
-         * Returns y (1, t, C), every head's output side by side. Generation only: no gradient.
-         */
-        Tensor attend(Tensor qkvT) {
+        /** Keeps the keys and values of {@code qkv} (1, t, 3C), positions 0..t-1 of an empty cache. */
+        void store(Tensor qkvT) {
+            readAndStore(qkvT);
+        }
+
+        /** Reads {@code qkv} (1, t, 3C) into {@link #qkvRows} and stores its keys and values at length..length+t-1. */
+        private int readAndStore(Tensor qkvT) {
             if (qkvT.size(0) != 1) throw new IllegalArgumentException("a KV cache generates one sequence at a time");
             int t = (int) qkvT.size(1), c = nHead * headSize, hs = headSize, pos = length;
             if (qkvRows.length < t * 3 * c) {
                 qkvRows = new double[t * 3 * c];
                 yRows = new double[t * c];
             }
-            double[] qkv = qkvRows, y = yRows;
+            double[] qkv = qkvRows;
             new Elements(Elements.contiguousCopy(qkvT.value())).get(0, qkv, t * 3 * c);
             for (int i = 0; i < t; i++) {
                 int p = pos + i, k = i * 3 * c + c, v = k + c;                           // row i is [q | k | v]
@@ -148,6 +149,18 @@ public final class KvCache {
                     System.arraycopy(qkv, v + h * hs, values, (h * blockSize + p) * hs, hs);
                 }
             }
+            return t;
+        }
+
+        /**
+         * Causal self-attention of the t new positions (at length..length+t-1) from their q, k and v
+         * ({@code qkv}, (1, t, 3C), after QK-norm and rotation): stores the new keys and values, then for
+         * each query and head {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position.
+         * Returns y (1, t, C), every head's output side by side. Generation only: no gradient.
+         */
+        Tensor attend(Tensor qkvT) {
+            int t = readAndStore(qkvT), c = nHead * headSize, hs = headSize, pos = length;
+            double[] qkv = qkvRows, y = yRows;
             double scale = 1 / Math.sqrt(hs);
             double[] att = new double[pos + t];
             Arrays.fill(y, 0, t * c, 0);
