@@ -37,9 +37,10 @@ public final class NanoGptExport {
     public static final String CONFIG = "train_config.py";
     /** nanoGPT's {@code best_val_loss} before its first eval. */
     private static final double NO_VAL_LOSS = 1e9;
-    /** Quill's architecture switches, which nanoGPT's model.py does not have. */
-    private static final Set<String> ARCHITECTURE = Set.of("norm", "pos", "rope-base", "mlp", "mlp-hidden", "qk-norm",
-            "tie-embeddings", "logit-softcap");
+    /** Quill's architecture switches and optimizer choice, which nanoGPT's model.py and train.py do not have. */
+    private static final Set<String> QUILL_ONLY = Set.of("norm", "pos", "rope-base", "mlp", "mlp-hidden", "qk-norm",
+            "tie-embeddings", "logit-softcap", "optimizer", "muon-lr", "muon-momentum", "muon-nesterov", "muon-ns-steps",
+            "muon-weight-decay");
 
     private NanoGptExport() {
     }
@@ -62,6 +63,11 @@ public final class NanoGptExport {
             throw new IllegalArgumentException("cannot export " + ckpt.file() + " to nanoGPT: its model has " + what
                     + ", which nanoGPT's model.py cannot build (LayerNorm, learned positions, a GELU MLP of 4 * n_embd,"
                     + " no QK-norm, tied embeddings, no soft-cap)");
+        }
+        if (ckpt.config().optimizer() != TrainConfig.Optimizer.ADAMW) {
+            throw new IllegalArgumentException("cannot export " + ckpt.file() + " to nanoGPT: it was trained with "
+                    + quill.model.Architecture.name(ckpt.config().optimizer()) + ", and nanoGPT's train.py resumes AdamW's"
+                    + " state only");
         }
         MetaPkl.check(ckpt.tokenizer());
         Path target = outDir.resolve(CKPT);
@@ -192,7 +198,7 @@ public final class NanoGptExport {
                 "wandb_project", "owt", "wandb_run_name", "gpt2", "backend", "nccl", "device", "cpu",
                 "dtype", "float32", "compile", false);
         config.toMap().forEach((key, text) -> {
-            if (ARCHITECTURE.contains(key)) return;                 // nanoGPT's values, or the export was refused
+            if (QUILL_ONLY.contains(key)) return;                   // nanoGPT's values, or the export was refused
             Object value = TrainConfig.convert(key, text, TrainConfig.typeOf(key), "");
             settings.put(NanoGpt.snake(key), key.equals("out-dir") ? outDir.toString() : value);
         });

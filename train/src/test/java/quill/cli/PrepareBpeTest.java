@@ -108,7 +108,7 @@ class PrepareBpeTest {
         Path input = file("story.txt", STORY);
         CliRun noSize = prepare("s", input, "--tokenizer", "bpe");
         assertEquals(2, noSize.exitCode());
-        assertTrue(noSize.err().startsWith("--tokenizer bpe needs --vocab-size V"), noSize.err());
+        assertTrue(noSize.err().startsWith("error: --tokenizer bpe needs --vocab-size V"), noSize.err());
         assertEquals(2, prepare("s", input, "--vocab-size", "300").exitCode());
         assertEquals(2, prepare("s", input, "--split-pattern", "gpt2").exitCode());
         assertEquals(2, prepare("s", input, "--tokenizer", "wordpiece").exitCode());
