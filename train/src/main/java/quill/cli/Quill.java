@@ -14,7 +14,8 @@ import java.util.Properties;
 @Command(name = "quill",
         mixinStandardHelpOptions = true,
         versionProvider = Quill.Version.class,
-        description = "A from-scratch, character-level GPT trainer on ND4J.",
+        description = "A from-scratch GPT trainer on ND4J: characters or byte-level BPE, nanoGPT's model and its"
+                + " modern variants.",
         subcommands = {
                 PrepareCommand.class,
                 TokenizeCommand.class,
