@@ -66,11 +66,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         String source;
         Tokenizer tokenizer;
         if (outDir != null) {
-            Path ckpt = Files.exists(Checkpoint.best(outDir)) ? Checkpoint.best(outDir) : Checkpoint.last(outDir);
-            if (!Files.exists(ckpt)) {
-                throw new CliException("no checkpoint in " + outDir + " (neither " + Checkpoint.BEST + " nor "
-                        + Checkpoint.LAST + ")");
-            }
+            Path ckpt = EvalCommand.runCheckpoint(outDir);
             tokenizer = Checkpoint.load(ckpt).tokenizer();
             source = ckpt.toString();
         } else {
