@@ -67,6 +67,23 @@ class CheckReferenceCommandTest {
         return to;
     }
 
+    /**
+     * A variant dump whose only float32 misses are parameters after the AdamW steps: the command says why and
+     * points to --double, which passes.
+     */
+    @Test
+    void aMissOnlyAfterTheStepsInFloat32IsExplained() {
+        Path dump = gptTiny().resolveSibling("gpt-relu2-nope");
+        assumeTrue(Files.isDirectory(dump), "shared/reference/gpt-relu2-nope is not beside the repository");
+        Run float32 = run(dump.toString());
+        assertEquals(1, float32.exit(), float32.out());
+        assertTrue(float32.out().contains("pos=none mlp=relu2; 10 AdamW steps"), float32.out());
+        assertTrue(float32.out().contains("Only parameters after the optimizer steps differ"), float32.out());
+        Run float64 = run(dump.toString(), "--double");
+        assertEquals(0, float64.exit(), float64.out());
+        assertTrue(float64.out().contains("All 40 tensors match PyTorch."), float64.out());
+    }
+
     @Test
     void gptTinyPasses() {
         Run r = run(gptTiny().toString());
