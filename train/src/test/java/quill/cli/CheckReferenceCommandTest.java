@@ -77,7 +77,7 @@ class CheckReferenceCommandTest {
         assumeTrue(Files.isDirectory(dump), "shared/reference/gpt-relu2-nope is not beside the repository");
         Run float32 = run(dump.toString());
         assertEquals(1, float32.exit(), float32.out());
-        assertTrue(float32.out().contains("pos=none mlp=relu2; 10 AdamW steps"), float32.out());
+        assertTrue(float32.out().contains("pos=none mlp=relu2"), float32.out());
         assertTrue(float32.out().contains("Only parameters after the optimizer steps differ"), float32.out());
         Run float64 = run(dump.toString(), "--double");
         assertEquals(0, float64.exit(), float64.out());
