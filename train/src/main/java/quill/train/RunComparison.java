@@ -155,7 +155,8 @@ public final class RunComparison {
         XYChart byIter = chart("val loss by iteration", "iteration");
         XYChart bySeconds = chart("val loss by wall-clock time", "seconds");
         Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
-                new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127)};
+                new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
+                new Color(188, 189, 34), new Color(23, 190, 207)};                    // matplotlib's ten, then again
         TreeSet<String> used = new TreeSet<>();
         for (int i = 0; i < runs.size(); i++) {
             Run r = runs.get(i);
