@@ -81,7 +81,7 @@ final class Gelu {
 
     /** phi[i] = Phi(x[i]) for i < n, with the exact erf. */
     private static void cdf(double[] x, double[] phi, int n) {
-        for (int i = 0; i < n; i++) phi[i] = 0.5 * (1 + erf(x[i] * SQRT1_2));                       // Phi = (1 + erf(x / sqrt 2)) / 2
+        for (int i = 0; i < n; i++) phi[i] = 0.5 * (1 + erf(x[i] * SQRT1_2));  // Phi = (1 + erf(x / sqrt 2)) / 2
     }
 
     /**
@@ -94,7 +94,7 @@ final class Gelu {
         if (a > 6) return Math.signum(z);
         double term = a, sum = a, z2 = 2 * a * a;
         for (int k = 1; term > 1e-17 * sum; k++) {
-            term *= z2 / (2 * k + 1);                                                                // 2^k a^(2k+1) / (2k+1)!!
+            term *= z2 / (2 * k + 1);  // 2^k a^(2k+1) / (2k+1)!!
             sum += term;
         }
         return Math.copySign(2 / Math.sqrt(Math.PI) * Math.exp(-a * a) * sum, z);

@@ -32,7 +32,8 @@ public final class Rope {
      */
     void rotate(double[] v, int at, int pos, boolean back) {
         if (pos * half >= cos.length) {
-            throw new IllegalArgumentException("rope: position " + pos + " is beyond the " + cos.length / half + " it was made for");
+            throw new IllegalArgumentException("rope: position " + pos + " is beyond the " + cos.length / half
+                    + " it was made for");
         }
         for (int i = 0; i < half; i++) {
             double c = cos[pos * half + i], s = back ? -sin[pos * half + i] : sin[pos * half + i];

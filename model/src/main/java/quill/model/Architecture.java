@@ -21,7 +21,8 @@ import java.util.Map;
  * @param mlpHidden     the MLP's hidden width; 0 means nanoGPT's {@code 4 * nEmbd}
  * @param qkNorm        normalise q and k of every head (RMS, no weight) before the scores (Henry et al. 2020):
  *                      the scores stay bounded, which lets higher learning rates train
- * @param tieEmbeddings {@code lm_head} shares the token embedding's weight (GPT-2, Press &amp; Wolf 2017), or has its own
+ * @param tieEmbeddings {@code lm_head} shares the token embedding's weight (GPT-2, Press &amp; Wolf 2017), or has
+ *                      its own
  * @param logitSoftcap  0 for off, else logits become {@code c * tanh(logits / c)} (Gemma 2): no logit can run away
  */
 public record Architecture(NormType norm, PosType pos, double ropeBase, MlpType mlp, int mlpHidden, boolean qkNorm,
@@ -49,9 +50,15 @@ public record Architecture(NormType norm, PosType pos, double ropeBase, MlpType 
     }
 
     public Architecture {
-        if (norm == null || pos == null || mlp == null) throw new IllegalArgumentException("norm, pos and mlp must be given");
-        if (!(ropeBase > 1) || Double.isInfinite(ropeBase)) throw new IllegalArgumentException("rope-base must be above 1, got " + ropeBase);
-        if (mlpHidden < 0) throw new IllegalArgumentException("mlp-hidden must be positive (or 0 for 4 * n-embd), got " + mlpHidden);
+        if (norm == null || pos == null || mlp == null) {
+            throw new IllegalArgumentException("norm, pos and mlp must be given");
+        }
+        if (!(ropeBase > 1) || Double.isInfinite(ropeBase)) {
+            throw new IllegalArgumentException("rope-base must be above 1, got " + ropeBase);
+        }
+        if (mlpHidden < 0) {
+            throw new IllegalArgumentException("mlp-hidden must be positive (or 0 for 4 * n-embd), got " + mlpHidden);
+        }
         if (!(logitSoftcap >= 0) || Double.isInfinite(logitSoftcap)) {
             throw new IllegalArgumentException("logit-softcap must be 0 (off) or positive, got " + logitSoftcap);
         }

@@ -32,8 +32,8 @@ import java.util.Map;
  * <p>One forward pass serves training, evaluation and generation: {@link KvCache} runs the same blocks, each
  * given its cache of keys and values.
  *
- * <p>The norms are also pluggable from Java: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1}, {@code ln_2}
- * and {@code ln_f} with a {@link Norm} of your own (RMSNorm, say) and everything else as usual, so the
+ * <p>The norms are also pluggable from Java: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1},
+ * {@code ln_2} and {@code ln_f} with a {@link Norm} of your own (RMSNorm, say) and everything else as usual, so the
  * backward, the optimizer, checkpoints and the training loop work unchanged. See {@link Norm}.
  *
  * <p>{@link #forward} builds the autograd tape in ordinary memory (for notebooks and debuggers).
@@ -152,15 +152,15 @@ public final class Gpt {
         // 1. PyTorch's default inits, thrown away
         g.skipNormal((int) wte.weight.value().length());                         // nn.Embedding: normal(0, 1)
         if (wpe != null) g.skipNormal((int) wpe.weight.value().length());
-        for (Linear l : linears) {                                                // nn.Linear: kaiming_uniform_, bias uniform
+        for (Linear l : linears) {  // nn.Linear: kaiming_uniform_, bias uniform
             g.skipUniform(l.weight.value().length() + (l.bias == null ? 0 : l.bias.value().length()));
         }
-        g.skipUniform(lmHead.value().length());                                   // lm_head = nn.Linear(n_embd, vocab_size)
+        g.skipUniform(lmHead.value().length());  // lm_head = nn.Linear(n_embd, vocab_size)
         // 2. _init_weights
         draw(g, wte.weight, 0.02);
         if (wpe != null) draw(g, wpe.weight, 0.02);
         for (Linear l : linears) draw(g, l.weight, 0.02);
-        draw(g, lmHead, 0.02);                                                    // lm_head (when tied, wte drawn again)
+        draw(g, lmHead, 0.02);  // lm_head (when tied, wte drawn again)
         // 3. the residual projections
         for (Block b : h) {
             draw(g, b.attn.cProj.weight, residualStd(config));
@@ -285,7 +285,9 @@ public final class Gpt {
      * only the last position goes through lm_head, as in nanoGPT's generate.
      */
     public float[] nextTokenLogits(int[] context) {
-        if (context.length == 0) throw new IllegalArgumentException("nextTokenLogits needs at least one token of context");
+        if (context.length == 0) {
+            throw new IllegalArgumentException("nextTokenLogits needs at least one token of context");
+        }
         int t = Math.min(context.length, config.blockSize());
         return nextTokenLogits(java.util.Arrays.copyOfRange(context, context.length - t, context.length), null);
     }
@@ -295,15 +297,18 @@ public final class Gpt {
         int t = ids.length;
         try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
             INDArray x = residual(new int[][]{ids}, null, cache).value();        // (1, T, C)
-            INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd()); // (1, 1, C)
-            return lmHead(lnF.forward(Tensor.constant(last))).value().reshape(-1).toFloatVector(); // (V) ln_f, lm_head: last position only
+            // (1, 1, C)
+            INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd());
+            // (V) ln_f, lm_head: last position only
+            return lmHead(lnF.forward(Tensor.constant(last))).value().reshape(-1).toFloatVector();
         }
     }
 
     /** The attention weights (B, nHead, T, T) of the last forward pass in block {@code layer}, as a copy. */
     public INDArray attention(int layer) {
         if (layer < 0 || layer >= h.size()) {
-            throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + h.size() + " layers");
+            throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + h.size()
+                    + " layers");
         }
         INDArray w = h.get(layer).attn.weights();
         if (w == null) throw new IllegalStateException("no forward pass has run yet");
@@ -336,13 +341,15 @@ public final class Gpt {
         if (idx.length == 0 || idx[0].length == 0) throw new IllegalArgumentException(what + " is empty");
         int t = idx[0].length;
         if (t > config.blockSize()) {
-            throw new IllegalArgumentException(what + " has " + t + " positions, more than blockSize " + config.blockSize());
+            throw new IllegalArgumentException(what + " has " + t + " positions, more than blockSize "
+                    + config.blockSize());
         }
         for (int[] row : idx) {
             if (row.length != t) throw new IllegalArgumentException("the rows of " + what + " differ in length");
             for (int id : row) {
                 if (id < 0 || id >= config.vocabSize()) {
-                    throw new IllegalArgumentException(what + " holds token id " + id + ", outside [0, " + config.vocabSize() + ")");
+                    throw new IllegalArgumentException(what + " holds token id " + id + ", outside [0, "
+                            + config.vocabSize() + ")");
                 }
             }
         }
@@ -352,7 +359,8 @@ public final class Gpt {
     private void checkTargets(int[][] idx, int[][] targets) {
         checkIds(idx, "idx");
         if (targets.length != idx.length || targets[0].length != idx[0].length) {
-            throw new IllegalArgumentException("targets must have the shape of idx, " + idx.length + "x" + idx[0].length);
+            throw new IllegalArgumentException("targets must have the shape of idx, " + idx.length + "x"
+                    + idx[0].length);
         }
     }
 

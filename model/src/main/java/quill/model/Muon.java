@@ -66,9 +66,13 @@ public final class Muon {
     public record Settings(double momentum, boolean nesterov, int nsSteps, double weightDecay) {
         /** Fails, naming the setting, on a value Muon cannot use. */
         public void check() {
-            if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("muon-momentum must be in [0, 1), got " + momentum);
+            if (!(momentum >= 0 && momentum < 1)) {
+                throw new IllegalArgumentException("muon-momentum must be in [0, 1), got " + momentum);
+            }
             if (nsSteps < 1) throw new IllegalArgumentException("muon-ns-steps must be at least 1, got " + nsSteps);
-            if (!(weightDecay >= 0)) throw new IllegalArgumentException("muon-weight-decay must not be negative, got " + weightDecay);
+            if (!(weightDecay >= 0)) {
+                throw new IllegalArgumentException("muon-weight-decay must not be negative, got " + weightDecay);
+            }
         }
     }
 
@@ -84,7 +88,8 @@ public final class Muon {
                 Parameter p = params.get(i);
                 INDArray g = p.grad(), buf = buffers.get(i);
                 buf.muli(momentum).addi(g.mul(1 - momentum));                          // buf = m buf + (1 - m) g
-                INDArray u = nesterov ? g.mul(1 - momentum).addi(buf.mul(momentum)) : buf.dup(); // u = (1 - m) g + m buf
+                // u = (1 - m) g + m buf
+                INDArray u = nesterov ? g.mul(1 - momentum).addi(buf.mul(momentum)) : buf.dup();
                 long rows = p.size(0), cols = p.size(1);
                 INDArray o = orthogonalize(u, nsSteps).muli(Math.sqrt(Math.max(1.0, (double) rows / cols)));
                 if (weightDecay != 0) p.value().muli(1 - lr * weightDecay);             // p = p (1 - lr wd)

@@ -22,7 +22,8 @@ public final class MuonAdamW implements Optimizer {
      * @param learningRate AdamW's peak learning rate (the schedule's), to scale Muon's with
      * @param muonLr       Muon's peak learning rate
      */
-    public MuonAdamW(Map<String, Parameter> params, Muon.Settings muon, double muonLr, double learningRate, double beta1,
+    public MuonAdamW(Map<String, Parameter> params, Muon.Settings muon, double muonLr, double learningRate,
+                     double beta1,
                      double beta2, double eps, double weightDecay) {
         Map<String, Parameter> rest = new LinkedHashMap<>();
         params.forEach((name, p) -> {

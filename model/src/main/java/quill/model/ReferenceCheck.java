@@ -69,7 +69,9 @@ public final class ReferenceCheck {
     public static Dump readConfig(Path dir) throws IOException {
         Path file = dir.resolve("config.json");
         if (!Files.isDirectory(dir)) throw new IOException("no such folder: " + dir);
-        if (!Files.isRegularFile(file)) throw new IOException("missing file " + file + ": is " + dir + " a reference dump?");
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("missing file " + file + ": is " + dir + " a reference dump?");
+        }
         JsonObject root;
         try {
             root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
@@ -114,7 +116,7 @@ public final class ReferenceCheck {
                 number(o, "steps", file).intValue(), muon, muonLr);
     }
 
-    /** The model keys of a dump's config.json: nanoGPT's, then the variant keys (README, "The model's variant keys"). */
+    /** The model keys of a dump's config.json: nanoGPT's, then the variant keys (its README's table). */
     static final List<String> MODEL_KEYS = List.of("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "bias",
             "dropout", "norm", "pos", "rope_base", "mlp", "mlp_hidden", "qk_norm", "tie_embeddings", "logit_softcap");
 
@@ -137,21 +139,25 @@ public final class ReferenceCheck {
     }
 
     /** An enum-valued key, written in lower case; absent is {@code absent}; another value names the choices. */
-    private static <E extends Enum<E>> E choice(JsonObject o, String key, Class<E> type, E absent, Path file) throws IOException {
+    private static <E extends Enum<E>> E choice(JsonObject o, String key, Class<E> type, E absent, Path file)
+            throws IOException {
         if (!o.has(key)) return absent;
         JsonElement e = o.get(key);
         String text = e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() ? e.getAsString() : e.toString();
         for (E c : type.getEnumConstants()) if (Architecture.name(c).equals(text)) return c;
         List<String> names = new ArrayList<>();
         for (E c : type.getEnumConstants()) names.add(Architecture.name(c));
-        throw new IOException(file + ": \"" + key + "\" is \"" + text + "\"; this Quill knows " + String.join(", ", names));
+        throw new IOException(file + ": \"" + key + "\" is \"" + text + "\"; this Quill knows "
+                + String.join(", ", names));
     }
 
     /** A boolean key; {@code absent} null means it must be there. */
     private static boolean bool(JsonObject o, String key, Boolean absent, Path file) throws IOException {
         if (absent != null && !o.has(key)) return absent;
         JsonElement e = field(o, key, file);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) throw new IOException(file + ": \"" + key + "\" must be true or false");
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
+            throw new IOException(file + ": \"" + key + "\" must be true or false");
+        }
         return e.getAsBoolean();
     }
 
@@ -165,7 +171,8 @@ public final class ReferenceCheck {
         int[][] x = ids(dir.resolve("x.npy"), dump.model());
         int[][] y = ids(dir.resolve("y.npy"), dump.model());
         if (x.length != y.length || x[0].length != y[0].length) {
-            throw new IOException(dir.resolve("y.npy") + " must have the shape of x.npy, [" + x.length + ", " + x[0].length + "]");
+            throw new IOException(dir.resolve("y.npy") + " must have the shape of x.npy, [" + x.length + ", "
+                    + x[0].length + "]");
         }
         long b = x.length, t = x[0].length, v = dump.model().vocabSize();
         // read every expected tensor before computing, so a bad dump fails fast and names its file
@@ -215,7 +222,8 @@ public final class ReferenceCheck {
     private static int[][] ids(Path file, GptConfig config) throws IOException {
         INDArray a = Npy.read(file);
         if (a.rank() != 2 || a.dataType().isFPType()) {
-            throw new IOException(file + " must be a 2-D integer array [B, T], got " + a.dataType() + " " + java.util.Arrays.toString(a.shape()));
+            throw new IOException(file + " must be a 2-D integer array [B, T], got " + a.dataType() + " "
+                    + java.util.Arrays.toString(a.shape()));
         }
         if (a.size(1) > config.blockSize()) {
             throw new IOException(file + " has T = " + a.size(1) + ", more than block_size " + config.blockSize());
@@ -239,7 +247,9 @@ public final class ReferenceCheck {
 
     private static Number number(JsonObject o, String key, Path file) throws IOException {
         JsonElement e = field(o, key, file);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) throw new IOException(file + ": \"" + key + "\" must be a number");
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw new IOException(file + ": \"" + key + "\" must be a number");
+        }
         return e.getAsNumber();
     }
 

@@ -63,8 +63,10 @@ public final class CheckReferenceCommand implements Callable<Integer> {
         }
         boolean onlyAfterSteps = rows.stream().allMatch(r -> r.ok() || r.tensor().startsWith("after "));
         if (onlyAfterSteps && !useDouble) {
-            out.println("Only parameters after the optimizer steps differ: in float32, AdamW's step m / (sqrt(v) + eps)");
-            out.println("magnifies the rounding of gradient elements near eps. --double checks the same math in float64.");
+            out.println("Only parameters after the optimizer steps differ: in float32, AdamW's step"
+                    + " m / (sqrt(v) + eps)");
+            out.println("magnifies the rounding of gradient elements near eps. --double checks the same math"
+                    + " in float64.");
         }
         out.printf("%d of %d tensors differ from PyTorch by more than their tolerance.%n", failed, rows.size());
         return 1;
