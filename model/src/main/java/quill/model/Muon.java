@@ -41,6 +41,8 @@ public final class Muon {
     /** The quintic's coefficients, chosen by Jordan et al. to push singular values into about [0.7, 1.2] fast. */
     private static final double A = 3.4445, B = -4.7750, C = 2.0315;
 
+    private static final String WORKSPACE = "quill-muon";
+
     private final double momentum, weightDecay;
     private final boolean nesterov;
     private final int nsSteps;
@@ -83,7 +85,9 @@ public final class Muon {
 
     /** One update of every parameter from its gradient, at learning rate {@code lr}. */
     public void step(double lr) {
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        // the step's temporaries (u, the Newton-Schulz products) in a reused workspace; p and buf, outside it,
+        // are only updated in place
+        try (MemoryWorkspace ignored = StepMemory.open(WORKSPACE)) {
             for (int i = 0; i < params.size(); i++) {
                 Parameter p = params.get(i);
                 INDArray g = p.grad(), buf = buffers.get(i);

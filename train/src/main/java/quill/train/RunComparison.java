@@ -69,20 +69,21 @@ public final class RunComparison {
             steps.add(s);
             evals.add(e);
         }
+        List<Map<String, String>> settings = configs.stream().map(TrainConfig::toMap).toList();
         List<Run> runs = new ArrayList<>();
         for (int i = 0; i < dirs.size(); i++) {
-            runs.add(summarise(dirs.get(i), configs.get(i), differences(configs, i), steps.get(i), evals.get(i)));
+            runs.add(summarise(dirs.get(i), configs.get(i), differences(settings, i), steps.get(i), evals.get(i)));
         }
         return new RunComparison(runs);
     }
 
     /** The settings of run {@code i} whose values are not the same in every run (the output folder aside). */
-    private static Map<String, String> differences(List<TrainConfig> configs, int i) {
-        Map<String, String> mine = configs.get(i).toMap(), d = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : mine.entrySet()) {
+    private static Map<String, String> differences(List<Map<String, String>> settings, int i) {
+        Map<String, String> d = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : settings.get(i).entrySet()) {
             if (e.getKey().equals("out-dir")) continue;
-            for (TrainConfig other : configs) {
-                if (!e.getValue().equals(other.toMap().get(e.getKey()))) {
+            for (Map<String, String> other : settings) {
+                if (!e.getValue().equals(other.get(e.getKey()))) {
                     d.put(e.getKey(), e.getValue());
                     break;
                 }

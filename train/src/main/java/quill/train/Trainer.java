@@ -373,7 +373,8 @@ public final class Trainer {
                 {"block-size", "" + c.blockSize(), "" + saved.blockSize()},
                 {"bias", "" + c.bias(), "" + saved.bias()},
                 {"architecture", describe(c.architecture()), describe(saved.arch())},
-                {"optimizer", name(c.optimizer()), name(ckpt.config().optimizer())},
+                {"optimizer", quill.model.Architecture.name(c.optimizer()),
+                        quill.model.Architecture.name(ckpt.config().optimizer())},
         };
         for (String[] p : pairs) {
             if (!p[1].equals(p[2])) {
@@ -441,10 +442,6 @@ public final class Trainer {
 
     private static String bytes(long n) {
         return n < 1 << 20 ? (n + 1023) / 1024 + " KB" : String.format(Locale.ROOT, "%.1f MB", n / 1048576.0);
-    }
-
-    private static String name(Enum<?> e) {
-        return quill.model.Architecture.name(e);
     }
 
     /** The loss plot's title: the run's folder, the data, the shape, and the switches that differ from nanoGPT's. */
