@@ -26,13 +26,8 @@ public final class Ops {
     public static Tensor add(Tensor a, Tensor b) {
         INDArray out = broadcastPair(a.value(), b.value(), true);          // out = a + b
         return Tensor.op("add", out, g -> {
-            // g is this op's own gradient, which nothing reads once this backward has run, so the first
-            // parent without a gradient yet takes the array itself instead of a copy (a residual stream
-            // passes one array down). The other parent then gets a copy: adding into one parent's
-            // gradient must not change the other's.
-            boolean kept = a.keepGrad(sumToShape(g, a.shape()));            // d out / d a = 1
-            if (kept) b.addGrad(sumToShape(g, b.shape()));                  // d out / d b = 1
-            else b.keepGrad(sumToShape(g, b.shape()));
+            a.addGrad(sumToShape(g, a.shape()));                           // d out / d a = 1
+            b.addGrad(sumToShape(g, b.shape()));                           // d out / d b = 1
         }, a, b);
     }
 
@@ -40,15 +35,15 @@ public final class Ops {
     public static Tensor mul(Tensor a, Tensor b) {
         INDArray out = broadcastPair(a.value(), b.value(), false);         // out = a * b
         return Tensor.op("mul", out, g -> {
-            if (a.requiresGrad()) a.addFreshGrad(sumToShape(broadcastPair(g, b.value(), false), a.shape())); // g * b
-            if (b.requiresGrad()) b.addFreshGrad(sumToShape(broadcastPair(g, a.value(), false), b.shape())); // g * a
+            if (a.requiresGrad()) a.addGrad(sumToShape(broadcastPair(g, b.value(), false), a.shape())); // g * b
+            if (b.requiresGrad()) b.addGrad(sumToShape(broadcastPair(g, a.value(), false), b.shape())); // g * a
         }, a, b);
     }
 
     /** a * s for a constant s. */
     public static Tensor scale(Tensor a, double s) {
         INDArray out = a.value().mul(s);                                    // out = a * s
-        return Tensor.op("scale", out, g -> a.addFreshGrad(g.mul(s)), a); // d out / d a = s
+        return Tensor.op("scale", out, g -> a.addGrad(g.mul(s)), a); // d out / d a = s
     }
 
     /** a + s for a constant s. */
@@ -61,19 +56,19 @@ public final class Ops {
     public static Tensor pow(Tensor a, double p) {
         INDArray out = Transforms.pow(a.value(), p, true);                  // out = a^p
         return Tensor.op("pow", out, g ->                                   // d out / d a = p a^(p-1)
-                a.addFreshGrad(Transforms.pow(a.value(), p - 1, true).muli(g).muli(p)), a);
+                a.addGrad(Transforms.pow(a.value(), p - 1, true).muli(g).muli(p)), a);
     }
 
     /** e^a elementwise. */
     public static Tensor exp(Tensor a) {
         INDArray out = Transforms.exp(a.value(), true);                     // out = exp(a)
-        return Tensor.op("exp", out, g -> a.addFreshGrad(g.mul(out)), a);  // d out / d a = out
+        return Tensor.op("exp", out, g -> a.addGrad(g.mul(out)), a);  // d out / d a = out
     }
 
     /** Natural log elementwise. */
     public static Tensor log(Tensor a) {
         INDArray out = Transforms.log(a.value(), true);                     // out = log(a)
-        return Tensor.op("log", out, g -> a.addFreshGrad(g.div(a.value())), a); // d out / d a = 1 / a
+        return Tensor.op("log", out, g -> a.addGrad(g.div(a.value())), a); // d out / d a = 1 / a
     }
 
     /** The error function erf elementwise (ND4J's, accurate to double precision). */
@@ -81,7 +76,7 @@ public final class Ops {
         INDArray out = Nd4j.exec(new Erf(a.value(), a.value().ulike()));  // out = erf(a)
         return Tensor.op("erf", out, g -> {                                 // d out / d a = 2/sqrt(pi) exp(-a^2)
             INDArray d = Transforms.exp(a.value().mul(a.value()).negi(), false).muli(2 / Math.sqrt(Math.PI));
-            a.addFreshGrad(d.muli(g));
+            a.addGrad(d.muli(g));
         }, a);
     }
 
@@ -89,14 +84,14 @@ public final class Ops {
     public static Tensor sum(Tensor a) {
         INDArray out = a.value().sum();                                     // out = sum(a)
         return Tensor.op("sum", out, g ->                                   // d out / d a_i = 1
-                a.addFreshGrad(Nd4j.valueArrayOf(a.shape(), g.getDouble(0), a.dataType())), a);
+                a.addGrad(Nd4j.valueArrayOf(a.shape(), g.getDouble(0), a.dataType())), a);
     }
 
     /** The sum over the last axis, keeping it as size 1: (..., n) to (..., 1). */
     public static Tensor sumLastAxis(Tensor a) {
         INDArray out = a.value().sum(true, a.rank() - 1);                   // out = a.sum(-1, keepdim)
         return Tensor.op("sumLastAxis", out, g ->                           // every a_i gets its row's g
-                a.addFreshGrad(broadcastPair(Nd4j.zeros(a.dataType(), a.shape()), g, true)), a);
+                a.addGrad(broadcastPair(Nd4j.zeros(a.dataType(), a.shape()), g, true)), a);
     }
 
     /** Matrix product over the last two axes; leading (batch) axes must match: (..., n, k) @ (..., k, m). */
@@ -107,8 +102,8 @@ public final class Ops {
         }
         INDArray out = Nd4j.matmul(a.value(), b.value());                   // out = a @ b
         return Tensor.op("matmul", out, g -> {
-            if (a.requiresGrad()) a.addFreshGrad(Nd4j.matmul(g, b.value(), false, true, false)); // g @ b^T
-            if (b.requiresGrad()) b.addFreshGrad(Nd4j.matmul(a.value(), g, true, false, false)); // a^T @ g
+            if (a.requiresGrad()) a.addGrad(Nd4j.matmul(g, b.value(), false, true, false)); // g @ b^T
+            if (b.requiresGrad()) b.addGrad(Nd4j.matmul(a.value(), g, true, false, false)); // a^T @ g
         }, a, b);
     }
 
@@ -123,7 +118,7 @@ public final class Ops {
         INDArray out = a.value().permute(dims).dup('c');                    // out = a.permute(dims)
         int[] inverse = new int[dims.length];
         for (int i = 0; i < dims.length; i++) inverse[dims[i]] = i;
-        return Tensor.op("permute", out, g -> a.addFreshGrad(g.permute(inverse).dup('c')), a);
+        return Tensor.op("permute", out, g -> a.addGrad(g.permute(inverse).dup('c')), a);
     }
 
     /** Swaps two axes. */
@@ -151,7 +146,7 @@ public final class Ops {
             pieces[p] = Tensor.op("split", out, g -> {                      // the piece's slot gets g, the rest 0
                 INDArray full = Nd4j.zeros(a.dataType(), a.shape());
                 full.get(where).assign(g);
-                a.addFreshGrad(full);
+                a.addGrad(full);
             }, a);
             from += sizes[p];
         }

@@ -154,33 +154,25 @@ public class Tensor {
         return order;
     }
 
-    /** Adds {@code g} (same shape as the value) into this tensor's gradient; {@code g} is copied, never kept. */
+    /**
+     * {@code grad += g}: the one way a backward closure hands a parent its share of the gradient (micrograd's
+     * {@code self.grad += ...}). {@code g} has the value's shape (or its number of elements) and is copied,
+     * never kept, so after {@link #backward()} every tensor's {@link #grad()} is an array of its own.
+     */
     public void addGrad(INDArray g) {
         if (!requiresGrad) return;
         if (grad == null) grad = g.dup('c').reshape(value.shape());
         else grad.addi(g.reshape(grad.shape()));
     }
 
-    /** As {@link #addGrad}, but may keep {@code g} itself: only for a fresh array nothing else holds. */
-    public void addFreshGrad(INDArray g) {
+    /**
+     * As {@link #addGrad}, without the copy when this is the first gradient: for the tape's own kernels, which
+     * hand over an array they have just made and nothing else holds (the copy would cost a full pass over it).
+     */
+    void addFreshGrad(INDArray g) {
         if (!requiresGrad) return;
         if (grad == null && g.ordering() == 'c' && !g.isView()) grad = g.reshape(value.shape());
         else addGrad(g);
-    }
-
-    /**
-     * As {@link #addGrad}, but a tensor with no gradient yet keeps {@code g} itself (no copy); returns whether
-     * it did. Only for an array that nothing else will write to or keep: an op's own gradient, passed to
-     * one parent.
-     */
-    boolean keepGrad(INDArray g) {
-        if (!requiresGrad) return false;
-        if (grad != null || !Elements.contiguous(g)) {
-            addGrad(g);
-            return false;
-        }
-        grad = g.reshape('c', value.shape());
-        return true;
     }
 
     /** This tensor's gradient array, zero-filled on first use, for kernels that add into it element by element. */

@@ -110,7 +110,7 @@ final class CausalSelfAttention {
             Nn.softmaxBackwardInPlace(dAtt, att, b * nHead * t, t, scale, true);
             Nd4j.matmul(dAtt, k, head(dqkv, 0, b, t, hs), false, false, false); // dq = dscores k
             Nd4j.matmul(dAtt, q, head(dqkv, 1, b, t, hs), true, false, false);  // dk = dscores^T q
-            qkvT.addFreshGrad(dqkv);
+            qkvT.addGrad(dqkv);
         }, qkvT);
     }
 

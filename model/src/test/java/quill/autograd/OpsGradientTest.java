@@ -5,6 +5,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static quill.autograd.GradAssert.check;
 import static quill.autograd.GradAssert.random;
 
@@ -21,6 +23,20 @@ class OpsGradientTest {
     @Test
     void addUsesTheSameTensorTwice() {
         check("x + x", t -> Ops.add(t[0], t[0]), random(1, 3, 2));
+    }
+
+    @Test
+    void everyTensorKeepsItsOwnGradientThroughResidualSums() {
+        Tensor x0 = Tensor.variable(random(1, 2, 3));
+        Tensor w = Tensor.constant(random(2, 2, 3));
+        Tensor x1 = Ops.add(x0, Ops.scale(x0, 2));          // 3 x0, the way a block adds to the residual stream
+        Tensor x2 = Ops.add(x1, Ops.scale(x1, 3));          // 4 x1
+        Ops.sum(Ops.mul(x2, w)).backward();
+        assertEquals(w.value(), x2.grad());                 // d loss / d x2 = w
+        assertEquals(w.value().mul(4), x1.grad());          // not x2's array, changed by x1's other use
+        assertEquals(w.value().mul(12), x0.grad());
+        assertNotSame(x1.grad().data(), x2.grad().data());
+        assertNotSame(x0.grad().data(), x1.grad().data());
     }
 
     @Test
