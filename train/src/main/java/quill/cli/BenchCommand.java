@@ -99,7 +99,7 @@ public final class BenchCommand implements Callable<Integer> {
         long[] ns = timings.wallNs();
         boolean haveCpu = timings.cpuNs()[0] >= 0;
         double cpuMedian = StepBenchmark.percentile(timings.cpuNs(), 50) / 1e6;
-        StepBenchmark.Backend backend = StepBenchmark.backend();
+        StepBenchmark.NativeBuild backend = StepBenchmark.nativeBuild();
         GptConfig shape = Trainer.modelConfig(config, vocab);
         long params = StepBenchmark.nonEmbeddingParams(bench.model());
         double flops = StepBenchmark.flopsPerIter(shape, params, config.batchSize(), config.gradientAccumulationSteps());

@@ -42,6 +42,7 @@ public final class Quill implements Runnable {
     }
 
     public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true");       // pictures are drawn into files, never shown
         System.exit(commandLine().execute(args));
     }
 

@@ -60,7 +60,7 @@ public final class SampleCommand implements Callable<Integer> {
     double temperature;
 
     @Option(names = "--top-k", paramLabel = "K", defaultValue = "200",
-            description = "Draw only from the K likeliest tokens; K at least the vocabulary size keeps all (default: ${DEFAULT-VALUE}).")
+            description = "Draw only from the K likeliest tokens; 0, or K at least the vocabulary size, keeps all (default: ${DEFAULT-VALUE}).")
     int topK;
 
     @Option(names = "--top-p", paramLabel = "P", defaultValue = "1",
@@ -158,7 +158,7 @@ public final class SampleCommand implements Callable<Integer> {
     private void validate() {
         String problem = null;
         if (!(temperature >= 0) || Double.isInfinite(temperature)) problem = "--temperature must be 0 (greedy) or positive, got " + temperature;
-        else if (topK < 1) problem = "--top-k must be at least 1, got " + topK;
+        else if (topK < 0) problem = "--top-k must be at least 0 (0 keeps every token), got " + topK;
         else if (!(topP > 0 && topP <= 1)) problem = "--top-p must be in (0, 1] (1 turns it off), got " + topP;
         else if (numSamples < 1) problem = "--num-samples must be at least 1, got " + numSamples;
         else if (maxNewTokens < 1) problem = "--max-new-tokens must be at least 1, got " + maxNewTokens;

@@ -27,7 +27,8 @@ import java.util.concurrent.Future;
  * thread each keep both cores busy for the whole step, every op included.
  *
  * <p>Worker 0 is the model itself, on the calling thread. Every worker's ND4J, OpenBLAS and kernel threads
- * are set to one. Between batches the workers are idle, so the sums of the gradients, the copies of the
+ * are set to one, until {@link #close} gives the calling thread its thread count back (a notebook that
+ * trained a model then runs its other cells with every core again). Between batches the workers are idle, so the sums of the gradients, the copies of the
  * weights and the optimizer step ({@link TrainingStep}) share the parameters among all the cores instead.
  *
  * <p>The result equals the single-threaded step up to float rounding (the gradients are summed in another
@@ -42,6 +43,8 @@ public final class DataParallel implements AutoCloseable {
     private final long[] lengths;
     /** Per chunk of the between-batch work (at most one per worker): three blocks, allocated once. */
     private final double[][][] scratch;
+    /** The calling thread's ND4J thread count before training, restored by {@link #close}. */
+    private final int threadsBefore;
 
     /** {@code workers} workers for {@code model}, at least one; with one, everything runs on the calling thread. */
     public DataParallel(Gpt model, int workers) {
@@ -50,6 +53,7 @@ public final class DataParallel implements AutoCloseable {
         this.params = List.copyOf(model.parameters().values());
         this.lengths = params.stream().mapToLong(p -> p.value().length()).toArray();
         this.scratch = new double[workers][3][Elements.BLOCK];
+        this.threadsBefore = Backend.threads();
         Backend.setThreads(1);
         for (int k = 1; k < workers; k++) {
             Gpt replica = model.replica();
@@ -186,5 +190,6 @@ public final class DataParallel implements AutoCloseable {
     @Override
     public void close() {
         threads.forEach(ExecutorService::shutdownNow);
+        Backend.setThreads(threadsBefore);
     }
 }

@@ -25,7 +25,6 @@ public final class LossPlot {
     }
 
     public static void draw(Path file, List<MetricsLog.Step> steps, List<MetricsLog.Eval> evals, String title) throws IOException {
-        System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(900).height(540).title(title)
                 .xAxisTitle("iteration").yAxisTitle("cross-entropy loss (nats per token)").build();
         chart.getStyler().setMarkerSize(6);

@@ -152,7 +152,6 @@ public final class RunComparison {
 
     /** Val loss against iteration (left) and against wall-clock seconds (right), a line per run, as one PNG. */
     public void draw(Path file) throws IOException {
-        System.setProperty("java.awt.headless", "true");
         XYChart byIter = chart("val loss by iteration", "iteration");
         XYChart bySeconds = chart("val loss by wall-clock time", "seconds");
         Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),

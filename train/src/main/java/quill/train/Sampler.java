@@ -66,7 +66,7 @@ public final class Sampler {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be 0 (greedy) or positive, got " + temperature);
         }
-        if (topK < 0) throw new IllegalArgumentException("top-k must be at least 1 (or 0 for all tokens), got " + topK);
+        if (topK < 0) throw new IllegalArgumentException("top-k must be at least 0 (0 keeps every token), got " + topK);
         if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in (0, 1], got " + topP);
         this.temperature = temperature;
         this.topK = topK;

@@ -4,9 +4,10 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
-import quill.model.Optimizer;
+import quill.model.Backend;
 import quill.model.Gpt;
 import quill.model.GptConfig;
+import quill.model.Optimizer;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -144,13 +145,13 @@ public final class StepBenchmark {
     }
 
     /** The ND4J native build in use and its threads. */
-    public record Backend(String backend, boolean onednn, String blasVendor, int ompThreads, int blasThreads) {
+    public record NativeBuild(String backend, boolean onednn, String blasVendor, int ompThreads, int blasThreads) {
     }
 
-    public static Backend backend() {
+    public static NativeBuild nativeBuild() {
         var info = Nd4j.getExecutioner().getEnvironmentInformation();
         String build = NativeOpsHolder.getInstance().getDeviceNativeOps().buildInfo();
-        return new Backend(String.valueOf(info.getOrDefault("backend", "?")),
+        return new NativeBuild(String.valueOf(info.getOrDefault("backend", "?")),
                 build != null && build.contains("HAVE_ONEDNN"),
                 String.valueOf(info.getOrDefault("blas.vendor", "?")),
                 NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads(),
@@ -163,6 +164,6 @@ public final class StepBenchmark {
      */
     public static void setThreads(int threads) {
         Nd4j.getBackend();                                    // loads the native library first
-        quill.model.Backend.setThreads(threads);              // also Quill's own kernels (Parallel)
+        Backend.setThreads(threads);              // also Quill's own kernels (Parallel)
     }
 }

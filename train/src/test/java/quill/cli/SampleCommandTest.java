@@ -92,6 +92,13 @@ class SampleCommandTest {
     }
 
     @Test
+    void topKZeroKeepsEveryTokenAsAVocabularySizedK() {
+        CliRun all = sample("--num-samples", "1", "--top-k", "0");
+        assertEquals(0, all.exitCode(), all.err());
+        assertEquals(all.out(), sample("--num-samples", "1", "--top-k", "1000").out());
+    }
+
+    @Test
     void temperatureZeroIsGreedyWhateverTheSeed() {
         CliRun a = sample("--num-samples", "1", "--temperature", "0", "--seed", "1");
         CliRun b = sample("--num-samples", "1", "--temperature", "0", "--seed", "2");
@@ -123,7 +130,7 @@ class SampleCommandTest {
     void settingsOutOfRangeAreUsageErrors() {
         String[][] cases = {
                 {"--temperature", "-0.5", "--temperature must be 0 (greedy) or positive"},
-                {"--top-k", "0", "--top-k must be at least 1"},
+                {"--top-k", "-1", "--top-k must be at least 0"},
                 {"--top-p", "0", "--top-p must be in (0, 1]"},
                 {"--top-p", "1.01", "--top-p must be in (0, 1]"},
                 {"--num-samples", "0", "--num-samples must be at least 1"},

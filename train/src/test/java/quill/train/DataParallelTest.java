@@ -3,7 +3,9 @@ package quill.train;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.autograd.Parallel;
 import quill.autograd.Parameter;
+import quill.model.Backend;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 
@@ -123,6 +125,20 @@ class DataParallelTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> workers.forwardBackward(bad, new int[4][CONFIG.blockSize()], 1.0));
             assertTrue(e.getMessage().contains("99"), e.getMessage());
+        }
+    }
+
+    @Test
+    void closingGivesTheCallerItsThreadsBack() {
+        Backend.setThreads(2);
+        try {
+            try (DataParallel workers = new DataParallel(new Gpt(CONFIG, 10), 2)) {
+                assertEquals(1, Backend.threads());       // each worker on one thread while training
+            }
+            assertEquals(2, Backend.threads());
+            assertEquals(2, Parallel.threads());
+        } finally {
+            Backend.setThreads(Runtime.getRuntime().availableProcessors());
         }
     }
 }
