@@ -53,7 +53,7 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Worker threads sharing each batch (default: one per core, at most batch-size).")
     Integer threads;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = PreparedData.DEFAULT_DATA_DIR,
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

@@ -65,7 +65,7 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Text to prepare the dataset from when it is not prepared yet (instead of downloading it).")
     Path input;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = PreparedData.DEFAULT_DATA_DIR,
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

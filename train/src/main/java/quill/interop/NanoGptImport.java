@@ -11,6 +11,7 @@ import quill.tokenizer.Tokenizer;
 import quill.train.AtomicFiles;
 import quill.train.Checkpoint;
 import quill.train.CheckpointWriter;
+import quill.train.PreparedData;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 import quill.train.TrainingState;
@@ -250,7 +251,7 @@ public final class NanoGptImport {
         Path beside = ckptFile.toAbsolutePath().resolveSibling(NanoGptExport.META);
         if (Files.isRegularFile(beside)) return beside;
         if (settings.get("dataset") instanceof String dataset) {
-            Path data = Path.of("data", dataset, NanoGptExport.META);
+            Path data = Path.of(PreparedData.DEFAULT_DATA_DIR, dataset, NanoGptExport.META);
             if (Files.isRegularFile(data)) return data;
         }
         if (c.vocabSize() >= GPT2_VOCAB) {
