@@ -5,7 +5,9 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import quill.autograd.Composed;
 import quill.autograd.Nn;
+import quill.autograd.Ops;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
 import quill.autograd.Rope;
@@ -31,10 +33,12 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * values are appended to it and their queries attend over everything cached (the same math, one position
  * at a time). Everything before and after attention is the same code in both cases.
  *
- * <p>The middle part ({@link #attend}) is one op with a hand-written backward: every intermediate is an
- * ordinary array you can look at in a debugger (q, k, v, scores, att, y), and it is tested against the
- * same math composed from the tape's small ops. q, k and v are views into c_attn's output, and the
- * gradients are written straight into views of c_attn's output gradient: no copies.
+ * <p>The middle part comes twice. {@link #attendReadable} is nanoGPT's attention line for line, on the tape's
+ * small ops: split, view as heads, q k^T, scale, mask, softmax, dropout, the weighted sum of v; a model runs it
+ * after {@code Gpt.setReadable(true)}. {@link #attend} computes the same as one op with a hand-written
+ * backward, several times faster, and is what training runs: q, k and v are views into c_attn's output,
+ * the gradients are written straight into views of c_attn's output gradient, and every intermediate is
+ * still an ordinary array you can look at in a debugger. The tests check that both agree.
  */
 final class CausalSelfAttention {
     final Linear cAttn;
@@ -42,6 +46,8 @@ final class CausalSelfAttention {
     private final int nHead;
     private final double dropout;
     private final boolean qkNorm;
+    /** Whether {@link #forward} runs {@link #attendReadable} instead of the fused {@link #attend}. */
+    boolean readable;
     /** Null unless the model's positions are rotary. */
     private final Rope rope;
     /** Backing store of the last forward's attention weights, outside workspaces; grows, never shrinks. */
@@ -71,7 +77,7 @@ final class CausalSelfAttention {
         }
         Tensor y;                                           // (B, T, C): every head's output side by side
         if (cache == null) {
-            y = attend(qkv, rng);
+            y = readable ? attendReadable(qkv, rng) : attend(qkv, rng);
         } else if (cache.length() == 0) {                   // a prompt (or a slid window): the whole block at once,
             y = attend(qkv, null);                          // as training computes it, then its keys and values kept
             cache.store(qkv);
@@ -81,7 +87,23 @@ final class CausalSelfAttention {
         return Nn.dropout(cProj.forward(y), dropout, rng);  // (B, T, C)
     }
 
-    /** softmax(mask(q k^T / sqrt(hs))) v for every head, from the fused projection. */
+    /** nanoGPT's CausalSelfAttention.forward from c_attn's output on, line for line, each step an op on the tape. */
+    private Tensor attendReadable(Tensor qkvT, Rng rng) {
+        long b = qkvT.size(0), t = qkvT.size(1), c = qkvT.size(2) / 3, hs = c / nHead;
+        Tensor[] qkv = Ops.split(qkvT, 2, c, c, c);                                 // q, k, v = c_attn(x).split(C)
+        Tensor q = Ops.transpose(Ops.reshape(qkv[0], b, t, nHead, hs), 1, 2);       // (B, nh, T, hs)
+        Tensor k = Ops.transpose(Ops.reshape(qkv[1], b, t, nHead, hs), 1, 2);       // (B, nh, T, hs)
+        Tensor v = Ops.transpose(Ops.reshape(qkv[2], b, t, nHead, hs), 1, 2);       // (B, nh, T, hs)
+        Tensor att = Ops.scale(Ops.matmul(q, Ops.transpose(k, 2, 3)), 1 / Math.sqrt(hs)); // (B, nh, T, T)
+        att = Nn.causalMask(att);                                                   // -inf after the query
+        att = Composed.softmax(att);                                                // (B, nh, T, T)
+        weightsBuffer(b, t, att.dataType()).assign(att.value());                    // kept for attention()
+        att = Nn.dropout(att, dropout, rng);                                        // no-op without rng
+        Tensor y = Ops.matmul(att, v);                                              // (B, nh, T, hs)
+        return Ops.reshape(Ops.transpose(y, 1, 2), b, t, c);                        // (B, T, C) heads side by side
+    }
+
+    /** softmax(mask(q k^T / sqrt(hs))) v for every head, from the fused projection, as one op. */
     private Tensor attend(Tensor qkvT, Rng rng) {
         int b = (int) qkvT.size(0), t = (int) qkvT.size(1), c = (int) qkvT.size(2) / 3, hs = c / nHead;
         DataType type = qkvT.dataType();

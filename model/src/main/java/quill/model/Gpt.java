@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
@@ -62,6 +63,7 @@ public final class Gpt {
     /** Whether {@link #norm} is a Java class of the user's, which a checkpoint cannot describe. */
     private final boolean customNorm;
     private boolean training = true;
+    private boolean readable;
 
     /**
      * A model in float32 with nanoGPT's initial weights for {@code seed}: the same values nanoGPT draws after
@@ -186,6 +188,7 @@ public final class Gpt {
             replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
         }
         replica.training = training;
+        replica.setReadable(readable);
         return replica;
     }
 
@@ -222,6 +225,23 @@ public final class Gpt {
     }
 
     /**
+     * With {@code true}, attention, layer norm, GELU and the loss run their readable versions: nanoGPT's lines,
+     * each step of each formula a tensor of its own on the tape ({@link Composed}, and
+     * {@code CausalSelfAttention.attendReadable}), to step through in a debugger or print in a notebook. Several
+     * times slower; the same values and gradients as the fused ops (the tests check it). Off by default.
+     */
+    public void setReadable(boolean readable) {
+        this.readable = readable;
+        for (Block block : h) {
+            block.attn.readable = readable;
+            block.mlp.readable = readable;
+            if (block.ln1 instanceof LayerNorm ln) ln.readable = readable;
+            if (block.ln2 instanceof LayerNorm ln) ln.readable = readable;
+        }
+        if (lnF instanceof LayerNorm ln) ln.readable = readable;
+    }
+
+    /**
      * The logits (B, T, vocabSize) for ids (B, T), T at most blockSize, as a tape: call
      * {@code Nn.crossEntropy(logits, targets).backward()} to get every parameter's gradient.
      */
@@ -251,6 +271,10 @@ public final class Gpt {
         return x;
     }
 
+    private Tensor crossEntropy(Tensor logits, int[][] targets) {
+        return readable ? Composed.crossEntropy(logits, targets) : Nn.crossEntropy(logits, targets);
+    }
+
     /** lm_head (tied to wte, or its own), then the soft-cap when on: (..., C) to (..., V). */
     private Tensor lmHead(Tensor x) {
         Tensor logits = Nn.linear(x, lmHead, null);                 // (..., V)
@@ -266,7 +290,7 @@ public final class Gpt {
     public double forwardBackward(int[][] idx, int[][] targets, double lossScale) {
         checkTargets(idx, targets);
         try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
-            Tensor loss = Nn.crossEntropy(forward(idx), targets);
+            Tensor loss = crossEntropy(forward(idx), targets);
             loss.backward(lossScale);
             return loss.value().getDouble(0);
         }
@@ -276,7 +300,7 @@ public final class Gpt {
     public double loss(int[][] idx, int[][] targets) {
         checkTargets(idx, targets);
         try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
-            return Nn.crossEntropy(forward(idx, null), targets).value().getDouble(0);
+            return crossEntropy(forward(idx, null), targets).value().getDouble(0);
         }
     }
 

@@ -1,6 +1,7 @@
 package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
+import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
 import quill.autograd.Tensor;
@@ -14,6 +15,8 @@ import java.util.List;
 public final class LayerNorm implements Norm {
     final Parameter weight;
     final Parameter bias;
+    /** Whether {@link #forward} runs the formula step by step ({@link Composed#layerNorm}) instead of the fused op. */
+    boolean readable;
 
     /** Unit gain and zero bias, named {@code name.weight} and {@code name.bias}; a {@link Norm.Factory}. */
     public LayerNorm(String name, int dim, boolean bias, DataType type) {
@@ -23,7 +26,8 @@ public final class LayerNorm implements Norm {
 
     @Override
     public Tensor forward(Tensor x) {
-        return Nn.layerNorm(x, weight, bias, Nn.LAYER_NORM_EPS);   // (B, T, C)
+        return readable ? Composed.layerNorm(x, weight, bias, Nn.LAYER_NORM_EPS)  // (B, T, C)
+                : Nn.layerNorm(x, weight, bias, Nn.LAYER_NORM_EPS);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
+import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
@@ -20,6 +21,8 @@ final class Mlp {
     final Linear cProj;
     private final Architecture.MlpType kind;
     private final double dropout;
+    /** Whether GELU runs as its formula on the tape ({@link Composed#gelu}) instead of the fused op. */
+    boolean readable;
 
     Mlp(String name, GptConfig config, DataType type) {
         int c = config.nEmbd(), hidden = config.mlpHidden();
@@ -34,7 +37,7 @@ final class Mlp {
     Tensor forward(Tensor x, Rng rng) {
         Tensor h = cFc.forward(x);                          // (B, T, H), or (B, T, 2H) for SwiGLU
         h = switch (kind) {
-            case GELU -> Nn.gelu(h);                        // (B, T, H)
+            case GELU -> readable ? Composed.gelu(h) : Nn.gelu(h); // (B, T, H)
             case RELU2 -> Variants.reluSquared(h);          // (B, T, H)  relu(h)^2
             case SWIGLU -> Variants.swiglu(h);              // (B, T, H)  silu(gate) * value
         };

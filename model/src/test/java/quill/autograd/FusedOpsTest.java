@@ -1,9 +1,7 @@
 package quill.autograd;
 
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.function.Function;
 
@@ -17,47 +15,12 @@ import static quill.autograd.GradAssert.random;
  */
 class FusedOpsTest {
 
-    /** The composed layer norm: every step of the formula is its own op on the tape. */
-    static Tensor composedLayerNorm(Tensor x, Tensor w, Tensor b) {
-        double c = x.size(x.rank() - 1);
-        Tensor mean = Ops.scale(Ops.sumLastAxis(x), 1 / c);                    // (..., 1)
-        Tensor xc = Ops.add(x, Ops.scale(mean, -1));                           // x - mean
-        Tensor var = Ops.scale(Ops.sumLastAxis(Ops.mul(xc, xc)), 1 / c);       // biased variance
-        Tensor rstd = Ops.pow(Ops.addScalar(var, Nn.LAYER_NORM_EPS), -0.5);    // 1 / sqrt(var + eps)
-        Tensor y = Ops.mul(Ops.mul(xc, rstd), w);
-        return b == null ? y : Ops.add(y, b);
-    }
-
-    static Tensor composedGelu(Tensor x) {
-        return Ops.mul(Ops.scale(x, 0.5), Ops.addScalar(Ops.erf(Ops.scale(x, 1 / Math.sqrt(2))), 1));
-    }
-
-    static Tensor composedSoftmax(Tensor x) {
-        Tensor e = Ops.exp(x);
-        return Ops.mul(e, Ops.pow(Ops.sumLastAxis(e), -1));
-    }
-
-    static Tensor composedCrossEntropy(Tensor logits, int[][] targets) {
-        long v = logits.size(logits.rank() - 1);
-        INDArray onehot = Nd4j.zeros(DataType.DOUBLE, logits.shape());
-        int count = 0;
-        for (int i = 0; i < targets.length; i++) {
-            for (int j = 0; j < targets[i].length; j++) {
-                if (targets[i][j] == -1) continue;
-                onehot.putScalar(new long[]{i, j, targets[i][j]}, 1);
-                count++;
-            }
-        }
-        Tensor logp = Ops.log(composedSoftmax(logits));
-        return Ops.scale(Ops.sum(Ops.mul(logp, Tensor.constant(onehot))), -1.0 / count);
-    }
-
     @Test
     void layerNorm() {
         same("layerNorm", t -> Nn.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS),
-                t -> composedLayerNorm(t[0], t[1], t[2]), random(1, 3, 4, 8), random(2, 8), random(3, 8));
+                t -> Composed.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS), random(1, 3, 4, 8), random(2, 8), random(3, 8));
         same("layerNorm without bias", t -> Nn.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS),
-                t -> composedLayerNorm(t[0], t[1], null), random(1, 3, 4, 8), random(2, 8));
+                t -> Composed.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS), random(1, 3, 4, 8), random(2, 8));
     }
 
     /**
@@ -66,18 +29,18 @@ class FusedOpsTest {
      */
     @Test
     void gelu() {
-        same("gelu", t -> Nn.gelu(t[0]), t -> composedGelu(t[0]), 2e-6, random(1, 5, 9).muli(4));
+        same("gelu", t -> Nn.gelu(t[0]), t -> Composed.gelu(t[0]), 2e-6, random(1, 5, 9).muli(4));
     }
 
     @Test
     void softmax() {
-        same("softmax", t -> Nn.softmax(t[0]), t -> composedSoftmax(t[0]), random(1, 2, 3, 7).muli(3));
+        same("softmax", t -> Nn.softmax(t[0]), t -> Composed.softmax(t[0]), random(1, 2, 3, 7).muli(3));
     }
 
     @Test
     void crossEntropy() {
         int[][] targets = {{0, 6, -1, 3}, {2, -1, 1, 5}};
-        same("crossEntropy", t -> Nn.crossEntropy(t[0], targets), t -> composedCrossEntropy(t[0], targets),
+        same("crossEntropy", t -> Nn.crossEntropy(t[0], targets), t -> Composed.crossEntropy(t[0], targets),
                 random(1, 2, 4, 7).muli(3));
     }
 

@@ -3,7 +3,6 @@ package quill.model;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
 import quill.autograd.Rng;
@@ -13,23 +12,8 @@ import quill.autograd.Tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The fused attention op against nanoGPT's attention written with the tape's small ops. */
+/** The fused attention op against the readable one: nanoGPT's attention written with the tape's small ops. */
 class AttentionTest {
-
-    /** nanoGPT's CausalSelfAttention.forward, line for line, on the tape. */
-    static Tensor composed(CausalSelfAttention attn, Tensor x, int nHead, double dropout, Rng rng) {
-        long b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
-        Tensor[] qkv = Ops.split(attn.cAttn.forward(x), 2, c, c, c);                 // q, k, v = c_attn(x).split
-        Tensor q = Ops.permute(Ops.reshape(qkv[0], b, t, nHead, hs), 0, 2, 1, 3);    // (B, nh, T, hs)
-        Tensor k = Ops.permute(Ops.reshape(qkv[1], b, t, nHead, hs), 0, 2, 1, 3);
-        Tensor v = Ops.permute(Ops.reshape(qkv[2], b, t, nHead, hs), 0, 2, 1, 3);
-        Tensor att = Ops.scale(Ops.matmul(q, Ops.transpose(k, 2, 3)), 1 / Math.sqrt(hs)); // (B, nh, T, T)
-        att = Nn.softmax(Nn.causalMask(att));
-        att = Nn.dropout(att, dropout, rng);
-        Tensor y = Ops.matmul(att, v);                                              // (B, nh, T, hs)
-        y = Ops.reshape(Ops.permute(y, 0, 2, 1, 3), b, t, c);                       // (B, T, C)
-        return Nn.dropout(attn.cProj.forward(y), dropout, rng);
-    }
 
     @Test
     void fusedMatchesComposedWithAndWithoutDropout() {
@@ -43,6 +27,7 @@ class AttentionTest {
                 INDArray r = GradCheckData.random(6, 2, 6, 12);
 
                 Tensor x1 = Tensor.variable(input.dup());
+                attn.readable = false;
                 Tensor out1 = attn.forward(x1, new Rng(9), null);
                 Ops.sum(Ops.mul(out1, Tensor.constant(r))).backward();
                 INDArray weights = attn.weights();
@@ -53,13 +38,16 @@ class AttentionTest {
                 }
 
                 Tensor x2 = Tensor.variable(input.dup());
-                Tensor out2 = composed(attn, x2, 3, dropout, new Rng(9));
+                attn.readable = true;
+                Tensor out2 = attn.forward(x2, new Rng(9), null);
                 Ops.sum(Ops.mul(out2, Tensor.constant(r))).backward();
+                close("readable weights", attn.weights(), weights);
 
                 String what = "dropout " + dropout + ", bias " + bias;
                 close(what + " output", out2.value(), out1.value());
                 close(what + " dx", x2.grad(), x1.grad());
                 for (Parameter p : attn.parameters()) close(what + " d" + p.name(), p.grad(), grads1.get(p.name()));
+                attn.readable = false;
                 // the weights read out are softmax rows: causal, summing to 1
                 assertEquals(0.0, weights.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all(),
                         org.nd4j.linalg.indexing.NDArrayIndex.point(1), org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 6)).amaxNumber().doubleValue());

@@ -110,6 +110,24 @@ class GptTest {
         for (Parameter p : gpt.parameters().values()) assertTrue(p.grad().equalsWithEps(once.get(p.name()), 1e-12), p.name());
     }
 
+    /** setReadable runs nanoGPT's lines op by op: the same loss and gradients as the fused ops, with dropout too. */
+    @Test
+    void theReadableModelComputesWhatTheFusedOneDoes() {
+        for (GptConfig config : List.of(TINY, new GptConfig(7, 5, 2, 2, 4, 0.2, false))) {
+            Gpt fused = new Gpt(config, 5, DataType.DOUBLE), readable = new Gpt(config, 5, DataType.DOUBLE);
+            readable.setReadable(true);
+            double loss = fused.forwardBackward(X, Y, 1.0);
+            assertEquals(loss, readable.forwardBackward(X, Y, 1.0), 1e-12 * loss);
+            for (Parameter p : fused.parameters().values()) {
+                INDArray other = readable.parameters().get(p.name()).grad();
+                double scale = p.grad().amaxNumber().doubleValue();
+                assertTrue(p.grad().sub(other).amaxNumber().doubleValue() <= 1e-10 * scale, p.name());
+            }
+            assertTrue(fused.attention(1).equalsWithEps(readable.attention(1), 1e-12));
+            assertEquals(fused.loss(X, Y), readable.loss(X, Y), 1e-12 * loss);
+        }
+    }
+
     @Test
     void nextTokenLogitsAreTheLastPositionsLogits() {
         Gpt gpt = new Gpt(TINY, 5);
