@@ -1,13 +1,12 @@
 package quill.model;
 
-import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parallel;
 
 /**
- * ND4J's settings for Quill, in one place. Loading this class starts ND4J with per-op profiling checks
- * off (they cost microseconds on every call); {@link Gpt} loads it.
+ * ND4J's thread settings for Quill, in one place (the step's memory and ND4J's profiling checks are
+ * {@link StepMemory}'s).
  *
  * <p>Threads: ND4J (OpenMP), OpenBLAS and Quill's kernels ({@link Parallel}) use {@code OMP_NUM_THREADS},
  * or every core. Two threads roughly halve the matrix products on an idle 2-core machine. When other
@@ -16,15 +15,7 @@ import quill.autograd.Parallel;
  * the JVM starts); otherwise use one thread ({@link #setThreads}).
  */
 public final class Backend {
-    static {
-        Nd4j.getExecutioner().setProfilingMode(OpExecutioner.ProfilingMode.DISABLED);
-    }
-
     private Backend() {
-    }
-
-    /** Makes sure the settings above are applied (a no-op after the first call). */
-    public static void init() {
     }
 
     /** How many threads ND4J's ops, OpenBLAS's matrix products and Quill's own kernels may use. */

@@ -1,10 +1,8 @@
 package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Ops;
@@ -50,9 +48,8 @@ final class CausalSelfAttention {
     boolean readable;
     /** Null unless the model's positions are rotary. */
     private final Rope rope;
-    /** Backing store of the last forward's attention weights, outside workspaces; grows, never shrinks. */
-    private INDArray weightsStore;
-    private INDArray weights;
+    /** The last forward's attention weights, for {@link Gpt#attention}. */
+    final AttentionWeights weights = new AttentionWeights();
 
     CausalSelfAttention(String name, GptConfig config, DataType type) {
         int c = config.nEmbd();
@@ -97,7 +94,7 @@ final class CausalSelfAttention {
         Tensor att = Ops.scale(Ops.matmul(q, Ops.transpose(k, 2, 3)), 1 / Math.sqrt(hs)); // (B, nh, T, T)
         att = Nn.causalMask(att);                                                   // -inf after the query
         att = Composed.softmax(att);                                                // (B, nh, T, T)
-        weightsBuffer(b, t, att.dataType()).assign(att.value());                    // kept for attention()
+        weights.buffer(b, nHead, t, att.dataType()).assign(att.value());           // kept for attention()
         att = Nn.dropout(att, dropout, rng);                                        // no-op without rng
         Tensor y = Ops.matmul(att, v);                                              // (B, nh, T, hs)
         return Ops.reshape(Ops.transpose(y, 1, 2), b, t, c);                        // (B, T, C) heads side by side
@@ -113,7 +110,7 @@ final class CausalSelfAttention {
         INDArray v = head(qkvT.value(), 2, b, t, hs);                       // (B, nh, T, hs)
         INDArray scores = Nd4j.matmul(q, k, Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c'),
                 false, true, false);                                        // (B, nh, T, T)  q k^T
-        INDArray att = weightsBuffer(b, t, type);                           // (B, nh, T, T)
+        INDArray att = weights.buffer(b, nHead, t, type);                  // (B, nh, T, T)
         Nn.causalSoftmax(scores, att, b * nHead * t, t, scale);  // softmax(q k^T / sqrt(hs)) over keys <= query
         INDArray mask = rng == null || dropout == 0 ? null : Nn.dropoutMask(att.shape(), type, dropout, rng);
         INDArray attDropped = mask == null ? att : att.mul(mask);           // (B, nh, T, T)
@@ -144,34 +141,6 @@ final class CausalSelfAttention {
     /** A (B, T, C) array as heads (B, nh, T, hs): a strided view. */
     private INDArray heads(INDArray y, int b, int t, int hs) {
         return y.reshape('c', b, t, nHead, hs).permute(0, 2, 1, 3);
-    }
-
-    /**
-     * Where the softmax writes the attention weights. Inside a workspace (a training or eval step) it is a
-     * reused buffer outside the workspace, so the weights stay readable after the step; outside any
-     * workspace (a notebook running the tape by hand) each forward gets its own array.
-     */
-    private INDArray weightsBuffer(long b, long t, DataType type) {
-        long n = b * nHead * t * t;
-        if (Nd4j.getMemoryManager().getCurrentWorkspace() == null) {
-            weights = Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c');
-            return weights;
-        }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            if (weightsStore == null || weightsStore.length() < n || weightsStore.dataType() != type) {
-                weightsStore = Nd4j.createUninitialized(type, n);
-            }
-            weights = weightsStore.get(NDArrayIndex.interval(0, n)).reshape('c', b, nHead, t, t);
-        }
-        return weights;
-    }
-
-    /** The attention weights (B, nh, T, T) of the last forward pass, as a copy; null before any. */
-    INDArray weights() {
-        if (weights == null) return null;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            return weights.dup('c');
-        }
     }
 
     List<Parameter> parameters() {

@@ -42,12 +42,6 @@ import java.util.Map;
  * workspace, so a training step reuses its activation memory instead of allocating it anew.
  */
 public final class Gpt {
-    private static final String STEP_WORKSPACE = "quill-step";
-
-    static {
-        Backend.init();
-    }
-
     private final GptConfig config;
     private final Embedding wte;
     /** Null unless positions are learned ({@link Architecture.PosType#LEARNED}). */
@@ -110,7 +104,7 @@ public final class Gpt {
         this.customNorm = custom != null;
         this.norm = custom != null ? custom
                 : config.arch().norm() == Architecture.NormType.RMSNORM ? RmsNorm::new : LayerNorm::new;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        try (MemoryWorkspace ignored = StepMemory.outside()) {
             this.wte = new Embedding("transformer.wte", config.vocabSize(), config.nEmbd(), type);
             this.wpe = config.arch().pos() == Architecture.PosType.LEARNED
                     ? new Embedding("transformer.wpe", config.blockSize(), config.nEmbd(), type) : null;
@@ -289,7 +283,7 @@ public final class Gpt {
      */
     public double forwardBackward(int[][] idx, int[][] targets, double lossScale) {
         checkTargets(idx, targets);
-        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.step()) {
             Tensor loss = crossEntropy(forward(idx), targets);
             loss.backward(lossScale);
             return loss.value().getDouble(0);
@@ -299,7 +293,7 @@ public final class Gpt {
     /** The mean loss on a batch, without dropout or gradients (for evaluation). */
     public double loss(int[][] idx, int[][] targets) {
         checkTargets(idx, targets);
-        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.step()) {
             return crossEntropy(forward(idx, null), targets).value().getDouble(0);
         }
     }
@@ -319,7 +313,7 @@ public final class Gpt {
     /** The logits after {@code ids}, run after the positions {@code cache} holds (if any), whose cache they extend. */
     float[] nextTokenLogits(int[] ids, KvCache cache) {
         int t = ids.length;
-        try (MemoryWorkspace ignored = StepMemory.open(STEP_WORKSPACE)) {
+        try (MemoryWorkspace ignored = StepMemory.step()) {
             INDArray x = residual(new int[][]{ids}, null, cache).value();        // (1, T, C)
             // (1, 1, C)
             INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd());
@@ -334,7 +328,7 @@ public final class Gpt {
             throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + h.size()
                     + " layers");
         }
-        INDArray w = h.get(layer).attn.weights();
+        INDArray w = h.get(layer).attn.weights.copy();
         if (w == null) throw new IllegalStateException("no forward pass has run yet");
         return w;
     }
