@@ -62,7 +62,8 @@ public final class GradCheck {
         scalar(loss.get()).backward();
         double worst = 0;
         for (Tensor leaf : leaves) {
-            if (leaf.grad() == null) throw new IllegalStateException("no gradient reached " + leaf + ": is it used in the loss?");
+            if (leaf.grad() == null) throw new IllegalStateException("no gradient reached " + leaf
+                    + ": is it used in the loss?");
             INDArray value = leaf.value().reshape(leaf.value().length());   // a view: values are c-order
             INDArray analytic = leaf.grad().reshape(value.length());
             double error = 0, scale = MIN_SCALE;
@@ -84,7 +85,8 @@ public final class GradCheck {
 
     private static Tensor scalar(Tensor loss) {
         if (loss.value().length() != 1) {
-            throw new IllegalArgumentException("the loss must be a scalar, but has shape " + Arrays.toString(loss.shape()));
+            throw new IllegalArgumentException("the loss must be a scalar, but has shape "
+                    + Arrays.toString(loss.shape()));
         }
         return loss;
     }

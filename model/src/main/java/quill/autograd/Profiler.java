@@ -17,7 +17,8 @@ import java.util.Map;
  */
 public final class Profiler {
     /** Totals for one op name, in milliseconds. */
-    public record Entry(String op, long calls, double forwardMs, double backwardMs, double forwardCpuMs, double backwardCpuMs) {
+    public record Entry(String op, long calls, double forwardMs, double backwardMs, double forwardCpuMs,
+                        double backwardCpuMs) {
     }
 
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();

@@ -19,7 +19,10 @@ public final class TorchGenerator {
     private final long seed;
     private final int[] mt = new int[N];
     private int next;
-    /** The second value of the last Box-Muller pair of the scalar normal path, which PyTorch keeps for the next call. */
+    /**
+     * The second value of the last Box-Muller pair of the scalar normal path,
+     * which PyTorch keeps for the next call.
+     */
     private double cachedNormal = Double.NaN;
 
     /** {@code torch.manual_seed(seed)}: the twister seeded with the low 32 bits, as {@code std::mt19937(seed)}. */

@@ -68,8 +68,8 @@ public final class Npy {
         long expected = n * itemSize;
         if (bytes.remaining() != expected) {
             String what = bytes.remaining() < expected ? " is truncated" : " is longer than its header says";
-            throw new IOException(file + what + ": shape " + Arrays.toString(shape) + " of '" + descr + "' is " + expected
-                    + " bytes of data, but it holds " + bytes.remaining());
+            throw new IOException(file + what + ": shape " + Arrays.toString(shape) + " of '" + descr + "' is "
+                    + expected + " bytes of data, but it holds " + bytes.remaining());
         }
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             INDArray flat = switch (descr) {
@@ -132,7 +132,8 @@ public final class Npy {
     public static INDArray read(Path file, long... shape) throws IOException {
         INDArray a = read(file);
         if (!Arrays.equals(a.shape(), shape)) {
-            throw new IOException(file + " has shape " + Arrays.toString(a.shape()) + ", expected " + Arrays.toString(shape));
+            throw new IOException(file + " has shape " + Arrays.toString(a.shape()) + ", expected "
+                    + Arrays.toString(shape));
         }
         return a;
     }

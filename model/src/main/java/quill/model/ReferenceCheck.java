@@ -195,7 +195,8 @@ public final class ReferenceCheck {
         for (int s = 0; s < dump.steps(); s++) {
             params.values().forEach(Parameter::zeroGrad);
             double stepLoss = gpt.forwardBackward(x, y, 1.0);
-            rows.add(compare("step " + (s + 1) + " loss", expectedStepLosses.getDouble(s), stepLoss, STEP_LOSS_TOLERANCE));
+            rows.add(compare("step " + (s + 1) + " loss", expectedStepLosses.getDouble(s), stepLoss,
+                    STEP_LOSS_TOLERANCE));
             AdamW.clipGradNorm(params.values(), dump.gradClip());
             optimizer.step(dump.learningRate());
         }

@@ -18,7 +18,8 @@ class FusedOpsTest {
     @Test
     void layerNorm() {
         same("layerNorm", t -> Nn.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS),
-                t -> Composed.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS), random(1, 3, 4, 8), random(2, 8), random(3, 8));
+                t -> Composed.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS),
+                random(1, 3, 4, 8), random(2, 8), random(3, 8));
         same("layerNorm without bias", t -> Nn.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS),
                 t -> Composed.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS), random(1, 3, 4, 8), random(2, 8));
     }
@@ -48,12 +49,13 @@ class FusedOpsTest {
      * Runs both versions on the same inputs and compares the outputs and the gradients of
      * sum(output * R) with respect to every input, to 1e-10 of their largest magnitude.
      */
-    static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed, INDArray... inputs) {
+    static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed,
+                     INDArray... inputs) {
         same(name, fused, composed, 1e-10, inputs);
     }
 
-    static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed, double tolerance,
-                     INDArray... inputs) {
+    static void same(String name, Function<Tensor[], Tensor> fused, Function<Tensor[], Tensor> composed,
+                     double tolerance, INDArray... inputs) {
         Tensor[] a = variables(inputs), b = variables(inputs);
         Tensor outA = fused.apply(a), outB = composed.apply(b);
         assertArrayEquals(outB.shape(), outA.shape(), name + ": shape");

@@ -37,8 +37,10 @@ class NnGradientTest {
 
     @Test
     void layerNorm() {
-        check("layerNorm", t -> Nn.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS), random(1, 2, 3, 5), random(2, 5).addi(1), random(3, 5));
-        check("layerNorm without bias", t -> Nn.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS), random(1, 4, 6), random(2, 6));
+        check("layerNorm", t -> Nn.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS),
+                random(1, 2, 3, 5), random(2, 5).addi(1), random(3, 5));
+        check("layerNorm without bias", t -> Nn.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS),
+                random(1, 4, 6), random(2, 6));
     }
 
     @Test
@@ -69,7 +71,8 @@ class NnGradientTest {
 
     @Test
     void crossEntropyOfUniformLogitsIsLogV() {
-        Tensor loss = Nn.crossEntropy(Tensor.constant(Nd4j.zeros(DataType.DOUBLE, 2, 3, 7)), new int[][]{{1, 2, 3}, {4, 5, 6}});
+        Tensor loss = Nn.crossEntropy(Tensor.constant(Nd4j.zeros(DataType.DOUBLE, 2, 3, 7)),
+                new int[][]{{1, 2, 3}, {4, 5, 6}});
         assertEquals(Math.log(7), loss.value().getDouble(0), 1e-12);
     }
 

@@ -45,10 +45,14 @@ class TorchGeneratorTest {
     @Test
     void randintDrawsAsTorch() throws IOException {
         JsonObject torch = torchValues();
-        assertArrayEquals(ints(torch.getAsJsonArray("randint_1003790")), randint(new TorchGenerator(1337), 1003790, 24));
+        assertArrayEquals(ints(torch.getAsJsonArray("randint_1003790")),
+                randint(new TorchGenerator(1337), 1003790, 24));
     }
 
-    /** The vectorised path with a ragged end (40 = 2 x 16 + 8), the scalar path with its kept sine, uniform_, and where the stream is after. */
+    /**
+     * The vectorised path with a ragged end (40 = 2 x 16 + 8), the scalar path with its kept sine, uniform_,
+     * and where the stream is after.
+     */
     @Test
     void normalAndUniformDrawAsTorch() throws IOException {
         JsonObject torch = torchValues();

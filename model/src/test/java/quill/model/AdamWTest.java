@@ -62,7 +62,8 @@ class AdamWTest {
     void clipGradNormScalesOnlyAboveTheLimit() {
         Map<String, Parameter> p = params(DataType.FLOAT);
         double norm = 0;
-        for (Parameter q : p.values()) norm += q.grad().castTo(DataType.DOUBLE).norm2Number().doubleValue() * q.grad().castTo(DataType.DOUBLE).norm2Number().doubleValue();
+        for (Parameter q : p.values()) norm += q.grad().castTo(DataType.DOUBLE).norm2Number().doubleValue()
+                * q.grad().castTo(DataType.DOUBLE).norm2Number().doubleValue();
         norm = Math.sqrt(norm);
         INDArray before = p.get("w").grad().dup();
         assertEquals(norm, AdamW.clipGradNorm(p.values(), 100), 1e-5);

@@ -31,12 +31,12 @@ class ArchitectureTest {
     static {
         VARIANTS.put("nanoGPT", N);
         VARIANTS.put("rope", new Architecture(N.norm(), Architecture.PosType.ROPE, 100, N.mlp(), 0, false, true, 0));
-        VARIANTS.put("rmsnorm qk-norm", new Architecture(Architecture.NormType.RMSNORM, N.pos(), N.ropeBase(), N.mlp(), 0,
-                true, true, 0));
+        VARIANTS.put("rmsnorm qk-norm", new Architecture(Architecture.NormType.RMSNORM, N.pos(), N.ropeBase(),
+                N.mlp(), 0, true, true, 0));
         VARIANTS.put("relu2 no positions", new Architecture(N.norm(), Architecture.PosType.NONE, N.ropeBase(),
                 Architecture.MlpType.RELU2, 0, false, true, 0));
-        VARIANTS.put("swiglu untied softcap", new Architecture(N.norm(), N.pos(), N.ropeBase(), Architecture.MlpType.SWIGLU,
-                12, false, false, 3));
+        VARIANTS.put("swiglu untied softcap", new Architecture(N.norm(), N.pos(), N.ropeBase(),
+                Architecture.MlpType.SWIGLU, 12, false, false, 3));
         VARIANTS.put("modern", new Architecture(Architecture.NormType.RMSNORM, Architecture.PosType.ROPE, 10000,
                 Architecture.MlpType.SWIGLU, 12, true, false, 3));
     }
@@ -55,16 +55,19 @@ class ArchitectureTest {
         assertArrayEquals(new long[]{24, 8}, swiglu.get("transformer.h.0.mlp.c_fc.weight").shape());   // 2 * mlp-hidden
         assertArrayEquals(new long[]{8, 12}, swiglu.get("transformer.h.0.mlp.c_proj.weight").shape());
         assertArrayEquals(new long[]{VOCAB, 8}, swiglu.get("lm_head.weight").shape());
-        assertEquals("lm_head.weight", swiglu.keySet().stream().reduce((a, b) -> b).orElseThrow(), "lm_head comes last");
+        assertEquals("lm_head.weight", swiglu.keySet().stream().reduce((a, b) -> b).orElseThrow(),
+                "lm_head comes last");
         assertFalse(new Gpt(shape, 1).parameters().containsKey("lm_head.weight"), "tied: lm_head is wte");
     }
 
     @Test
     void anUntiedHeadIsDrawnLikeAnyLinear() {
-        Gpt model = new Gpt(new GptConfig(VOCAB, BLOCK, 2, 2, 8, 0.0, false).with(VARIANTS.get("swiglu untied softcap")), 3);
+        Gpt model = new Gpt(new GptConfig(VOCAB, BLOCK, 2, 2, 8, 0.0, false)
+                .with(VARIANTS.get("swiglu untied softcap")), 3);
         double std = model.parameters().get("lm_head.weight").value().stdNumber().doubleValue();
         assertEquals(0.02, std, 0.006);
-        assertFalse(model.parameters().get("lm_head.weight").value().equals(model.parameters().get("transformer.wte.weight").value()));
+        assertFalse(model.parameters().get("lm_head.weight").value()
+                .equals(model.parameters().get("transformer.wte.weight").value()));
     }
 
     @Test
@@ -106,7 +109,8 @@ class ArchitectureTest {
             float[] expected = model.nextTokenLogits(Arrays.copyOfRange(h, Math.max(0, n - BLOCK), n));
             float[] cached = cache.nextTokenLogits(h, n);
             for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], cached[i], tolerance * Math.max(1, Math.abs(expected[i])), what + ", n=" + n + ", logit " + i);
+                assertEquals(expected[i], cached[i], tolerance * Math.max(1, Math.abs(expected[i])),
+                        what + ", n=" + n + ", logit " + i);
             }
         }
         // a new prompt longer than the block: cropped, then cached from there
@@ -114,7 +118,8 @@ class ArchitectureTest {
         float[] expected = model.nextTokenLogits(Arrays.copyOfRange(prompt, prompt.length - BLOCK, prompt.length));
         float[] cached = new KvCache(model).nextTokenLogits(prompt, prompt.length);
         for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], cached[i], tolerance * Math.max(1, Math.abs(expected[i])), what + ", long prompt");
+            assertEquals(expected[i], cached[i], tolerance * Math.max(1, Math.abs(expected[i])),
+                    what + ", long prompt");
         }
     }
 

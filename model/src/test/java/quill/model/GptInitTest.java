@@ -18,8 +18,9 @@ class GptInitTest {
     void aSeedGivesNanoGptsInitialWeights() throws IOException {
         JsonObject torch = quill.autograd.TorchGeneratorTestAccess.torchValues();
         JsonObject c = torch.getAsJsonObject("tiny_config");
-        GptConfig config = new GptConfig(c.get("vocab").getAsInt(), c.get("block").getAsInt(), c.get("n_layer").getAsInt(),
-                c.get("n_head").getAsInt(), c.get("n_embd").getAsInt(), 0.0, c.get("bias").getAsBoolean());
+        GptConfig config = new GptConfig(c.get("vocab").getAsInt(), c.get("block").getAsInt(),
+                c.get("n_layer").getAsInt(), c.get("n_head").getAsInt(), c.get("n_embd").getAsInt(), 0.0,
+                c.get("bias").getAsBoolean());
         TorchGenerator g = new TorchGenerator(1337);
         Gpt model = new Gpt(config, g);
 
@@ -34,7 +35,8 @@ class GptInitTest {
         int[] next = new int[5];
         for (int i = 0; i < next.length; i++) next[i] = g.randint(1000);
         int[] want = new int[5];
-        for (int i = 0; i < want.length; i++) want[i] = torch.getAsJsonArray("tiny_randint_after_init").get(i).getAsInt();
+        for (int i = 0; i < want.length; i++) want[i] =
+                torch.getAsJsonArray("tiny_randint_after_init").get(i).getAsInt();
         assertArrayEquals(want, next);
     }
 }

@@ -52,7 +52,8 @@ class MemoryTest {
         }
         assertEquals(workspaceAfterWarmup, workspaceBytes(), "the step workspace grew");
         long growth = min(late) - min(early);
-        assertTrue(growth < 64L << 20, "resident memory outside the Java heap grew by " + (growth >> 20) + " MB in 500 steps");
+        assertTrue(growth < 64L << 20,
+                "resident memory outside the Java heap grew by " + (growth >> 20) + " MB in 500 steps");
     }
 
     private static long workspaceBytes() {

@@ -39,7 +39,8 @@ class NpyTest {
     /** NumPy's own bytes: a Fortran-ordered float64 array, and a 0-d one. */
     @Test
     void readsNumpysLayouts() throws IOException {
-        Path f = write("f.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", doubles(1, 4, 2, 5, 3, 6));
+        Path f = write("f.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+                doubles(1, 4, 2, 5, 3, 6));
         assertArrayEquals(new double[][]{{1, 2, 3}, {4, 5, 6}}, Npy.read(f).toDoubleMatrix());
         Path s = write("s.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", floats(2.5f));
         INDArray scalar = Npy.read(s);

@@ -28,7 +28,8 @@ public final class StepTiming {
         double[] threadCpu = new double[steps];
         java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
         com.sun.management.OperatingSystemMXBean os =
-                (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+                (com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         for (int s = -warmup; s < steps; s++) {
             long c0 = os.getProcessCpuTime();
             long tc0 = threads.getCurrentThreadCpuTime();
@@ -61,15 +62,20 @@ public final class StepTiming {
             gpt.forwardBackward(x, y, 1.0);
         }
         for (quill.autograd.Profiler.Entry e : quill.autograd.Profiler.stop()) {
-            System.out.printf("  %-14s %3d calls/step  cpu: forward %6.2f ms  backward %6.2f ms  (wall %6.2f + %6.2f)%n",
-                    e.op(), e.calls() / 10, e.forwardCpuMs() / 10, e.backwardCpuMs() / 10, e.forwardMs() / 10, e.backwardMs() / 10);
+            System.out.printf("  %-14s %3d calls/step  cpu: forward %6.2f ms  backward %6.2f ms"
+                    + "  (wall %6.2f + %6.2f)%n",
+                    e.op(), e.calls() / 10, e.forwardCpuMs() / 10, e.backwardCpuMs() / 10,
+                    e.forwardMs() / 10, e.backwardMs() / 10);
         }
-        System.out.printf("main-thread CPU per step: median %.2f ms (min %.2f)%n", median(threadCpu), Arrays.stream(threadCpu).min().orElse(0));
+        System.out.printf("main-thread CPU per step: median %.2f ms (min %.2f)%n", median(threadCpu),
+                Arrays.stream(threadCpu).min().orElse(0));
         System.out.printf("main-thread CPU: forward+backward %.2f | zero+clip %.2f | adamw %.2f%n",
                 median(phaseCpu[1]), median(phaseCpu[2]), median(phaseCpu[3]));
-        System.out.printf("process CPU per step: median %.2f ms (min %.2f)%n", median(cpu), Arrays.stream(cpu).min().orElse(0));
+        System.out.printf("process CPU per step: median %.2f ms (min %.2f)%n", median(cpu),
+                Arrays.stream(cpu).min().orElse(0));
         System.out.printf("step median %.2f ms (min %.2f) | forward+backward %.2f | zero+clip %.2f | adamw %.2f%n",
-                median(phase[0]), Arrays.stream(phase[0]).min().orElse(0), median(phase[1]), median(phase[2]), median(phase[3]));
+                median(phase[0]), Arrays.stream(phase[0]).min().orElse(0), median(phase[1]), median(phase[2]),
+                median(phase[3]));
     }
 
     static double median(double[] v) {

@@ -122,8 +122,8 @@ public final class BpeTokenizer implements Tokenizer {
         int[][] merges = BpeTrainer.train(text, vocabSize - BYTES, split);
         if (merges.length < vocabSize - BYTES) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "the text is too short for a vocabulary of %,d: after %,d merges no two tokens are left side by side"
-                            + " (at most %,d ids)",
+                    "the text is too short for a vocabulary of %,d: after %,d merges no two tokens are left side"
+                            + " by side (at most %,d ids)",
                     vocabSize, merges.length, BYTES + merges.length));
         }
         return new BpeTokenizer(split, merges, List.of());
@@ -159,7 +159,8 @@ public final class BpeTokenizer implements Tokenizer {
         if (special != null && special.isJsonObject()) {
             Map<Integer, String> byId = new HashMap<>();
             for (Map.Entry<String, JsonElement> e : special.getAsJsonObject().entrySet()) {
-                if (!isInt(e.getValue())) throw new IllegalArgumentException("special token '" + e.getKey() + "' needs an id");
+                if (!isInt(e.getValue())) throw new IllegalArgumentException("special token '" + e.getKey()
+                        + "' needs an id");
                 byId.put(e.getValue().getAsInt(), e.getKey());
             }
             for (int id = BYTES + pairs.length; byId.containsKey(id); id++) specials.add(byId.get(id));

@@ -46,7 +46,8 @@ class BpeTokenizerTest {
             Is't a verdict?
             """;
 
-    static final String MIXED = "Café crème brûlée, 你好世界 😀😀 𝄞 naïve   spaces\t\ttabs\r\n12345 6789 it's I'LL DON'T\n"
+    static final String MIXED =
+            "Café crème brûlée, 你好世界 😀😀 𝄞 naïve   spaces\t\ttabs\r\n12345 6789 it's I'LL DON'T\n"
             + "ROMEO: 'tis well 🎉🎉 ½ ⅓ ٣٤٥ \u00A0non-breaking\u3000ideographic";
 
     /** A seeded jumble of a few letters, spaces and multi-byte characters: many ties, many overlaps. */
@@ -121,7 +122,8 @@ class BpeTokenizerTest {
         BpeTokenizer tokenizer = BpeTokenizer.train(SHAKESPEARE, 300, pattern);
         assertRoundTrip(tokenizer, SHAKESPEARE);
         assertRoundTrip(tokenizer, "First Citizen: plain ASCII, never seen in this order.");
-        assertRoundTrip(tokenizer, "Café crème brûlée, 你好世界, Ελληνικά, русский"); // multi-byte, unseen
+        assertRoundTrip(tokenizer,
+                "Café crème brûlée, 你好世界, Ελληνικά, русский"); // multi-byte, unseen
         assertRoundTrip(tokenizer, "a😀b🎉😀 𝄞 \uD83D\uDE00"); // astral plane: four bytes each
         assertRoundTrip(tokenizer, "\uFFFD\u0000\u007F\uFEFF</s><|endoftext|>\\x80"); // looks invalid, is not
         assertRoundTrip(tokenizer, "");

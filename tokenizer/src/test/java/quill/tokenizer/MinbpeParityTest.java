@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class MinbpeParityTest {
 
-    static final String SAMPLE = "ROMEO:\nBut soft! what light through yonder window breaks? 😀 It is the east, and Juliet"
+    static final String SAMPLE =
+            "ROMEO:\nBut soft! what light through yonder window breaks? 😀 It is the east, and Juliet"
             + " is the sun.\n";
 
     static final int[][] MERGES = {

@@ -10,7 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class SplitPatternTest {
 
     /** Letters, numbers, contractions, odd white space (U+001C, U+0085, U+2028, U+3000), emoji, long s. */
-    static final String TRICKY = "Caf\u00E9 cr\u00E8me br\u00FBl\u00E9e, \u4F60\u597D\u4E16\u754C \uD83D\uDE00\uD83D\uDE00"
+    static final String TRICKY =
+            "Caf\u00E9 cr\u00E8me br\u00FBl\u00E9e, \u4F60\u597D\u4E16\u754C \uD83D\uDE00\uD83D\uDE00"
             + " \uD834\uDD1E na\u00EFve   spaces\t\ttabs\r\n12345 6789 it's I'LL DON'T\nROMEO: 'tis wel"
             + "l \uD83C\uDF89\uD83C\uDF89 \u00BD \u2153 \u0663\u0664\u0665 \u00A0non-breaking\u3000ideo"
             + "graphic \u001C\u001D\u0085 x\u2028y \u017F'S '\u017F \u01C5\u200B  \n\n  end!!!\n\n\"quo"

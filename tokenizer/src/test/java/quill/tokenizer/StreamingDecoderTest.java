@@ -41,7 +41,8 @@ class StreamingDecoderTest {
                 // mostly raw bytes that lead, continue or break UTF-8 sequences, sometimes a merged token
                 int[] interesting = {'a', 0x80, 0x9F, 0xBF, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xFF, 0xA0, 0x8F};
                 boolean merged = random.nextInt(3) == 0;
-                ids[i] = merged ? random.nextInt(tokenizer.vocabSize()) : interesting[random.nextInt(interesting.length)];
+                ids[i] = merged ? random.nextInt(tokenizer.vocabSize())
+                        : interesting[random.nextInt(interesting.length)];
             }
             assertEquals(tokenizer.decode(ids), streamed(tokenizer, ids), java.util.Arrays.toString(ids));
         }

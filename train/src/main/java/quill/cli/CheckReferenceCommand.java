@@ -43,7 +43,8 @@ public final class CheckReferenceCommand implements Callable<Integer> {
                 quill.train.Trainer.describe(m.arch()), dump.steps(), dump.muon() == null ? "AdamW" : "Muon + AdamW");
         out.printf("Computing in %s. Relative error = max |ours - PyTorch| / max |PyTorch| over the tensor.%n",
                 useDouble ? "float64" : "float32");
-        out.printf("Tolerances: logits %.0e, loss %.0e, gradients %.0e, step losses %.0e, parameters after the steps %.0e%n%n",
+        out.printf("Tolerances: logits %.0e, loss %.0e, gradients %.0e, step losses %.0e,"
+                + " parameters after the steps %.0e%n%n",
                 ReferenceCheck.LOGITS_TOLERANCE, ReferenceCheck.LOSS_TOLERANCE, ReferenceCheck.GRADIENT_TOLERANCE,
                 ReferenceCheck.STEP_LOSS_TOLERANCE, ReferenceCheck.PARAMETER_TOLERANCE);
         List<Row> rows = ReferenceCheck.run(dir, useDouble ? DataType.DOUBLE : DataType.FLOAT);
@@ -54,7 +55,8 @@ public final class CheckReferenceCommand implements Callable<Integer> {
         for (Row r : rows) {
             if (!r.ok()) failed++;
             out.printf(format, r.tensor(), shape(r.shape()), String.format("%.3e", r.maxAbsError()),
-                    String.format("%.3e", r.maxRelError()), String.format("%.0e", r.tolerance()), r.ok() ? "OK" : "FAIL");
+                    String.format("%.3e", r.maxRelError()), String.format("%.0e", r.tolerance()),
+                    r.ok() ? "OK" : "FAIL");
         }
         out.println();
         if (failed == 0) {

@@ -17,7 +17,8 @@ import java.util.concurrent.Callable;
 
 /** {@code quill compare}: several runs in one picture and one table. */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Compare training runs: one picture of val loss against iteration and against wall-clock seconds,"
+        description = {
+                "Compare training runs: one picture of val loss against iteration and against wall-clock seconds,"
                 + " a line per run named by its folder and the settings in which it differs from the others,"
                 + " and a table of best and last val loss, median ms/iter, parameters and wall time."})
 public final class CompareCommand implements Callable<Integer> {
@@ -57,7 +58,8 @@ public final class CompareCommand implements Callable<Integer> {
                 o.addProperty("wall_s", r.wallSeconds());
                 rows.add(o);
             }
-            stdout.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(rows));
+            stdout.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+                    .toJson(rows));
         } else {
             stdout.print(comparison.table());
             stdout.println("wrote " + out);

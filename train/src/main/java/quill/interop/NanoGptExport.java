@@ -39,8 +39,8 @@ public final class NanoGptExport {
     private static final double NO_VAL_LOSS = 1e9;
     /** Quill's architecture switches and optimizer choice, which nanoGPT's model.py and train.py do not have. */
     private static final Set<String> QUILL_ONLY = Set.of("norm", "pos", "rope-base", "mlp", "mlp-hidden", "qk-norm",
-            "tie-embeddings", "logit-softcap", "optimizer", "muon-lr", "muon-momentum", "muon-nesterov", "muon-ns-steps",
-            "muon-weight-decay");
+            "tie-embeddings", "logit-softcap", "optimizer", "muon-lr", "muon-momentum", "muon-nesterov",
+            "muon-ns-steps", "muon-weight-decay");
 
     private NanoGptExport() {
     }
@@ -66,7 +66,8 @@ public final class NanoGptExport {
         }
         if (ckpt.config().optimizer() != TrainConfig.Optimizer.ADAMW) {
             throw new IllegalArgumentException("cannot export " + ckpt.file() + " to nanoGPT: it was trained with "
-                    + quill.model.Architecture.name(ckpt.config().optimizer()) + ", and nanoGPT's train.py resumes AdamW's"
+                    + quill.model.Architecture.name(ckpt.config().optimizer())
+                    + ", and nanoGPT's train.py resumes AdamW's"
                     + " state only");
         }
         MetaPkl.check(ckpt.tokenizer());

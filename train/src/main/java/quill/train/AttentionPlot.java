@@ -91,7 +91,8 @@ public final class AttentionPlot {
         }
 
         public int width() {
-            return MARGIN + columns * panelWidth() + (columns - 1) * GAP + GAP + SCALE_WIDTH + SCALE_LABEL_WIDTH + MARGIN;
+            return MARGIN + columns * panelWidth() + (columns - 1) * GAP + GAP + SCALE_WIDTH + SCALE_LABEL_WIDTH
+                    + MARGIN;
         }
 
         public int height() {

@@ -15,7 +15,8 @@ package quill.train;
  * lets the model settle into a minimum as the steps shrink (Loshchilov and Hutter, "SGDR: Stochastic
  * Gradient Descent with Warm Restarts", ICLR 2017, without the restarts).
  */
-public record LearningRateSchedule(double learningRate, int warmupIters, int lrDecayIters, double minLr, boolean decayLr) {
+public record LearningRateSchedule(double learningRate, int warmupIters, int lrDecayIters, double minLr,
+                                   boolean decayLr) {
 
     public static LearningRateSchedule of(TrainConfig c) {
         return new LearningRateSchedule(c.learningRate(), c.warmupIters(), c.lrDecayIters(), c.minLr(), c.decayLr());

@@ -24,7 +24,8 @@ public final class LossPlot {
     private LossPlot() {
     }
 
-    public static void draw(Path file, List<MetricsLog.Step> steps, List<MetricsLog.Eval> evals, String title) throws IOException {
+    public static void draw(Path file, List<MetricsLog.Step> steps, List<MetricsLog.Eval> evals, String title)
+            throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(540).title(title)
                 .xAxisTitle("iteration").yAxisTitle("cross-entropy loss (nats per token)").build();
         chart.getStyler().setMarkerSize(6);

@@ -51,7 +51,10 @@ public record PreparedData(Path dir, Tokenizer tokenizer, int trainTokens, int v
         return dataDir.resolve(dataset);
     }
 
-    /** Whether {@code <dataDir>/<dataset>} holds a finished preparation ({@link #load} may still reject a damaged one). */
+    /**
+     * Whether {@code <dataDir>/<dataset>} holds a finished preparation
+     * ({@link #load} may still reject a damaged one).
+     */
     public static boolean isPrepared(Path dataDir, String dataset) {
         Path dir = datasetDir(dataDir, dataset);
         return Files.isRegularFile(dir.resolve("meta.json"))
@@ -72,7 +75,8 @@ public record PreparedData(Path dir, Tokenizer tokenizer, int trainTokens, int v
                     field(json, "train_tokens").getAsInt(), field(json, "val_tokens").getAsInt(),
                     field(json, "source_sha256").getAsString());
         } catch (RuntimeException e) { // malformed JSON, a missing field, a field of the wrong kind
-            throw new IOException(meta + " is damaged or from another version of Quill (" + e.getMessage() + ")" + redo, e);
+            throw new IOException(meta + " is damaged or from another version of Quill ("
+                    + e.getMessage() + ")" + redo, e);
         }
         checkSize(data.trainBin(), data.trainTokens(), redo);
         checkSize(data.valBin(), data.valTokens(), redo);

@@ -28,7 +28,8 @@ public final class ProgressLine {
     }
 
     /** After an optimizer step; returns whether it printed (a good moment to flush logs). */
-    public boolean step(int iter, int maxIters, double loss, double msPerIter, double tokensPerSecond, double secondsLeft) {
+    public boolean step(int iter, int maxIters, double loss, double msPerIter, double tokensPerSecond,
+                        double secondsLeft) {
         boolean last = iter == maxIters - 1;
         if (terminal) {
             long now = System.nanoTime();
@@ -60,7 +61,8 @@ public final class ProgressLine {
         }
     }
 
-    static String format(int iter, int maxIters, double loss, double msPerIter, double tokensPerSecond, double secondsLeft) {
+    static String format(int iter, int maxIters, double loss, double msPerIter, double tokensPerSecond,
+                         double secondsLeft) {
         int width = String.valueOf(maxIters).length();
         return String.format(Locale.ROOT, "iter %" + width + "d/%d | loss %.4f | %.1f ms/iter | %s tok/s | %s left",
                 iter, maxIters, loss, msPerIter, compact(tokensPerSecond), duration(secondsLeft));

@@ -32,8 +32,8 @@ public final class RunComparison {
      * each eval's wall-clock time (its {@code elapsed_s}, or for runs recorded before that existed, the sum of the
      * step times before it: evals and start-up left out).
      */
-    public record Run(String name, Path dir, Map<String, String> differences, double bestVal, int bestIter, double lastVal,
-                      int lastIter, double medianMs, long parameters, double wallSeconds,
+    public record Run(String name, Path dir, Map<String, String> differences, double bestVal, int bestIter,
+                      double lastVal, int lastIter, double medianMs, long parameters, double wallSeconds,
                       List<MetricsLog.Eval> evals, double[] seconds) {
     }
 
@@ -154,9 +154,10 @@ public final class RunComparison {
     public void draw(Path file) throws IOException {
         XYChart byIter = chart("val loss by iteration", "iteration");
         XYChart bySeconds = chart("val loss by wall-clock time", "seconds");
-        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
-                new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
-                new Color(188, 189, 34), new Color(23, 190, 207)};                    // matplotlib's ten, then again
+        // matplotlib's ten, then again
+        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
+                new Color(214, 39, 40), new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194),
+                new Color(127, 127, 127), new Color(188, 189, 34), new Color(23, 190, 207)};
         TreeSet<String> used = new TreeSet<>();
         for (int i = 0; i < runs.size(); i++) {
             Run r = runs.get(i);
@@ -177,7 +178,8 @@ public final class RunComparison {
         g.fillRect(0, 0, page.getWidth(), page.getHeight());
         g.drawImage(left, 0, 0, null);
         g.drawImage(right, left.getWidth(), 0, null);
-        g.setRenderingHint(java.awt.RenderingHints.KEY_TEXT_ANTIALIASING, java.awt.RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setRenderingHint(java.awt.RenderingHints.KEY_TEXT_ANTIALIASING,
+                java.awt.RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
         g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 14));
         for (int i = 0; i < runs.size(); i++) {
             int y = left.getHeight() + 8 + i * lineHeight;

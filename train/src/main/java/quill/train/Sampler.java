@@ -58,7 +58,8 @@ public final class Sampler {
 
     /**
      * @param temperature 0 for greedy (argmax), else the divisor of the logits (nanoGPT: 0.8)
-     * @param topK        keep only this many likeliest tokens; 0 or at least the vocabulary size keeps all (nanoGPT: 200)
+     * @param topK        keep only this many likeliest tokens; 0 or at least the vocabulary size keeps all
+     *                    (nanoGPT: 200)
      * @param topP        in (0, 1]: keep the likeliest tokens whose probabilities sum to at least this; 1 keeps all
      * @param seed        seeds the draws
      */

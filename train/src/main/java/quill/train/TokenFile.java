@@ -34,9 +34,12 @@ public final class TokenFile {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
             long bytes = ch.size();
-            if (bytes % 2 != 0) throw new IOException(path + " has an odd number of bytes: it is not a file of 16-bit token ids; prepare the data again");
-            if (bytes / 2 > Integer.MAX_VALUE) throw new IOException(path + " holds more than 2^31 tokens, more than Quill reads");
-            CharBuffer tokens = ch.map(FileChannel.MapMode.READ_ONLY, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asCharBuffer();
+            if (bytes % 2 != 0) throw new IOException(path
+                    + " has an odd number of bytes: it is not a file of 16-bit token ids; prepare the data again");
+            if (bytes / 2 > Integer.MAX_VALUE) throw new IOException(path
+                    + " holds more than 2^31 tokens, more than Quill reads");
+            CharBuffer tokens = ch.map(FileChannel.MapMode.READ_ONLY, 0, bytes).order(ByteOrder.LITTLE_ENDIAN)
+                    .asCharBuffer();
             return new TokenFile(path, tokens, ch);
         } catch (IOException | RuntimeException e) {
             ch.close();

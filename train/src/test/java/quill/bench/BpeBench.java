@@ -55,7 +55,8 @@ public class BpeBench {
             }
         }
         corpus = Files.readString(file.orElseThrow(() -> new IOException(
-                "no Tiny Shakespeare: run 'quill prepare' (data/shakespeare_char/input.txt) or put it in ../shared/data")));
+                "no Tiny Shakespeare: run 'quill prepare' (data/shakespeare_char/input.txt)"
+                        + " or put it in ../shared/data")));
         train = corpus.substring(0, (int) (corpus.length() * 0.9));
         tokenizer = BpeTokenizer.train(train, vocabSize, split);
     }

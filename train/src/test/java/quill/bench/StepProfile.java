@@ -74,9 +74,11 @@ public final class StepProfile {
         for (int p = 0; p < 4; p++) {
             System.out.printf(Locale.ROOT, "  %-16s %7.2f%n", names[p], StepBenchmark.percentile(phase[p], 50) / 1e6);
         }
-        System.out.printf(Locale.ROOT, "  %-16s %7.2f  (p10 %.2f, p90 %.2f)%n", "step", StepBenchmark.percentile(total, 50) / 1e6,
-                StepBenchmark.percentile(total, 10) / 1e6, StepBenchmark.percentile(total, 90) / 1e6);
-        System.out.printf(Locale.ROOT, "Java heap allocated per step: median %,.0f bytes%n", StepBenchmark.percentile(heap, 50));
+        System.out.printf(Locale.ROOT, "  %-16s %7.2f  (p10 %.2f, p90 %.2f)%n", "step",
+                StepBenchmark.percentile(total, 50) / 1e6, StepBenchmark.percentile(total, 10) / 1e6,
+                StepBenchmark.percentile(total, 90) / 1e6);
+        System.out.printf(Locale.ROOT, "Java heap allocated per step: median %,.0f bytes%n",
+                StepBenchmark.percentile(heap, 50));
         System.out.printf(Locale.ROOT, "peak RSS %,d bytes%n", StepBenchmark.peakResidentBytes().orElse(-1));
 
         // ND4J's op profiler over a few steps: op counts and time per op class

@@ -45,7 +45,8 @@ public class TokenizerBench {
             }
         }
         corpus = Files.readString(file.orElseThrow(() -> new IOException(
-                "no Tiny Shakespeare: run 'quill prepare' (data/shakespeare_char/input.txt) or put it in ../shared/data")));
+                "no Tiny Shakespeare: run 'quill prepare' (data/shakespeare_char/input.txt)"
+                        + " or put it in ../shared/data")));
         tokenizer = CharTokenizer.fromCorpus(corpus);
     }
 

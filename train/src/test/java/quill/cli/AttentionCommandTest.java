@@ -41,7 +41,8 @@ class AttentionCommandTest {
         Gpt model = new Gpt(shape, 7);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         new CheckpointWriter().write(Checkpoint.last(run), config, tokenizer,
-                new TrainingState(0, 0, Double.POSITIVE_INFINITY, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+                new TrainingState(0, 0, Double.POSITIVE_INFINITY, new quill.autograd.TorchGenerator(1).state(),
+                        new int[]{2}, 3), model, optimizer);
     }
 
     @Test

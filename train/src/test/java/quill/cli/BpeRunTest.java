@@ -32,7 +32,8 @@ class BpeRunTest {
         CliRun prepared = CliRun.quill("prepare", "story", "--data-dir", data, "--input", input.toString(),
                 "--tokenizer", "bpe", "--vocab-size", "320");
         assertEquals(0, prepared.exitCode(), prepared.err());
-        trained = CliRun.quill("train", "--dataset", "story", "--data-dir", data, "--out-dir", tmp.resolve("out").toString(),
+        trained = CliRun.quill("train", "--dataset", "story", "--data-dir", data,
+                "--out-dir", tmp.resolve("out").toString(),
                 "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
                 "--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2", "--warmup-iters", "2",
                 "--lr-decay-iters", "10");

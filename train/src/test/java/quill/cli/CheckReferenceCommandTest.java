@@ -103,7 +103,8 @@ class CheckReferenceCommandTest {
         Npy.write(g, grad);
         Run r = run(dump.toString());
         assertEquals(1, r.exit(), r.out());
-        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("grad transformer.h.1.mlp.c_fc.weight") && l.endsWith("FAIL")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("grad transformer.h.1.mlp.c_fc.weight")
+                && l.endsWith("FAIL")), r.out());
         assertTrue(r.out().contains("1 of 68 tensors differ from PyTorch"), r.out());
     }
 
@@ -133,7 +134,8 @@ class CheckReferenceCommandTest {
         Npy.write(Nd4j.zeros(DataType.FLOAT, 32), dump.resolve("params/transformer.h.2.ln_1.weight.npy"));
         Run r = run(dump.toString());
         assertEquals(1, r.exit());
-        assertTrue(r.err().startsWith("error: unknown parameter file " + dump.resolve("params/transformer.h.2.ln_1.weight.npy")), r.err());
+        assertTrue(r.err().startsWith("error: unknown parameter file "
+                + dump.resolve("params/transformer.h.2.ln_1.weight.npy")), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
     }
 
@@ -191,7 +193,8 @@ class CheckReferenceCommandTest {
         }
         Npy.write(Nd4j.createFromArray(stepLosses), dir.resolve("step_losses.npy"));
         Files.createDirectories(dir.resolve("params_after"));
-        for (Parameter p : gpt.parameters().values()) Npy.write(p.value(), dir.resolve("params_after/" + p.name() + ".npy"));
+        for (Parameter p : gpt.parameters().values()) Npy.write(p.value(),
+                dir.resolve("params_after/" + p.name() + ".npy"));
 
         JsonObject model = new JsonObject();
         model.addProperty("vocab_size", config.vocabSize());

@@ -24,7 +24,8 @@ class PrepareCommandTest {
     Path tmp;
 
     private CliRun prepare(String dataset, Path input) {
-        return CliRun.quill("prepare", dataset, "--data-dir", tmp.resolve("data").toString(), "--input", input.toString());
+        return CliRun.quill("prepare", dataset, "--data-dir", tmp.resolve("data").toString(),
+                "--input", input.toString());
     }
 
     private Path file(String name, byte[] content) throws IOException {

@@ -51,12 +51,14 @@ class ResourceLimitsTest {
 
     @Test
     void aModelLargerThanTheMachineIsRefusedBeforeAllocating() throws IOException {
-        Path input = Files.writeString(tmp.resolve("tiny.txt"), "To be, or not to be, that is the question:\n".repeat(50));
+        Path input = Files.writeString(tmp.resolve("tiny.txt"),
+                "To be, or not to be, that is the question:\n".repeat(50));
         StringWriter err = new StringWriter();
-        int exit = Quill.commandLine().setOut(new PrintWriter(new StringWriter(), true)).setErr(new PrintWriter(err, true))
-                .execute("train", "--data-dir", tmp.resolve("data").toString(), "--input", input.toString(), "--dataset",
-                        "tiny", "--out-dir", tmp.resolve("out").toString(), "--n-embd", "65536", "--n-head", "1",
-                        "--block-size", "16", "--batch-size", "4");
+        int exit = Quill.commandLine().setOut(new PrintWriter(new StringWriter(), true))
+                .setErr(new PrintWriter(err, true))
+                .execute("train", "--data-dir", tmp.resolve("data").toString(), "--input", input.toString(),
+                        "--dataset", "tiny", "--out-dir", tmp.resolve("out").toString(), "--n-embd", "65536",
+                        "--n-head", "1", "--block-size", "16", "--batch-size", "4");
         assertEquals(1, exit, err.toString());
         assertEquals(1, err.toString().lines().count(), err.toString());
         assertTrue(err.toString().startsWith("error: this model needs at least"), err.toString());
@@ -73,7 +75,8 @@ class ResourceLimitsTest {
                 "out-dir", run.toString(), "n-layer", "1", "n-head", "2", "n-embd", "16", "block-size", "8"));
         Gpt model = new Gpt(new GptConfig(tokenizer.vocabSize(), 8, 1, 2, 16, 0.0, false), 1);
         new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model,
+                new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
 
         ClosedAfter stdout = new ClosedAfter(20);
         StringWriter err = new StringWriter();

@@ -54,8 +54,8 @@ class RunFolderCommandTest {
         try (RunLock held = RunLock.acquire(out(), "quill train")) {
             CliRun second = train("--resume", "--max-iters", "6");
             assertEquals(1, second.exitCode(), second.err());
-            assertTrue(second.err().startsWith("error: " + out() + " is in use by process " + ProcessHandle.current().pid()),
-                    second.err());
+            assertTrue(second.err().startsWith("error: " + out() + " is in use by process "
+                    + ProcessHandle.current().pid()), second.err());
             assertEquals(before, snapshot(out()));
         }
         assertEquals(0, train("--resume", "--max-iters", "6").exitCode(), "a released lock does not block");
@@ -78,7 +78,8 @@ class RunFolderCommandTest {
         for (String maxIters : List.of("3", "2")) {
             CliRun again = train("--resume", "--max-iters", maxIters);
             assertEquals(0, again.exitCode(), again.err());
-            assertTrue(again.out().contains("nothing to do: the run in " + out() + " has done 3 iterations"), again.out());
+            assertTrue(again.out().contains("nothing to do: the run in " + out() + " has done 3 iterations"),
+                    again.out());
             assertFalse(again.out().contains("done:"), again.out());
             assertEquals(before, snapshot(out()));
         }
@@ -91,8 +92,10 @@ class RunFolderCommandTest {
         String trainedOn = PreparedData.load(tmp.resolve("data"), "tiny").sourceSha256();
         assertEquals(trainedOn, Checkpoint.load(Checkpoint.last(out())).sourceSha256());
 
-        Path other = Files.writeString(tmp.resolve("other.txt"), "To be, or not to be: that is the question,\n".repeat(40));
-        CliRun prepare = CliRun.quill("prepare", "tiny", "--input", other.toString(), "--data-dir", tmp.resolve("data").toString());
+        Path other = Files.writeString(tmp.resolve("other.txt"),
+                "To be, or not to be: that is the question,\n".repeat(40));
+        CliRun prepare = CliRun.quill("prepare", "tiny", "--input", other.toString(),
+                "--data-dir", tmp.resolve("data").toString());
         assertEquals(0, prepare.exitCode(), prepare.err());
         Map<String, String> before = snapshot(out());
         CliRun refused = train("--resume", "--max-iters", "6");
@@ -113,7 +116,8 @@ class RunFolderCommandTest {
         Map<String, String> files = new TreeMap<>();
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.filter(Files::isRegularFile).filter(p -> !p.endsWith(".quill.lock")).toList()) {
-                files.put(dir.relativize(p).toString(), java.util.Arrays.hashCode(Files.readAllBytes(p)) + ":" + Files.size(p));
+                files.put(dir.relativize(p).toString(),
+                        java.util.Arrays.hashCode(Files.readAllBytes(p)) + ":" + Files.size(p));
             }
         }
         return files;

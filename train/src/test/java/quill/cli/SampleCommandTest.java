@@ -42,9 +42,11 @@ class SampleCommandTest {
                 "out-dir", run.toString(), "n-layer", "2", "n-head", "2", "n-embd", "16", "block-size", "8"));
         Gpt model = new Gpt(new GptConfig(tokenizer.vocabSize(), 8, 2, 2, 16, 0.0, false), 1);
         Nd4j.getRandom().setSeed(1);
-        for (Parameter p : model.parameters().values()) p.value().addi(Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
+        for (Parameter p : model.parameters().values()) p.value().addi(
+                Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
-        new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+        new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5,
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
     }
 
     /** {@code quill sample --out-dir <run> --max-new-tokens 30} plus {@code extra}. */
@@ -202,10 +204,12 @@ class SampleCommandTest {
         Path latin1 = Files.write(tmp.resolve("latin1.txt"), new byte[]{'T', 'o', (byte) 0xE9});
         CliRun r = sample("--prompt-file", latin1.toString());
         assertEquals(1, r.exitCode());
-        assertEquals("error: --prompt-file " + latin1 + ": " + latin1 + " is not UTF-8 text; save it as UTF-8", r.err().strip());
+        assertEquals("error: --prompt-file " + latin1 + ": " + latin1 + " is not UTF-8 text; save it as UTF-8",
+                r.err().strip());
         CliRun prefixed = sample("--start", "FILE:" + latin1);
         assertEquals(1, prefixed.exitCode());
-        assertTrue(prefixed.err().startsWith("error: --start FILE:" + latin1 + ": " + latin1 + " is not UTF-8"), prefixed.err());
+        assertTrue(prefixed.err().startsWith("error: --start FILE:" + latin1 + ": " + latin1 + " is not UTF-8"),
+                prefixed.err());
         Path utf8 = Files.writeString(tmp.resolve("utf8.txt"), "To");
         assertEquals(sample("--start", "To").out(), sample("--prompt-file", utf8.toString()).out());
     }

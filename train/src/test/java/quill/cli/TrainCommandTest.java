@@ -47,7 +47,8 @@ class TrainCommandTest {
         byte[] trained = Files.readAllBytes(tmp.resolve("out").resolve("ckpt-last.zip"));
         CliRun again = train("--max-iters", "6");
         assertEquals(1, again.exitCode(), again.err());
-        assertTrue(again.err().startsWith("error: " + tmp.resolve("out") + " already holds a training run"), again.err());
+        assertTrue(again.err().startsWith("error: " + tmp.resolve("out") + " already holds a training run"),
+                again.err());
         assertTrue(again.err().contains("--resume"), again.err());
         assertArrayEquals(trained, Files.readAllBytes(tmp.resolve("out").resolve("ckpt-last.zip")));
 
@@ -88,8 +89,9 @@ class TrainCommandTest {
     /** A usage error is the wrong line and where the help is, not picocli's whole usage text. */
     @Test
     void aUsageErrorIsTheWrongLineAndAPointerToHelp() {
-        for (String[] args : List.of(new String[]{"train", "--max-iter", "10"}, new String[]{"train", "--max-iters", "lots"},
-                new String[]{"sample", "--top-k", "many"}, new String[]{"export", "--format", "onnx", "--out", "x"})) {
+        for (String[] args : List.of(new String[]{"train", "--max-iter", "10"},
+                new String[]{"train", "--max-iters", "lots"}, new String[]{"sample", "--top-k", "many"},
+                new String[]{"export", "--format", "onnx", "--out", "x"})) {
             CliRun r = CliRun.quill(args);
             assertEquals(2, r.exitCode(), r.err());
             assertTrue(r.err().startsWith("error: "), r.err());
@@ -110,7 +112,8 @@ class TrainCommandTest {
                 dataset = "tiny"
                 n_layer = 1
                 """);
-        CliRun first = train(config.toString(), "--max_iters=4", "--learning_rate=0.002", "--device=cpu", "--compile=False");
+        CliRun first = train(config.toString(), "--max_iters=4", "--learning_rate=0.002", "--device=cpu",
+                "--compile=False");
         assertEquals(0, first.exitCode(), first.err());
         assertTrue(first.err().contains("note: ignored nanoGPT's --device, --compile"), first.err());
         assertTrue(first.err().contains("note: ignored nanoGPT's wandb_log in " + config), first.err());
@@ -119,7 +122,8 @@ class TrainCommandTest {
 
         CliRun resumed = train(config.toString(), "--init_from=resume", "--max_iters=6");
         assertEquals(0, resumed.exitCode(), resumed.err());
-        assertTrue(resumed.out().contains("resuming from " + tmp.resolve("out").resolve("ckpt-last.zip")), resumed.out());
+        assertTrue(resumed.out().contains("resuming from " + tmp.resolve("out").resolve("ckpt-last.zip")),
+                resumed.out());
 
         CliRun gpt2 = train("--init_from=gpt2");
         assertEquals(2, gpt2.exitCode());
@@ -138,6 +142,7 @@ class TrainCommandTest {
     void resumingWithoutACheckpointSaysSo() {
         CliRun r = CliRun.quill("train", "--resume", "--out-dir", tmp.resolve("nothing").toString());
         assertEquals(1, r.exitCode());
-        assertTrue(r.err().startsWith("error: no checkpoint at " + tmp.resolve("nothing").resolve("ckpt-last.zip")), r.err());
+        assertTrue(r.err().startsWith("error: no checkpoint at " + tmp.resolve("nothing").resolve("ckpt-last.zip")),
+                r.err());
     }
 }

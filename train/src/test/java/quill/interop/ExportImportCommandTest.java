@@ -20,7 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code quill export} and {@code quill import} as a user runs them: the workflow, and one clear line for bad input. */
+/**
+ * {@code quill export} and {@code quill import} as a user runs them:
+ * the workflow, and one clear line for bad input.
+ */
 class ExportImportCommandTest {
     @TempDir
     Path tmp;
@@ -31,7 +34,8 @@ class ExportImportCommandTest {
 
     private static Run quill(String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Quill.commandLine().setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true)).execute(args);
+        int code = Quill.commandLine().setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
+                .execute(args);
         return new Run(code, out.toString(), err.toString());
     }
 
@@ -52,10 +56,11 @@ class ExportImportCommandTest {
 
     @Test
     void anExportedRunImportsBackAndSamplesDrawsAttentionAndResumes() throws IOException {
-        Run export = quill("export", "--out-dir", run.toString(), "--format", "nanogpt", "--out", tmp.resolve("nano").toString());
+        Run export = quill("export", "--out-dir", run.toString(), "--format", "nanogpt",
+                "--out", tmp.resolve("nano").toString());
         assertEquals(0, export.code(), export.err());
-        assertTrue(export.out().startsWith("wrote " + tmp.resolve("nano").resolve("ckpt.pt") + " (iteration 3, for PyTorch 2;"),
-                export.out());
+        assertTrue(export.out().startsWith("wrote " + tmp.resolve("nano").resolve("ckpt.pt")
+                + " (iteration 3, for PyTorch 2;"), export.out());
         assertTrue(export.out().contains("python sample.py --out_dir=" + tmp.resolve("nano")), export.out());
 
         Path back = tmp.resolve("back");
@@ -65,7 +70,8 @@ class ExportImportCommandTest {
 
         Run sample = quill("sample", "--out_dir=" + back, "--num_samples=1", "--max_new_tokens=20", "--start", "F");
         assertEquals(0, sample.code(), sample.err());
-        assertEquals(1, sample.out().lines().filter(l -> l.equals("---------------")).count(), "one sample: " + sample.out());
+        assertEquals(1, sample.out().lines().filter(l -> l.equals("---------------")).count(),
+                "one sample: " + sample.out());
         Run attention = quill("attention", "--out-dir", back.toString(), "--start", "First");
         assertEquals(0, attention.code(), attention.err());
 
@@ -73,8 +79,8 @@ class ExportImportCommandTest {
         Files.createDirectories(data);
         Files.writeString(data.resolve("tiny.txt"), TinyCheckpoint.TEXT.repeat(20));
         Run resumed = quill("train", "--resume", "--out-dir", back.toString(), "--data-dir", data.toString(),
-                "--dataset", "tiny", "--input", data.resolve("tiny.txt").toString(), "--max-iters", "5", "--eval-iters", "2",
-                "--threads", "1");
+                "--dataset", "tiny", "--input", data.resolve("tiny.txt").toString(), "--max-iters", "5",
+                "--eval-iters", "2", "--threads", "1");
         assertEquals(0, resumed.code(), resumed.err() + resumed.out());
         assertTrue(resumed.out().contains("resuming from " + Checkpoint.last(back) + " at iteration 3"), resumed.out());
         assertEquals(5, Checkpoint.load(Checkpoint.last(back)).state().iter());
@@ -97,9 +103,11 @@ class ExportImportCommandTest {
                 out + " already holds a ckpt.pt");
         assertEquals(size, Files.size(out.resolve("ckpt.pt")));
 
-        Run both = quill("export", "--out-dir", run.toString(), "--ckpt", Checkpoint.last(run).toString(), "--out", "x");
+        Run both = quill("export", "--out-dir", run.toString(), "--ckpt", Checkpoint.last(run).toString(),
+                "--out", "x");
         assertEquals(2, both.code());
-        assertOneLineError(quill("export", "--out-dir", tmp.resolve("nothing").toString(), "--out", "x"), "no checkpoint at");
+        assertOneLineError(quill("export", "--out-dir", tmp.resolve("nothing").toString(), "--out", "x"),
+                "no checkpoint at");
     }
 
     @Test
@@ -110,11 +118,13 @@ class ExportImportCommandTest {
         Path back = tmp.resolve("back");
 
         Path text = Files.writeString(tmp.resolve("notes.pt"), "not a checkpoint");
-        assertOneLineError(quill("import", text.toString(), "--out-dir", back.toString()), "is not a PyTorch checkpoint");
+        assertOneLineError(quill("import", text.toString(), "--out-dir", back.toString()),
+                "is not a PyTorch checkpoint");
 
         byte[] bytes = Files.readAllBytes(ckpt);
         Path truncated = Files.write(tmp.resolve("truncated.pt"), Arrays.copyOf(bytes, bytes.length - 100));
-        assertOneLineError(quill("import", truncated.toString(), "--out-dir", back.toString()), "is truncated or damaged");
+        assertOneLineError(quill("import", truncated.toString(), "--out-dir", back.toString()),
+                "is truncated or damaged");
 
         Path bare = tmp.resolve("bare.pt");
         TorchFile.write(bare, Map.of("w", TorchTensor.scalar(1)));

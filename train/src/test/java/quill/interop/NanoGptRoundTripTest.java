@@ -48,7 +48,8 @@ class NanoGptRoundTripTest {
                 assertEquals(original.tokenizer().toJson(), back.tokenizer().toJson());
                 Map<String, String> settings = original.config().toMap();
                 settings.put("out-dir", dir.resolve("back").toString());
-                assertEquals(settings, back.config().toMap(), "every setting comes back (the run folder is the new one)");
+                assertEquals(settings, back.config().toMap(),
+                        "every setting comes back (the run folder is the new one)");
                 assertEquals(List.of(TinyCheckpoint.ITER, 3.25, TinyCheckpoint.ITER),
                         List.of(back.state().iter(), back.state().bestValLoss(), r.adamSteps()));
                 assertTrue(back.state().resumable());

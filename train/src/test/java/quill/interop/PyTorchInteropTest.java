@@ -101,8 +101,8 @@ class PyTorchInteropTest {
                 "import", tmp.resolve("gpu.pt").toString(), "--meta", tmp.resolve("pt2").resolve("meta.pkl").toString(),
                 "--out-dir", tmp.resolve("back").toString());
         assertEquals(0, code, err.toString());
-        assertTrue(out.toString().contains("iteration " + (TinyCheckpoint.ITER + 1) + ", best val loss 2.5000, AdamW at step "
-                + (TinyCheckpoint.ITER + 1)), out.toString());
+        assertTrue(out.toString().contains("iteration " + (TinyCheckpoint.ITER + 1)
+                + ", best val loss 2.5000, AdamW at step " + (TinyCheckpoint.ITER + 1)), out.toString());
         assertTrue(out.toString().contains("note: removed torch.compile's prefix _orig_mod."), out.toString());
         assertTrue(out.toString().contains("note: converted bfloat16 and float16 tensors to float32"), out.toString());
         Gpt back = Checkpoint.load(Checkpoint.last(tmp.resolve("back"))).newModel();
@@ -110,7 +110,8 @@ class PyTorchInteropTest {
             float[] a = p.value().dup('c').data().asFloat();
             float[] b = back.parameters().get(p.name()).value().dup('c').data().asFloat();
             for (int i = 0; i < a.length; i++) {
-                assertTrue(Math.abs(a[i] - b[i]) <= Math.abs(a[i]) / 256 + 1e-7, p.name() + "[" + i + "]: " + a[i] + " vs " + b[i]);
+                assertTrue(Math.abs(a[i] - b[i]) <= Math.abs(a[i]) / 256 + 1e-7,
+                        p.name() + "[" + i + "]: " + a[i] + " vs " + b[i]);
             }
         }
     }

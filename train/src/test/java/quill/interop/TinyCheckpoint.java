@@ -39,12 +39,14 @@ final class TinyCheckpoint {
     /** Writes {@code file}: 2 layers, 2 heads, 16 embd, block 16, {@code bias} as given, {@code ITER} AdamW steps. */
     static Gpt write(Path file, boolean bias, Architecture arch) throws IOException {
         CharTokenizer tokenizer = CharTokenizer.fromCorpus(TEXT);
-        TrainConfig config = TrainConfig.preset(TrainConfig.DEFAULT_PRESET).with(Map.of("out-dir", file.getParent().toString(),
+        TrainConfig config = TrainConfig.preset(TrainConfig.DEFAULT_PRESET).with(Map.of(
+                "out-dir", file.getParent().toString(),
                 "n-layer", "2", "n-head", "2", "n-embd", "16", "block-size", "16", "bias", String.valueOf(bias),
                 "learning-rate", "1e-2", "seed", "7"));
         GptConfig shape = Trainer.modelConfig(config, tokenizer.vocabSize()).with(arch);
         Gpt model = new Gpt(shape, config.seed());
-        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS, config.weightDecay());
+        AdamW optimizer = new AdamW(model.parameters(), config.beta1(), config.beta2(), Trainer.ADAM_EPS,
+                config.weightDecay());
         int[][][] batch = batch(tokenizer);
         for (int i = 0; i < ITER; i++) {
             model.forwardBackward(batch[0], batch[1], 1.0);

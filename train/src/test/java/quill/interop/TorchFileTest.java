@@ -56,8 +56,9 @@ class TorchFileTest {
         assertEquals(List.of(0, 1, 70000, 3_000_000_000L), back.get("params"));
         assertNull(back.get("fused"));
         assertTrue(back.containsKey("fused"));
-        assertEquals(List.of("archive/data.pkl", "archive/byteorder", "archive/data/0", "archive/data/1", "archive/version"),
-                entries(file).keySet().stream().toList(), "one storage for the tensor used twice, one for step");
+        assertEquals(List.of("archive/data.pkl", "archive/byteorder", "archive/data/0", "archive/data/1",
+                "archive/version"), entries(file).keySet().stream().toList(),
+                "one storage for the tensor used twice, one for step");
     }
 
     /** PyTorch starts every entry's bytes at a multiple of 64 in the file, so they can be mapped into memory. */
@@ -113,7 +114,8 @@ class TorchFileTest {
 
         byte[] damaged = bytes.clone();
         damaged[bytes.length / 2] ^= 1;                          // inside the storage
-        assertMessage(Files.write(tmp.resolve("damaged.pt"), damaged), "is damaged: entry archive/data/0 does not match its CRC-32");
+        assertMessage(Files.write(tmp.resolve("damaged.pt"), damaged),
+                "is damaged: entry archive/data/0 does not match its CRC-32");
 
         Path zip = tmp.resolve("other.zip");
         try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(zip))) {
@@ -122,8 +124,8 @@ class TorchFileTest {
         }
         assertMessage(zip, "is a zip archive but not a PyTorch checkpoint: it has no data.pkl");
 
-        Path legacy = Files.write(tmp.resolve("legacy.pt"), new byte[]{(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc,
-                (byte) 0x9c, 0x46, (byte) 0xf9, 0x20});
+        Path legacy = Files.write(tmp.resolve("legacy.pt"), new byte[]{(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c,
+                (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20});
         assertMessage(legacy, "is in PyTorch's format of before version 1.6");
         assertMessage(tmp.resolve("missing.pt"), "no file at");
     }

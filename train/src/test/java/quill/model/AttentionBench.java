@@ -45,9 +45,11 @@ public class AttentionBench {
     @Setup(Level.Trial)
     public void setUp() {
         StepBenchmark.setThreads(threads);
-        GptConfig config = new GptConfig(BenchSupport.VOCAB, BenchSupport.T, 4, BenchSupport.N_HEAD, BenchSupport.C, 0.0, false);
+        GptConfig config = new GptConfig(BenchSupport.VOCAB, BenchSupport.T, 4, BenchSupport.N_HEAD, BenchSupport.C,
+                0.0, false);
         attn = new CausalSelfAttention("transformer.h.0.attn", config, DataType.FLOAT);
-        for (quill.autograd.Parameter p : attn.parameters()) p.value().assign(Nd4j.randn(DataType.FLOAT, p.shape()).muli(0.02));
+        for (quill.autograd.Parameter p : attn.parameters()) p.value().assign(
+                Nd4j.randn(DataType.FLOAT, p.shape()).muli(0.02));
         x = Nd4j.randn(DataType.FLOAT, BenchSupport.B, BenchSupport.T, BenchSupport.C);
     }
 

@@ -25,7 +25,8 @@ class ArchitectureRunTest {
 
     /** Every switch on at once (with Muon), on the tiny run. */
     static final Map<String, String> MODERN = Map.of("norm", "rmsnorm", "pos", "rope", "mlp", "swiglu",
-            "mlp-hidden", "24", "qk-norm", "true", "tie-embeddings", "false", "logit-softcap", "20", "optimizer", "muon");
+            "mlp-hidden", "24", "qk-norm", "true", "tie-embeddings", "false", "logit-softcap", "20",
+            "optimizer", "muon");
 
     @Test
     void aModernRunRecordsItsArchitectureAndSamplesTheSameWithAndWithoutTheCache(@TempDir Path tmp) throws IOException {
@@ -77,7 +78,8 @@ class ArchitectureRunTest {
         Gpt rms = new Gpt(ckpt.modelConfig().with(new Architecture(Architecture.NormType.RMSNORM,
                 Architecture.PosType.LEARNED, 10000, Architecture.MlpType.GELU, 0, false, true, 0)), 1);
         IOException e = assertThrows(IOException.class, () -> ckpt.loadWeights(rms));
-        assertTrue(e.getMessage().contains("norm=rmsnorm") && e.getMessage().contains("nanoGPT's architecture"), e.getMessage());
+        assertTrue(e.getMessage().contains("norm=rmsnorm") && e.getMessage().contains("nanoGPT's architecture"),
+                e.getMessage());
     }
 
     /** A researcher's own norm, which the checkpoint can name but not build. */
@@ -106,8 +108,8 @@ class ArchitectureRunTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, data.tokenizer().vocabSize()), 1, ScaleNorm::new);
         Path file = tmp.resolve("custom.zip");
         quill.model.AdamW adamW = new quill.model.AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
-        new CheckpointWriter().write(file, config, data.tokenizer(), new TrainingState(0, -1, 9, new long[]{1}, new int[]{0}, 0),
-                model, adamW);
+        new CheckpointWriter().write(file, config, data.tokenizer(),
+                new TrainingState(0, -1, 9, new long[]{1}, new int[]{0}, 0), model, adamW);
         Checkpoint ckpt = Checkpoint.load(file);
         assertTrue(ckpt.customNorm().endsWith("ScaleNorm"), ckpt.customNorm());
         IOException e = assertThrows(IOException.class, ckpt::newModel);
@@ -116,7 +118,8 @@ class ArchitectureRunTest {
         assertTrue(e.getMessage().contains("with norm"), e.getMessage());
         Gpt again = new Gpt(model.config(), 2, ScaleNorm::new);
         ckpt.loadWeights(again);                                          // the same class: loads
-        assertEquals(model.parameters().get("transformer.wte.weight").value(), again.parameters().get("transformer.wte.weight").value());
+        assertEquals(model.parameters().get("transformer.wte.weight").value(),
+                again.parameters().get("transformer.wte.weight").value());
     }
 
     @Test

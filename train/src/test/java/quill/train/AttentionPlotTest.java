@@ -16,7 +16,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AttentionPlotTest {
 
-    /** Head h of a causal attention over t tokens: row i spreads evenly over keys 0..i, except head 0 attends to itself. */
+    /**
+     * Head h of a causal attention over t tokens: row i spreads evenly over keys 0..i,
+     * except head 0 attends to itself.
+     */
     private static float[][][] synthetic(int nHead, int t) {
         float[][][] w = new float[nHead][t][t];
         for (int h = 0; h < nHead; h++) {

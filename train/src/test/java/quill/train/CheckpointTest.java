@@ -34,7 +34,8 @@ class CheckpointTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path file = tmp.resolve(Checkpoint.LAST);
-        new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+        new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5,
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         float[] saved = firstWeights(model);
         long size = Files.size(file);
 
@@ -42,12 +43,15 @@ class CheckpointTest {
         for (Parameter p : model.parameters().values()) p.value().addi(1);
         CheckpointWriter dying = new CheckpointWriter(out -> new FailAfter(out, size / 2));
         IOException e = assertThrows(IOException.class, () -> dying.write(file, config, tokenizer,
-                new TrainingState(10, 10, 2.0, new quill.autograd.TorchGenerator(4).state(), new int[]{5}, 6), model, optimizer));
-        assertTrue(e.getMessage().startsWith("cannot write checkpoint " + file + " (the previous one, if any, is intact)"));
+                new TrainingState(10, 10, 2.0, new quill.autograd.TorchGenerator(4).state(), new int[]{5}, 6),
+                model, optimizer));
+        assertTrue(e.getMessage().startsWith("cannot write checkpoint " + file
+                + " (the previous one, if any, is intact)"));
 
         Checkpoint ckpt = Checkpoint.load(file);
         TrainingState state = ckpt.state();
-        assertEquals(List.of(5, 5, 2.5, 3L), List.of(state.iter(), state.lastEvalIter(), state.bestValLoss(), state.dropoutState()));
+        assertEquals(List.of(5, 5, 2.5, 3L),
+                List.of(state.iter(), state.lastEvalIter(), state.bestValLoss(), state.dropoutState()));
         assertArrayEquals(new quill.autograd.TorchGenerator(1).state(), state.rngState());
         assertArrayEquals(new int[]{2}, state.nextBatch());
         assertArrayEquals(saved, firstWeights(ckpt.newModel()));
@@ -56,24 +60,30 @@ class CheckpointTest {
         }
     }
 
-    /** Format 1 (before batches were drawn as nanoGPT's) had two SplitMix states: its weights load, it does not resume. */
+    /**
+     * Format 1 (before batches were drawn as nanoGPT's) had two SplitMix states:
+     * its weights load, it does not resume.
+     */
     @Test
     void aFormatOneCheckpointLoadsButIsNotResumable() throws IOException {
         TrainConfig config = TinyRun.config(tmp, 10);
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         Path current = tmp.resolve("current.zip");
         new CheckpointWriter().write(current, config, tokenizer, new TrainingState(5, 5, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model,
+                new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
         Path old = tmp.resolve("old.zip");
         try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(current.toFile());
              java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(old))) {
             for (var entry : java.util.Collections.list(in.entries())) {
                 out.putNextEntry(new java.util.zip.ZipEntry(entry.getName()));
                 if (entry.getName().equals(Checkpoint.META)) {
-                    var meta = com.google.gson.JsonParser.parseString(new String(in.getInputStream(entry).readAllBytes(),
+                    var meta = com.google.gson.JsonParser.parseString(
+                            new String(in.getInputStream(entry).readAllBytes(),
                             java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
                     meta.addProperty("format", 1);
-                    meta.add("state", com.google.gson.JsonParser.parseString("{\"iter\":5,\"lastEvalIter\":5,\"bestValLoss\":2.5,"
+                    meta.add("state", com.google.gson.JsonParser.parseString(
+                            "{\"iter\":5,\"lastEvalIter\":5,\"bestValLoss\":2.5,"
                             + "\"batchRngState\":1,\"evalRngState\":2,\"dropoutState\":3}"));
                     out.write(meta.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 } else {
@@ -93,11 +103,13 @@ class CheckpointTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path good = tmp.resolve("good.zip");
-        new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5, new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+        new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5,
+                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         byte[] bytes = Files.readAllBytes(good);
 
         Path missing = tmp.resolve("missing.zip");
-        assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(missing)).getMessage().startsWith("no checkpoint at " + missing));
+        assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(missing)).getMessage()
+                .startsWith("no checkpoint at " + missing));
 
         Path partial = Files.write(tmp.resolve("partial.zip"), Arrays.copyOf(bytes, bytes.length / 2));
         assertTrue(assertThrows(IOException.class, () -> Checkpoint.load(partial)).getMessage()

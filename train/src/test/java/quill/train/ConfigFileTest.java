@@ -19,7 +19,8 @@ class ConfigFileTest {
 
     @Test
     void aKeyGivenTwiceNamesBothLines() throws IOException {
-        Path f = Files.writeString(tmp.resolve("my.properties"), "# mine\nn-layer = 2\nn-embd = 32\\\n  \n\nn-layer: 4\n");
+        Path f = Files.writeString(tmp.resolve("my.properties"),
+                "# mine\nn-layer = 2\nn-embd = 32\\\n  \n\nn-layer: 4\n");
         Exception e = assertThrows(Exception.class, () -> TrainConfig.readFile(f));
         assertEquals(f + ":6: n-layer is given twice (first on line 2); keep one", e.getMessage());
         assertTrue(e instanceof IOException || e instanceof IllegalArgumentException);
@@ -27,7 +28,8 @@ class ConfigFileTest {
 
     @Test
     void aFileThatIsNotTextNamesTheLine() throws IOException {
-        Path f = Files.write(tmp.resolve("model.bin"), new byte[]{'n', '-', 'l', 'a', 'y', 'e', 'r', '=', '1', '\n', 'x', (byte) 0xff, 0});
+        Path f = Files.write(tmp.resolve("model.bin"),
+                new byte[]{'n', '-', 'l', 'a', 'y', 'e', 'r', '=', '1', '\n', 'x', (byte) 0xff, 0});
         Exception e = assertThrows(Exception.class, () -> TrainConfig.readFile(f));
         assertTrue(e.getMessage().startsWith(f + ":2: not a text file"), e.getMessage());
         Path nul = Files.write(tmp.resolve("nul.properties"), new byte[]{'a', '=', 0, '\n'});

@@ -67,8 +67,8 @@ class DamagedCheckpointTest {
         Path bad = rewrite(good(), Checkpoint.META, b -> new String(b, StandardCharsets.UTF_8)
                 .replaceFirst("\"nHead\": 2", "\"nHead\": 0").getBytes(StandardCharsets.UTF_8));
         IOException e = assertThrows(IOException.class, () -> Checkpoint.load(bad));
-        assertTrue(e.getMessage().startsWith("checkpoint " + bad + " is incomplete or corrupt: checkpoint.json's model:"),
-                e.getMessage());
+        assertTrue(e.getMessage().startsWith("checkpoint " + bad
+                + " is incomplete or corrupt: checkpoint.json's model:"), e.getMessage());
         assertFalse(e.getMessage().contains("constructor"), e.getMessage());
     }
 

@@ -33,7 +33,10 @@ class DataParallelTest {
         return g;
     }
 
-    /** Rows split 3 + 2 + 2 over three workers give the whole batch's loss and gradient (float64, so only rounding differs). */
+    /**
+     * Rows split 3 + 2 + 2 over three workers give the whole batch's loss and gradient
+     * (float64, so only rounding differs).
+     */
     @Test
     void workersSumToTheWholeBatchsGradient() {
         Random r = new Random(3);
@@ -49,12 +52,16 @@ class DataParallelTest {
             grads(shared).forEach((name, g) -> {
                 double scale = expected.get(name).norm2Number().doubleValue();
                 double diff = g.sub(expected.get(name)).norm2Number().doubleValue();
-                assertTrue(diff <= 1e-10 * Math.max(scale, 1e-12), name + ": differs by " + diff + " (norm " + scale + ")");
+                assertTrue(diff <= 1e-10 * Math.max(scale, 1e-12),
+                        name + ": differs by " + diff + " (norm " + scale + ")");
             });
         }
     }
 
-    /** After an optimizer-like change of the weights, the replicas use the new weights, and their gradients start at zero. */
+    /**
+     * After an optimizer-like change of the weights, the replicas use the new weights,
+     * and their gradients start at zero.
+     */
     @Test
     void replicasFollowTheModelsWeights() {
         Random r = new Random(4);
@@ -63,7 +70,8 @@ class DataParallelTest {
         Gpt b = new Gpt(CONFIG, 5, DataType.DOUBLE);
         try (DataParallel workers = new DataParallel(b, 2)) {
             workers.forwardBackward(x, y, 1.0);
-            for (Parameter p : List.of(a.parameters().values().iterator().next(), b.parameters().values().iterator().next())) {
+            for (Parameter p : List.of(a.parameters().values().iterator().next(),
+                    b.parameters().values().iterator().next())) {
                 p.value().muli(1.5);
             }
             a.parameters().values().forEach(Parameter::zeroGrad);

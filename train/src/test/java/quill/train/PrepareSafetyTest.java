@@ -47,18 +47,20 @@ class PrepareSafetyTest {
         assertEquals(old.tokenizer().toJson(), again.tokenizer().toJson());
         assertArrayEquals(oldTrain, Files.readAllBytes(again.trainBin()));
         assertEquals(TinyRun.TEXT.repeat(40), Files.readString(again.inputTxt()));
-        assertEquals(Set.of("input.txt", "train.bin", "val.bin", "meta.json"), names(old.dir()), "no temporary file is left");
+        assertEquals(Set.of("input.txt", "train.bin", "val.bin", "meta.json"), names(old.dir()),
+                "no temporary file is left");
     }
 
     @Test
     void preparingRemovesTheLeftoversOfAKilledPrepareAndNothingElse() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("data").resolve("tiny"));
         long dead = RunFolderTest.deadPid();
-        for (String name : List.of(".train.bin.1f2e3d.tmp", ".val.bin." + dead + "-aa.tmp", ".meta.json." + dead + "-1.tmp",
-                ".input.txt.77.tmp")) {
+        for (String name : List.of(".train.bin.1f2e3d.tmp", ".val.bin." + dead + "-aa.tmp",
+                ".meta.json." + dead + "-1.tmp", ".input.txt.77.tmp")) {
             Files.write(dir.resolve(name), new byte[100]);
         }
-        List<String> kept = List.of("notes.tmp", ".train.bin." + ProcessHandle.current().pid() + "-5.tmp", "train.bin.tmp");
+        List<String> kept = List.of("notes.tmp", ".train.bin." + ProcessHandle.current().pid() + "-5.tmp",
+                "train.bin.tmp");
         for (String name : kept) Files.writeString(dir.resolve(name), "mine");
         TinyRun.prepare(tmp.resolve("data"));
         Set<String> expected = new TreeSet<>(kept);

@@ -46,7 +46,10 @@ class RunFolderTest {
         }
     }
 
-    /** A kill between writing ckpt-best.zip and ckpt-last.zip never leaves ckpt-best.zip worse than what last records. */
+    /**
+     * A kill between writing ckpt-best.zip and ckpt-last.zip
+     * never leaves ckpt-best.zip worse than what last records.
+     */
     @Test
     void ckptBestIsNeverOlderThanTheBestThatCkptLastRecords() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
@@ -116,8 +119,8 @@ class RunFolderTest {
             Files.createDirectories(out.resolve(name).getParent());
             Files.write(out.resolve(name), new byte[1000]);
         }
-        java.util.List<String> kept = java.util.List.of("notes.tmp", ".ckpt-last.zip." + live + "-ab.tmp", "my.ckpt-last.zip.tmp",
-                ".ckpt-last.zip.notes.tmp", ".ckpt-staging-" + live + "-9/x");
+        java.util.List<String> kept = java.util.List.of("notes.tmp", ".ckpt-last.zip." + live + "-ab.tmp",
+                "my.ckpt-last.zip.tmp", ".ckpt-last.zip.notes.tmp", ".ckpt-staging-" + live + "-9/x");
         for (String name : kept) {
             Files.createDirectories(out.resolve(name).getParent());
             Files.writeString(out.resolve(name), "mine");
@@ -127,9 +130,11 @@ class RunFolderTest {
         java.util.Set<String> left = snapshot(out).keySet();
         for (String name : kept) assertTrue(left.contains(name), name + " was removed");
         assertEquals(new java.util.TreeSet<>(java.util.List.of("ckpt-best.zip", "ckpt-last.zip", "config.properties",
-                "loss.png", "metrics.jsonl")), new java.util.TreeSet<>(left.stream().filter(n -> !kept.contains(n)).toList()));
+                "loss.png", "metrics.jsonl")),
+                new java.util.TreeSet<>(left.stream().filter(n -> !kept.contains(n)).toList()));
         assertFalse(Files.exists(out.resolve(".ckpt-staging4567")), "an empty staging folder is left");
-        assertTrue(console.toString().contains("removed 7 temporary files (7 KB) left by killed runs"), console.toString());
+        assertTrue(console.toString().contains("removed 7 temporary files (7 KB) left by killed runs"),
+                console.toString());
     }
 
     /** A process id that no running process has. */
@@ -144,8 +149,8 @@ class RunFolderTest {
         Map<String, String> files = new TreeMap<>();
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.filter(Files::isRegularFile).toList()) {
-                files.put(dir.relativize(p).toString(), java.util.Arrays.toString(Files.readAllBytes(p)).hashCode() + ":"
-                        + Files.size(p));
+                files.put(dir.relativize(p).toString(),
+                        java.util.Arrays.toString(Files.readAllBytes(p)).hashCode() + ":" + Files.size(p));
             }
         }
         return files;

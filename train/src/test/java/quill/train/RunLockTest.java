@@ -27,10 +27,12 @@ class RunLockTest {
         Process holder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 Holder.class.getName(), run.toString()).redirectErrorStream(true).start();
         try {
-            BufferedReader lines = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
             assertEquals("locked", lines.readLine());
             IOException e = assertThrows(IOException.class, () -> RunLock.acquire(run, "quill train"));
-            assertTrue(e.getMessage().contains(run + " is in use by process " + holder.pid() + " (quill test"), e.getMessage());
+            assertTrue(e.getMessage().contains(run + " is in use by process " + holder.pid() + " (quill test"),
+                    e.getMessage());
         } finally {
             holder.destroyForcibly(); // SIGKILL: no chance to release anything
             holder.waitFor(30, TimeUnit.SECONDS);

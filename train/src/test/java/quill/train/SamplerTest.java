@@ -101,7 +101,8 @@ class SamplerTest {
     static Gpt model() {
         Gpt model = new Gpt(new GptConfig(12, 8, 2, 2, 16, 0.0, false), 5);
         Nd4j.getRandom().setSeed(5);
-        for (Parameter p : model.parameters().values()) p.value().addi(Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
+        for (Parameter p : model.parameters().values()) p.value().addi(
+                Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
         model.setTraining(false);
         return model;
     }

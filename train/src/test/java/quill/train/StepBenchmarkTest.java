@@ -18,7 +18,8 @@ class StepBenchmarkTest {
         long n = StepBenchmark.nonEmbeddingParams(model);
         assertEquals(804_096 - 64 * 128, n);
         // (6 N + 12 L H Q T) T per sequence, 12 sequences: 3.97 GFLOP per iteration
-        assertEquals((6.0 * n + 12.0 * 4 * 4 * 32 * 64) * 64 * 12, StepBenchmark.flopsPerIter(model.config(), n, 12, 1));
+        assertEquals((6.0 * n + 12.0 * 4 * 4 * 32 * 64) * 64 * 12,
+                StepBenchmark.flopsPerIter(model.config(), n, 12, 1));
         assertEquals(3_969_515_520.0, StepBenchmark.flopsPerIter(model.config(), n, 12, 1));
     }
 

@@ -68,15 +68,17 @@ class TrainConfigTest {
                 """);
         List<String> notes = new java.util.ArrayList<>();
         Map<String, String> settings = TrainConfig.readFile(file, notes::add);
-        assertEquals(Map.of("out-dir", "out-shakespeare-char", "eval-interval", "250", "always-save-checkpoint", "False",
-                "dataset", "shakespeare_char", "learning-rate", "1e-3", "bias", "True"), settings);
+        assertEquals(Map.of("out-dir", "out-shakespeare-char", "eval-interval", "250",
+                "always-save-checkpoint", "False", "dataset", "shakespeare_char", "learning-rate", "1e-3",
+                "bias", "True"), settings);
         assertEquals(List.of("ignored nanoGPT's wandb_log, wandb_project, device in " + file
                 + ": Quill trains on the CPU, in float32, without wandb"), notes);
         TrainConfig c = TrainConfig.preset("shakespeare_char_cpu").with(settings);
         assertTrue(c.bias());
         assertFalse(c.alwaysSaveCheckpoint());
         assertEquals("max-iters", TrainConfig.canonical("max_iters"));
-        assertEquals("max_iter", TrainConfig.canonical("max_iter"), "an unknown name stays as written, for the message");
+        assertEquals("max_iter", TrainConfig.canonical("max_iter"),
+                "an unknown name stays as written, for the message");
 
         Path unknown = Files.writeString(tmp.resolve("bad.py"), "eval_only = True\n");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainConfig.readFile(unknown)).getMessage()
@@ -91,7 +93,8 @@ class TrainConfigTest {
         assertEquals("setting max-iters must be a whole number, got 'lots'",
                 assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("max-iters", "lots"))).getMessage());
         assertEquals("n-embd (100) must be a positive multiple of n-head (3)",
-                assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("n-head", "3", "n-embd", "100"))).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> c.with(Map.of("n-head", "3", "n-embd", "100")))
+                        .getMessage());
         Path file = Files.writeString(tmp.resolve("my.properties"), "# mine\nlearning-rate = 3e-4\nwarmup = 5\n");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainConfig.readFile(file))
                 .getMessage().startsWith("unknown setting 'warmup' in " + file));
