@@ -27,6 +27,10 @@ final class NanDetective implements TapeWatch.Listener {
     }
 
     private Finding first;
+    /** Where {@link #first} was found in its thread's sequence of ops; the earliest across threads wins. */
+    private volatile long firstAt = Long.MAX_VALUE;
+    private int firstWorker = Integer.MAX_VALUE;
+    private final ThreadLocal<long[]> ops = ThreadLocal.withInitial(() -> new long[1]);
 
     /**
      * Replays the failed step on {@code workers} from the weights it started with: {@code micro} holds its
@@ -54,26 +58,42 @@ final class NanDetective implements TapeWatch.Listener {
 
     @Override
     public void forward(String module, Tensor out, Tensor[] inputs) {
-        if (first != null) return;
+        long at = ops.get()[0]++;
+        if (at >= firstAt) return;
         String bad = nonFinite(out.value());
-        if (bad != null) found(new Finding("forward", module, out.opName(), bad));
+        if (bad != null) found(at, new Finding("forward", module, out.opName(), bad));
     }
 
     @Override
     public void backward(String module, Tensor out, Tensor[] inputs) {
-        if (first != null) return;
+        long at = ops.get()[0]++;
+        if (at >= firstAt) return;
         for (Tensor in : inputs) {
             String bad = in.grad() == null ? null : nonFinite(in.grad());
             if (bad != null) {
-                found(new Finding("backward", module, out.opName(), bad));
+                found(at, new Finding("backward", module, out.opName(), bad));
                 return;
             }
         }
     }
 
-    /** The workers run side by side: the first finding any of them reports is kept. */
-    private synchronized void found(Finding f) {
-        if (first == null) first = f;
+    /**
+     * The workers run the same ops side by side on their own rows: the finding earliest in the sequence of ops is
+     * kept (not the first in time, which would depend on the threads' timing); a tie goes to the lower worker.
+     */
+    private synchronized void found(long at, Finding f) {
+        int worker = worker();
+        if (at < firstAt || (at == firstAt && worker < firstWorker)) {
+            first = f;
+            firstAt = at;
+            firstWorker = worker;
+        }
+    }
+
+    /** Worker 0 runs on the trainer's thread; worker k on "quill-worker-k". */
+    private static int worker() {
+        String name = Thread.currentThread().getName();
+        return name.startsWith("quill-worker-") ? Integer.parseInt(name.substring("quill-worker-".length())) : 0;
     }
 
     /** "NaN" or "an infinite value" when {@code a} holds one (NaN first), else null. */
