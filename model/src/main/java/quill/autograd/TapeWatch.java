@@ -82,7 +82,7 @@ public final class TapeWatch {
         return null;
     }
 
-    /** {@code transformer.h.0.attn.c_attn.weight} to {@code transformer.h.0.attn.c_attn}; a tied wte as a linear is lm_head. */
+    /** {@code transformer.h.0.attn.c_attn.weight} to {@code transformer.h.0.attn.c_attn}; wte in a linear: lm_head. */
     private static String module(String op, Parameter p) {
         String n = p.name();
         if (op.equals("linear") && n.equals("transformer.wte.weight")) return "lm_head";

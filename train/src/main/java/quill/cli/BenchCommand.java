@@ -177,9 +177,10 @@ public final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N = %,d)%n",
                     gflops, flops / 1e9, params);
             if (health != null) {
-                out.printf(Locale.ROOT, "health:   every %d steps; a health step took %+.2f ms more %s than the others (medians, %d"
-                        + " health steps): %.2f%% of the step time at this interval%n", config.healthInterval(), health[1],
-                        haveCpu ? "CPU time" : "wall time", (int) health[0], 100 * health[2]);
+                out.printf(Locale.ROOT, "health:   every %d steps; a health step took %+.2f ms more %s than the others"
+                        + " (medians, %d health steps): %.2f%% of the step time at this interval%n",
+                        config.healthInterval(), health[1], haveCpu ? "CPU time" : "wall time", (int) health[0],
+                        100 * health[2]);
             } else {
                 out.printf(Locale.ROOT, "health:   %s%n", config.healthInterval() == 0 ? "off (--health-interval 0)"
                         : "no timed step was a health step; time more --steps");
@@ -193,8 +194,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     /**
      * What health statistics cost: how many timed steps were health steps, the median time of those minus the
-     * median of the others (ms; process CPU time where the JVM tells it, else wall time), and that extra spread over {@code interval} steps as a share of a plain step's
-     * time. Null when no timed step was a health step.
+     * median of the others (ms; process CPU time where the JVM tells it, else wall time), and that extra spread over
+     * {@code interval} steps as a share of a plain step's time. Null when no timed step was a health step.
      */
     static double[] healthCost(StepBenchmark.Timings t, int interval) {
         long[] ns = t.cpuNs()[0] >= 0 ? t.cpuNs() : t.wallNs();     // CPU time: steadier on a busy machine

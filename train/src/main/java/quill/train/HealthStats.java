@@ -108,7 +108,7 @@ public final class HealthStats implements TapeWatch.Listener {
         for (int layer = 0; layer < model.config().nLayer(); layer++) attention(layer, model.attention(layer));
     }
 
-    /** The line for {@code metrics.jsonl}: {@code {"iter": .., "health": {"params", "activations", "attention_entropy"}}}. */
+    /** The line for {@code metrics.jsonl}: {"iter", "health": {"params", "activations", "attention_entropy"}}. */
     JsonObject toJson(int iter) {
         JsonObject h = new JsonObject();
         JsonObject p = new JsonObject();

@@ -22,7 +22,8 @@ final class NanDetective implements TapeWatch.Listener {
     record Finding(String pass, String module, String op, String what) {
         @Override
         public String toString() {
-            return what + " first appeared in the " + pass + " of " + (module.isEmpty() ? "" : module + " ") + op;
+            return Character.toUpperCase(what.charAt(0)) + what.substring(1) + " first appeared in the " + pass + " of "
+                    + (module.isEmpty() ? "" : module + " ") + op;
         }
     }
 

@@ -52,11 +52,13 @@ public final class ReportPlot {
     private ReportPlot() {
     }
 
-    /** Reads {@code dir}'s {@code metrics.jsonl}; a folder that is not a run, or a run without steps, is an IOException. */
+    /** Reads {@code dir}'s {@code metrics.jsonl}; a folder that is not a run, or has no steps, is an IOException. */
     static Run read(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) throw new IOException("no such folder: " + dir);
         Path metrics = dir.resolve("metrics.jsonl");
-        if (!Files.isRegularFile(metrics)) throw new IOException(dir + " is not a training run: it has no metrics.jsonl");
+        if (!Files.isRegularFile(metrics)) {
+            throw new IOException(dir + " is not a training run: it has no metrics.jsonl");
+        }
         List<JsonObject> steps = new ArrayList<>(), evals = new ArrayList<>(), health = new ArrayList<>();
         List<String> lines;
         try {
@@ -76,7 +78,9 @@ public final class ReportPlot {
             else if (number(o, "val_loss") && number(o, "train_loss")) evals.add(o);
             else if (number(o, "loss") && number(o, "lr")) steps.add(o);
         }
-        if (steps.isEmpty() && evals.isEmpty()) throw new IOException(metrics + " holds no steps or evals: nothing to draw");
+        if (steps.isEmpty() && evals.isEmpty()) {
+            throw new IOException(metrics + " holds no steps or evals: nothing to draw");
+        }
         return new Run(steps, evals, health);
     }
 
@@ -110,8 +114,10 @@ public final class ReportPlot {
         }
         if (!run.evals().isEmpty()) {
             double[] x = column(run.evals(), "iter");
-            line(c.addSeries("train loss (eval)", x, column(run.evals(), "train_loss")), COLORS[0], SeriesMarkers.CIRCLE);
-            line(c.addSeries("val loss (eval)", x, column(run.evals(), "val_loss")), COLORS[1], SeriesMarkers.DIAMOND);
+            line(c.addSeries("train loss (eval)", x, column(run.evals(), "train_loss")), COLORS[0],
+                    SeriesMarkers.CIRCLE);
+            line(c.addSeries("val loss (eval)", x, column(run.evals(), "val_loss")), COLORS[1],
+                    SeriesMarkers.DIAMOND);
         }
         return BitmapEncoder.getBufferedImage(c);
     }
@@ -129,7 +135,8 @@ public final class ReportPlot {
         String title = "gradient norm before clipping";
         if (steps.isEmpty()) return note(title, "not recorded in this run (it predates grad_norm)");
         XYChart c = xy(title, "global L2 norm");
-        line(c.addSeries("grad norm", column(steps, "iter"), column(steps, "grad_norm")), COLORS[0], SeriesMarkers.NONE);
+        XYSeries norm = c.addSeries("grad norm", column(steps, "iter"), column(steps, "grad_norm"));
+        line(norm, COLORS[0], SeriesMarkers.NONE);
         List<JsonObject> clipped = steps.stream()
                 .filter(o -> o.has("clipped") && o.get("clipped").isJsonPrimitive() && o.get("clipped").getAsBoolean())
                 .toList();
@@ -143,7 +150,7 @@ public final class ReportPlot {
         return BitmapEncoder.getBufferedImage(c);
     }
 
-    /** log10 of each weight matrix's update-to-weight ratio over the health steps (norms' gains and biases left out). */
+    /** log10 of each weight matrix's update-to-weight ratio over the health steps (the norms left out). */
     private static BufferedImage updateRatio(Run run) {
         String title = "log10 update / weight per step (guide: -3)";
         Map<String, List<double[]>> series = new LinkedHashMap<>();
@@ -154,12 +161,15 @@ public final class ReportPlot {
                 if (group.matches(".*\\bln_\\w*$")) continue;
                 JsonElement p = params.get(group);
                 if (p.isJsonObject() && number(p.getAsJsonObject(), "log10_update_ratio")) {
-                    series.computeIfAbsent(group, k -> new ArrayList<>()).add(new double[]{line.get("iter").getAsDouble(),
-                            p.getAsJsonObject().get("log10_update_ratio").getAsDouble()});
+                    double ratio = p.getAsJsonObject().get("log10_update_ratio").getAsDouble();
+                    series.computeIfAbsent(group, k -> new ArrayList<>())
+                            .add(new double[]{line.get("iter").getAsDouble(), ratio});
                 }
             }
         }
-        if (series.isEmpty()) return note(title, "no health lines in metrics.jsonl (health-interval 0, or an older run)");
+        if (series.isEmpty()) {
+            return note(title, "no health lines in metrics.jsonl (health-interval 0, or an older run)");
+        }
         XYChart c = xy(title, "log10(rms(update) / rms(weight))");
         c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         c.getStyler().setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
@@ -175,7 +185,8 @@ public final class ReportPlot {
             if (i / COLORS.length % 2 == 1) s.setLineStyle(dashed(1.5f));       // the second ten: dashed
             i++;
         }
-        XYSeries guide = c.addSeries("1e-3 guide", new double[]{first, Math.max(last, first + 1)}, new double[]{-3, -3});
+        XYSeries guide = c.addSeries("1e-3 guide", new double[]{first, Math.max(last, first + 1)},
+                new double[]{-3, -3});
         line(guide, Color.BLACK, SeriesMarkers.NONE);
         guide.setLineStyle(dashed(1f));
         return BitmapEncoder.getBufferedImage(c);
@@ -244,7 +255,8 @@ public final class ReportPlot {
     }
 
     private static XYChart xy(String title, String yAxis) {
-        XYChart c = new XYChartBuilder().width(W).height(H).title(title).xAxisTitle("iteration").yAxisTitle(yAxis).build();
+        XYChart c = new XYChartBuilder().width(W).height(H).title(title).xAxisTitle("iteration").yAxisTitle(yAxis)
+                .build();
         style(c);
         c.getStyler().setXAxisDecimalPattern("#");
         c.getStyler().setXAxisTickMarkSpacingHint(90);

@@ -264,7 +264,8 @@ public final class Trainer {
                 double lr = schedule.at(iter);
                 long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
                 List<int[]> starts = new ArrayList<>(c.gradientAccumulationSteps());
-                HealthStats health = c.healthInterval() > 0 && iter % c.healthInterval() == 0 ? new HealthStats() : null;
+                boolean healthStep = c.healthInterval() > 0 && iter % c.healthInterval() == 0;
+                HealthStats health = healthStep ? new HealthStats() : null;
                 TrainingStep.Result r = step.run((bx, by) -> {
                     starts.add(nextBatch[0]);
                     train.fill(nextBatch[0], bx, by);
@@ -274,8 +275,10 @@ public final class Trainer {
                 if (!r.updated()) {
                     progress.clear();
                     String what = String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
-                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr);
-                    throw diverged(what, last, investigate(workers, train, starts, dropoutBefore, iter, norm, steps, lr));
+                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter,
+                            lr);
+                    String where = investigate(workers, train, starts, dropoutBefore, iter, norm, steps, lr);
+                    throw diverged(what, last, where);
                 }
                 double ms = (System.nanoTime() - t0) / 1e6;
 

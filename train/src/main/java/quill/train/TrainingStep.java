@@ -79,7 +79,9 @@ public final class TrainingStep {
             if (Double.isFinite(meanLoss) && Double.isFinite(norm[0])) optimizer.step(lr);
         });
         boolean clipped = gradClip > 0 && gradClip / (norm[0] + 1e-6) < 1;     // as clipGradNorm decides
-        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) return new Result(meanLoss, norm[0], clipped, false);
+        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) {
+            return new Result(meanLoss, norm[0], clipped, false);
+        }
         if (health != null) health.afterUpdate(params, workers.model());
         for (Parameter p : params) p.zeroGrad();
         return new Result(meanLoss, norm[0], clipped, true);

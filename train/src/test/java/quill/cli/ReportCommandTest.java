@@ -20,9 +20,10 @@ class ReportCommandTest {
         Files.writeString(text, "To be, or not to be, that is the question.\n".repeat(200));
         Path run = tmp.resolve("run");
         CliRun train = CliRun.quill("train", "--dataset", "t", "--input", text.toString(), "--data-dir",
-                tmp.resolve("data").toString(), "--n-layer", "2", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
-                "--batch-size", "4", "--max-iters", "6", "--eval-interval", "3", "--eval-iters", "1", "--warmup-iters", "2",
-                "--lr-decay-iters", "6", "--health-interval", "2", "--mlp", "relu2", "--pos", "rope",
+                tmp.resolve("data").toString(), "--n-layer", "2", "--n-head", "2", "--n-embd", "16",
+                "--block-size", "16", "--batch-size", "4", "--max-iters", "6", "--eval-interval", "3",
+                "--eval-iters", "1", "--warmup-iters", "2", "--lr-decay-iters", "6",
+                "--health-interval", "2", "--mlp", "relu2", "--pos", "rope",
                 "--tie-embeddings", "false", "--out-dir", run.toString());
         assertEquals(0, train.exitCode(), train.err());
         CliRun report = CliRun.quill("report", run.toString());
@@ -81,7 +82,8 @@ class ReportCommandTest {
         Files.write(tmp.resolve("metrics.jsonl"), new byte[]{(byte) 0xff, (byte) 0xfe, 0, 1});
         CliRun binary = CliRun.quill("report", tmp.toString());
         assertEquals(1, binary.exitCode());
-        assertTrue(binary.err().strip().startsWith("error: ") && binary.err().strip().lines().count() == 1, binary.err());
+        assertTrue(binary.err().strip().startsWith("error: ") && binary.err().strip().lines().count() == 1,
+                binary.err());
         Files.createDirectories(tmp.resolve("dir.png"));
         Files.writeString(tmp.resolve("metrics.jsonl"), "{\"iter\":0,\"loss\":2.0,\"lr\":0.001}\n");
         CliRun outIsAFolder = CliRun.quill("report", tmp.toString(), "--out", tmp.resolve("dir.png").toString());

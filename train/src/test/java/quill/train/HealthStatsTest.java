@@ -22,7 +22,8 @@ class HealthStatsTest {
     Path tmp;
 
     private List<JsonObject> health(Path out) throws IOException {
-        return Files.readAllLines(out.resolve("metrics.jsonl")).stream().map(l -> JsonParser.parseString(l).getAsJsonObject())
+        return Files.readAllLines(out.resolve("metrics.jsonl")).stream()
+                .map(l -> JsonParser.parseString(l).getAsJsonObject())
                 .filter(o -> o.has("health")).map(o -> o.getAsJsonObject("health")).toList();
     }
 
@@ -30,8 +31,10 @@ class HealthStatsTest {
     void healthStatisticsDoNotChangeTraining() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
         Path on = tmp.resolve("on"), off = tmp.resolve("off");
-        TinyRun.trainer(TinyRun.config(on, 12).with(Map.of("health-interval", "3")), data, new StringWriter()).run(null);
-        TinyRun.trainer(TinyRun.config(off, 12).with(Map.of("health-interval", "0")), data, new StringWriter()).run(null);
+        TinyRun.trainer(TinyRun.config(on, 12).with(Map.of("health-interval", "3")), data, new StringWriter())
+                .run(null);
+        TinyRun.trainer(TinyRun.config(off, 12).with(Map.of("health-interval", "0")), data, new StringWriter())
+                .run(null);
         List<MetricsLog.Step> a = TinyRun.steps(on), b = TinyRun.steps(off);
         assertEquals(12, a.size());
         for (int i = 0; i < a.size(); i++) {
@@ -86,7 +89,8 @@ class HealthStatsTest {
             assertTrue(ratio > -8 && ratio < 1, g + " " + ratio);
         }
         JsonObject acts = h.getAsJsonObject("activations");
-        assertEquals(List.of("transformer.h.0.attn", "transformer.h.0.mlp", "transformer.h.1.attn", "transformer.h.1.mlp"),
+        assertEquals(List.of("transformer.h.0.attn", "transformer.h.0.mlp", "transformer.h.1.attn",
+                        "transformer.h.1.mlp"),
                 List.copyOf(acts.keySet()));
         assertEquals("swiglu", acts.getAsJsonObject("transformer.h.0.mlp").get("kind").getAsString());
         double dead = acts.getAsJsonObject("transformer.h.0.mlp").get("dead").getAsDouble();

@@ -37,7 +37,7 @@ class NanDetectiveTest {
         loss.backward();
         TapeWatch.stop();
         assertEquals(Double.POSITIVE_INFINITY, x.grad().getDouble(0));
-        assertEquals("an infinite value first appeared in the backward of pow", detectiveSays(detective));
+        assertEquals("An infinite value first appeared in the backward of pow", detectiveSays(detective));
     }
 
     @Test
@@ -60,7 +60,7 @@ class NanDetectiveTest {
         }
     }
 
-    /** Huge weights in c_fc overflow its output: the message names that layer and op, the norms before, and a remedy. */
+    /** Huge weights in c_fc overflow its output: the message names that layer and op, the norms, and a remedy. */
     @Test
     void aDivergingRunNamesItsFirstNonFiniteOp() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
@@ -75,7 +75,8 @@ class NanDetectiveTest {
         Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () -> t.run(null));
         String m = e.getMessage();
         assertTrue(m.contains("at iteration 8"), m);
-        assertTrue(m.contains("an infinite value first appeared in the forward of transformer.h.0.mlp.c_fc linear at iteration 8"), m);
+        assertTrue(m.contains("An infinite value first appeared in the forward of transformer.h.0.mlp.c_fc linear"
+                + " at iteration 8"), m);
         assertTrue(m.contains("Gradient norm over the last 6 steps:"), m);
         assertTrue(m.contains("Try --learning-rate 0.0033 (a third of 0.010)"), m);
         assertTrue(m.contains("The last good checkpoint is kept"), m);
@@ -98,7 +99,9 @@ class NanDetectiveTest {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
         Trainer t = TinyRun.trainer(TinyRun.config(tmp.resolve("out"), 20), data, new StringWriter());
         t.afterStep(iter -> {
-            if (iter == 3) t.model.parameters().get("transformer.h.0.attn.c_proj.weight").value().putScalar(0, Float.NaN);
+            if (iter == 3) {
+                t.model.parameters().get("transformer.h.0.attn.c_proj.weight").value().putScalar(0, Float.NaN);
+            }
         });
         Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () -> t.run(null));
         assertTrue(e.getMessage().contains("NaN first appeared in the weights of transformer.h.0.attn.c_proj.weight"),

@@ -53,7 +53,9 @@ class TrainerTest {
                 assertTrue(o.getAsJsonObject("health").has("params"));
             } else {
                 assertEquals(stepLines++, o.get("iter").getAsInt());
-                for (String k : List.of("loss", "lr", "ms", "tokens_per_s", "grad_norm")) assertTrue(o.get(k).getAsDouble() > 0, k);
+                for (String k : List.of("loss", "lr", "ms", "tokens_per_s", "grad_norm")) {
+                    assertTrue(o.get(k).getAsDouble() > 0, k);
+                }
             }
         }
         assertEquals(12, stepLines);
