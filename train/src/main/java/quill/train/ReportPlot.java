@@ -124,9 +124,14 @@ public final class ReportPlot {
 
     private static BufferedImage learningRate(Run run) {
         if (run.steps().isEmpty()) return note("learning rate", "no step lines in metrics.jsonl");
-        XYChart c = xy("learning rate", "learning rate");
+        double[] lr = column(run.steps(), "lr");
+        // in units of a power of ten (XChart labels an axis of 0.0001s with a dozen digits)
+        int exponent = (int) Math.floor(Math.log10(java.util.Arrays.stream(lr).max().orElse(1)));
+        double unit = Math.pow(10, exponent);
+        XYChart c = xy("learning rate", "learning rate (x 1e" + exponent + ")");
         c.getStyler().setLegendVisible(false);
-        line(c.addSeries("lr", column(run.steps(), "iter"), column(run.steps(), "lr")), COLORS[2], SeriesMarkers.NONE);
+        line(c.addSeries("lr", column(run.steps(), "iter"), java.util.Arrays.stream(lr).map(v -> v / unit).toArray()),
+                COLORS[2], SeriesMarkers.NONE);
         return BitmapEncoder.getBufferedImage(c);
     }
 
