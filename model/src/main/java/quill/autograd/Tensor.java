@@ -36,6 +36,8 @@ public class Tensor {
     private final Backward backward;
     private final boolean requiresGrad;
     INDArray grad;
+    /** The layer this result belongs to, set only while a {@link TapeWatch} is on. */
+    String module;
 
     Tensor(String op, INDArray value, INDArray grad, boolean requiresGrad, Backward backward, Tensor... parents) {
         this.op = op;
@@ -64,8 +66,10 @@ public class Tensor {
         Profiler.forward(name);
         boolean wanted = false;
         for (Tensor p : parents) wanted |= p.requiresGrad;
-        return wanted ? new Tensor(name, value, null, true, backward, parents)
+        Tensor out = wanted ? new Tensor(name, value, null, true, backward, parents)
                 : new Tensor(name, value, null, false, null);
+        if (TapeWatch.on) TapeWatch.forward(out, parents);
+        return out;
     }
 
     public INDArray value() {
@@ -124,6 +128,7 @@ public class Tensor {
             } else {
                 t.backward.apply(t.grad);
             }
+            if (TapeWatch.on) TapeWatch.backward(t, t.parents);
         }
     }
 

@@ -17,6 +17,8 @@ import quill.train.Trainer;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
@@ -57,6 +59,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Folder holding the dataset folders (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
+    @Option(names = "--health-interval", paramLabel = "N",
+            description = "Health statistics every N steps, as in training (default: the preset's; 0: off).")
+    Integer healthInterval;
+
     @Option(names = "--json", description = "Print one JSON object instead of the table.")
     boolean json;
 
@@ -72,6 +78,7 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             config = TrainConfig.preset(preset);
             if (configFile != null) config = config.with(TrainConfig.readFile(configFile));
+            if (healthInterval != null) config = config.with(java.util.Map.of("health-interval", "" + healthInterval));
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
@@ -108,6 +115,7 @@ public final class BenchCommand implements Callable<Integer> {
         double p90 = StepBenchmark.percentile(ns, 90) / 1e6;
         double tokensPerSecond = config.tokensPerIter() / (median / 1000);
         double gflops = flops / (median / 1000) / 1e9;
+        double[] health = healthCost(timings, config.healthInterval());
         OptionalLong rss = StepBenchmark.peakResidentBytes();
 
         PrintWriter out = spec.commandLine().getOut();
@@ -144,6 +152,12 @@ public final class BenchCommand implements Callable<Integer> {
             o.addProperty("blasThreads", backend.blasThreads());
             o.addProperty("ompWaitPolicy", System.getenv().getOrDefault("OMP_WAIT_POLICY", ""));
             o.addProperty("java", System.getProperty("java.vm.name") + " " + Runtime.version());
+            o.addProperty("healthInterval", config.healthInterval());
+            if (health != null) {
+                o.addProperty("healthSteps", (int) health[0]);
+                o.addProperty("healthExtraMsMedian", health[1]);
+                o.addProperty("healthCostShare", health[2]);
+            }
             out.println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
         } else {
             out.printf(Locale.ROOT, "model:    %d layers, %d heads, %d embd, block %d, vocab %d; batch %d x %d accumulation = %d tokens/iter%n",
@@ -162,11 +176,35 @@ public final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "tokens/s: %,.0f%n", tokensPerSecond);
             out.printf(Locale.ROOT, "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N = %,d)%n",
                     gflops, flops / 1e9, params);
+            if (health != null) {
+                out.printf(Locale.ROOT, "health:   every %d steps; a health step took %+.2f ms more %s than the others"
+                        + " (medians, %d health steps): %.2f%% of the step time at this interval%n",
+                        config.healthInterval(), health[1], haveCpu ? "CPU time" : "wall time", (int) health[0],
+                        100 * health[2]);
+            } else {
+                out.printf(Locale.ROOT, "health:   %s%n", config.healthInterval() == 0 ? "off (--health-interval 0)"
+                        : "no timed step was a health step; time more --steps");
+            }
             out.printf(Locale.ROOT, "peak RSS: %s%n", rss.isPresent() ? String.format(Locale.ROOT, "%.0f MiB", rss.getAsLong() / 1048576.0)
                     : "unknown (no /proc/self/status)");
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * What health statistics cost: how many timed steps were health steps, the median time of those minus the
+     * median of the others (ms; process CPU time where the JVM tells it, else wall time), and that extra spread over
+     * {@code interval} steps as a share of a plain step's time. Null when no timed step was a health step.
+     */
+    static double[] healthCost(StepBenchmark.Timings t, int interval) {
+        long[] ns = t.cpuNs()[0] >= 0 ? t.cpuNs() : t.wallNs();     // CPU time: steadier on a busy machine
+        List<Long> health = new ArrayList<>(), plain = new ArrayList<>();
+        for (int i = 0; i < ns.length; i++) (t.health()[i] ? health : plain).add(ns[i]);
+        if (health.isEmpty() || plain.isEmpty()) return null;
+        double h = StepBenchmark.percentile(health.stream().mapToLong(Long::longValue).toArray(), 50) / 1e6;
+        double p = StepBenchmark.percentile(plain.stream().mapToLong(Long::longValue).toArray(), 50) / 1e6;
+        return new double[]{health.size(), h - p, (h - p) / interval / p};
     }
 
     private CommandLine.ParameterException usage(String message) {

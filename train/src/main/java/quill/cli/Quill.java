@@ -25,6 +25,7 @@ import java.util.Properties;
                 BenchCommand.class,
                 AttentionCommand.class,
                 CompareCommand.class,
+                ReportCommand.class,
                 EvalCommand.class,
                 QuantizeCommand.class,
                 ExportCommand.class,

@@ -83,6 +83,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out-dir", paramLabel = "DIR", description = "Where the run's files go (default out/<preset>).") String outDir;
     @Option(names = "--eval-interval", paramLabel = "N", description = "Evaluate every N iterations.") Integer evalInterval;
     @Option(names = "--log-interval", paramLabel = "N", description = "A console line every N iterations when not on a terminal.") Integer logInterval;
+    @Option(names = "--health-interval", paramLabel = "N", description = "Record weight, gradient, update and"
+            + " activation statistics every N iterations (0: off); 'quill report' draws them.") Integer healthInterval;
     @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per loss estimate.") Integer evalIters;
     @Option(names = "--always-save-checkpoint", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             description = "Save at every eval, not only when val loss improves.") Boolean alwaysSaveCheckpoint;

@@ -19,7 +19,8 @@ import java.util.List;
 /**
  * {@code metrics.jsonl}: one JSON object a line, easy to read back in a notebook
  * ({@code pandas.read_json(path, lines=True)}) or with {@code jq}. A step line per optimizer step
- * ({@code iter, loss, lr, ms, tokens_per_s}) and an eval line per evaluation
+ * ({@code iter, loss, lr, ms, tokens_per_s, grad_norm, clipped}), a health line every {@code health-interval} steps
+ * ({@code iter, health}: {@link HealthStats}) and an eval line per evaluation
  * ({@code iter, train_loss, val_loss, elapsed_s}); at the end of a run, the final model's loss over the whole val
  * split ({@code iter, full_val_loss, full_val_bits_per_char, full_val_tokens}: {@link FullEval}).
  *
@@ -28,8 +29,15 @@ import java.util.List;
  */
 public final class MetricsLog implements Closeable {
 
-    /** After optimizer step {@code iter}: its loss, learning rate, time and speed. */
-    public record Step(int iter, double loss, double lr, double ms, @SerializedName("tokens_per_s") double tokensPerS) {
+    /**
+     * After optimizer step {@code iter}: its loss, learning rate, time and speed, the global gradient norm before
+     * clipping and whether clipping scaled it down (both null in files written before they were recorded).
+     */
+    public record Step(int iter, double loss, double lr, double ms, @SerializedName("tokens_per_s") double tokensPerS,
+                       @SerializedName("grad_norm") Double gradNorm, Boolean clipped) {
+        public Step(int iter, double loss, double lr, double ms, double tokensPerS) {
+            this(iter, loss, lr, ms, tokensPerS, null, null);
+        }
     }
 
     /**
@@ -103,6 +111,12 @@ public final class MetricsLog implements Closeable {
 
     public void eval(Eval e) throws IOException {
         out.write(GSON.toJson(e));
+        out.newLine();
+    }
+
+    /** A step's {@link HealthStats} line. */
+    public void health(JsonObject line) throws IOException {
+        out.write(GSON.toJson(line));
         out.newLine();
     }
 

@@ -61,18 +61,29 @@ public final class StepBenchmark {
         return model;
     }
 
-    /** One training step, as {@code quill train} takes it; returns its loss. */
+    /**
+     * One training step, as {@code quill train} takes it, with its {@link HealthStats} every {@code health-interval}
+     * steps (made into their metrics line, as the trainer does); returns its loss.
+     */
     public double step() {
-        TrainingStep.Result r = step.run(batches, schedule.at(iter++));
+        HealthStats health = isHealthStep() ? new HealthStats() : null;
+        TrainingStep.Result r = step.run(batches, schedule.at(iter), health);
         if (!r.updated()) throw new IllegalStateException("the loss or gradient became " + r.loss() + "/" + r.gradNorm());
+        if (health != null) health.toJson(iter).toString();
+        iter++;
         return r.loss();
+    }
+
+    /** Whether the next step records health statistics. */
+    private boolean isHealthStep() {
+        return config.healthInterval() > 0 && iter % config.healthInterval() == 0;
     }
 
     /**
      * Wall-clock and process CPU nanoseconds of each step. On a machine shared with other work the CPU time
      * is the steadier figure: the wall clock also counts the time the scheduler gives to other processes.
      */
-    public record Timings(long[] wallNs, long[] cpuNs) {
+    public record Timings(long[] wallNs, long[] cpuNs, boolean[] health) {
     }
 
     /** Times {@code steps} steps, after {@code warmup} untimed ones. */
@@ -80,14 +91,16 @@ public final class StepBenchmark {
         for (int i = 0; i < warmup; i++) step();
         long[] wall = new long[steps];
         long[] cpu = new long[steps];
+        boolean[] health = new boolean[steps];
         for (int i = 0; i < steps; i++) {
+            health[i] = isHealthStep();
             long c0 = processCpuNanos();
             long t0 = System.nanoTime();
             step();
             wall[i] = System.nanoTime() - t0;
             cpu[i] = processCpuNanos() - c0;
         }
-        return new Timings(wall, cpu);
+        return new Timings(wall, cpu, health);
     }
 
     /** CPU time of the whole process (all threads, JIT and GC included); -1 where the JVM cannot tell. */

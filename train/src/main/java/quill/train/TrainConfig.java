@@ -40,6 +40,7 @@ public record TrainConfig(
         String outDir,
         int evalInterval,
         int logInterval,
+        int healthInterval,
         int evalIters,
         boolean alwaysSaveCheckpoint,
         int gradientAccumulationSteps,
@@ -101,7 +102,7 @@ public record TrainConfig(
             Map.entry("mlp", "gelu"), Map.entry("mlp-hidden", "0"), Map.entry("qk-norm", "false"),
             Map.entry("tie-embeddings", "true"), Map.entry("logit-softcap", "0.0"), Map.entry("optimizer", "adamw"),
             Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
-            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"));
+            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("health-interval", "0"));
 
     /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
     public enum Optimizer { ADAMW, MUON }
@@ -111,6 +112,7 @@ public record TrainConfig(
         require(!outDir.isBlank(), "out-dir must not be empty");
         require(evalInterval >= 1, "eval-interval must be at least 1, got " + evalInterval);
         require(logInterval >= 1, "log-interval must be at least 1, got " + logInterval);
+        require(healthInterval >= 0, "health-interval must not be negative (0 turns it off), got " + healthInterval);
         require(evalIters >= 1, "eval-iters must be at least 1, got " + evalIters);
         require(gradientAccumulationSteps >= 1,
                 "gradient-accumulation-steps must be at least 1, got " + gradientAccumulationSteps);

@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 
 /**
@@ -62,6 +63,7 @@ public final class Trainer {
     private volatile boolean stopRequested;
     private final CountDownLatch finished = new CountDownLatch(1);
     private IntConsumer afterStep = iter -> { };
+    private Consumer<Gpt> initTransform = m -> { };
     private int sampleChars = 200;
     private int threads;
     private boolean allowDataChange;
@@ -96,6 +98,14 @@ public final class Trainer {
     /** Called with the iteration number after each optimizer step (for tests and tools). */
     public void afterStep(IntConsumer listener) {
         this.afterStep = listener;
+    }
+
+    /**
+     * Called with a new run's freshly initialised model before its first step (not on resume): notebook 07 scales
+     * the initial weights with it to show what a bad initialisation looks like.
+     */
+    public void initTransform(Consumer<Gpt> transform) {
+        this.initTransform = transform;
     }
 
     /** How many tokens the closing sample has (0 for none). */
@@ -149,6 +159,7 @@ public final class Trainer {
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
+        if (resumeFrom == null) initTransform.accept(model);
         List<Parameter> params = List.copyOf(model.parameters().values());
         Optimizer optimizer = c.newOptimizer(model.parameters());
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
@@ -251,21 +262,31 @@ public final class Trainer {
                 // one optimizer step
                 long t0 = System.nanoTime();
                 double lr = schedule.at(iter);
+                long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
+                List<int[]> starts = new ArrayList<>(c.gradientAccumulationSteps());
+                boolean healthStep = c.healthInterval() > 0 && iter % c.healthInterval() == 0;
+                HealthStats health = healthStep ? new HealthStats() : null;
                 TrainingStep.Result r = step.run((bx, by) -> {
+                    starts.add(nextBatch[0]);
                     train.fill(nextBatch[0], bx, by);
                     nextBatch[0] = train.sampleStarts(rng, c.batchSize(), c.blockSize());   // drawn as soon as used
-                }, lr);
+                }, lr, health);
                 double loss = r.loss(), norm = r.gradNorm();
                 if (!r.updated()) {
                     progress.clear();
-                    throw diverged(String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
-                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter, lr), last);
+                    String what = String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
+                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter,
+                            lr);
+                    String where = investigate(workers, train, starts, dropoutBefore, iter, norm, steps, lr);
+                    throw diverged(what, last, where);
                 }
                 double ms = (System.nanoTime() - t0) / 1e6;
 
-                MetricsLog.Step s = new MetricsLog.Step(iter, loss, lr, ms, c.tokensPerIter() / (ms / 1000));
+                MetricsLog.Step s = new MetricsLog.Step(iter, loss, lr, ms, c.tokensPerIter() / (ms / 1000), norm,
+                        r.clipped());
                 steps.add(s);
                 metrics.step(s);
+                if (health != null) metrics.health(health.toJson(iter));
                 emaMs = emaMs == 0 ? ms : 0.9 * emaMs + 0.1 * ms;
                 int left = c.maxIters() - iter - 1;
                 double secondsLeft = left * emaMs / 1000
@@ -296,10 +317,39 @@ public final class Trainer {
     }
 
     private static DivergedException diverged(String what, Path last) {
+        return diverged(what, last, "Try a lower --learning-rate or a --grad-clip.");
+    }
+
+    private static DivergedException diverged(String what, Path last, String advice) {
         return new DivergedException(what + ": training diverged and stopped. "
                 + (Files.isRegularFile(last) ? "The last good checkpoint is kept: " + last + "."
                         : "No checkpoint was written.")
-                + " Try a lower --learning-rate or a --grad-clip.");
+                + " " + advice);
+    }
+
+    /**
+     * The NaN detective ({@link NanDetective}): replays the failed step at {@code iter}, from its micro-batches'
+     * {@code starts} and the dropout state before it, and says where the first non-finite value appeared.
+     */
+    private String investigate(DataParallel workers, TokenFile train, List<int[]> starts, long dropoutState, int iter,
+                               double norm, List<MetricsLog.Step> steps, double lr) {
+        List<int[][][]> micro = new ArrayList<>();
+        for (int[] s : starts) {
+            int[][][] xy = new int[2][config.batchSize()][config.blockSize()];
+            train.fill(s, xy[0], xy[1]);
+            micro.add(xy);
+        }
+        List<Double> norms = new ArrayList<>();
+        for (int i = Math.max(0, steps.size() - 5); i < steps.size(); i++) {
+            if (steps.get(i).gradNorm() != null) norms.add(steps.get(i).gradNorm());
+        }
+        try {
+            NanDetective.Finding f = NanDetective.replay(workers, micro, dropoutState);
+            return NanDetective.explain(f, iter, norm, norms, config, lr);
+        } catch (RuntimeException e) {
+            return "Replaying the step to find where it started failed (" + e.getMessage() + "). Try a lower"
+                    + " --learning-rate or a --grad-clip.";
+        }
     }
 
     /** The val loss of ckpt-best.zip, which a kill may have left ahead of ckpt-last.zip's record (infinite if none). */

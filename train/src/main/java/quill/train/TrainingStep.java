@@ -22,10 +22,11 @@ public final class TrainingStep {
     }
 
     /**
-     * What a step did: the mean loss over its micro-batches, the gradient norm before clipping (0 when
-     * clipping is off), and whether the weights were updated (not when the loss or the norm is NaN or infinite).
+     * What a step did: the mean loss over its micro-batches, the global gradient norm before clipping (also
+     * measured when clipping is off), whether clipping scaled the gradient down, and whether the weights were
+     * updated (not when the loss or the norm is NaN or infinite).
      */
-    public record Result(double loss, double gradNorm, boolean updated) {
+    public record Result(double loss, double gradNorm, boolean clipped, boolean updated) {
     }
 
     private final DataParallel workers;
@@ -49,20 +50,40 @@ public final class TrainingStep {
 
     /** One step at learning rate {@code lr}; when it returns not {@code updated}, the weights are as before. */
     public Result run(Batches batches, double lr) {
+        return run(batches, lr, null);
+    }
+
+    /**
+     * As {@link #run(Batches, double)}, and when {@code health} is not null it looks at the step: the activations
+     * of the first micro-batch, the gradients before clipping, the weights before and after the update. It reads
+     * and never writes, so the step computes the same numbers with or without it.
+     */
+    public Result run(Batches batches, double lr, HealthStats health) {
         double loss = 0;
         for (int micro = 0; micro < accumulationSteps; micro++) {
             batches.next(x, y);
-            loss += workers.forwardBackward(x, y, 1.0 / accumulationSteps);
+            if (health != null && micro == 0) health.watchForward();
+            try {
+                loss += workers.forwardBackward(x, y, 1.0 / accumulationSteps);
+            } finally {
+                if (health != null && micro == 0) health.stopWatching();
+            }
         }
         double meanLoss = loss / accumulationSteps;
+        if (health != null) health.beforeUpdate(params);
         // the workers are idle until the next step: clipping and AdamW may use every one of their cores
         double[] norm = {0};
         Parallel.withThreads(workers.workers(), () -> {
-            if (gradClip > 0) norm[0] = AdamW.clipGradNorm(params, gradClip);
+            // without clipping, an infinite bound measures the norm and leaves the gradient alone
+            norm[0] = AdamW.clipGradNorm(params, gradClip > 0 ? gradClip : Double.POSITIVE_INFINITY);
             if (Double.isFinite(meanLoss) && Double.isFinite(norm[0])) optimizer.step(lr);
         });
-        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) return new Result(meanLoss, norm[0], false);
+        boolean clipped = gradClip > 0 && gradClip / (norm[0] + 1e-6) < 1;     // as clipGradNorm decides
+        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) {
+            return new Result(meanLoss, norm[0], clipped, false);
+        }
+        if (health != null) health.afterUpdate(params, workers.model());
         for (Parameter p : params) p.zeroGrad();
-        return new Result(meanLoss, norm[0], true);
+        return new Result(meanLoss, norm[0], clipped, true);
     }
 }

@@ -66,6 +66,20 @@ class BenchCommandTest {
     }
 
     @Test
+    void timesHealthStepsApart() throws IOException {
+        CliRun r = bench("--health-interval", "2", "--steps", "6", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(2, o.get("healthInterval").getAsInt());
+        assertEquals(3, o.get("healthSteps").getAsInt());          // timed steps 1..6 after 1 warm-up: 2, 4, 6
+        assertTrue(o.has("healthExtraMsMedian") && o.has("healthCostShare"), r.out());
+        CliRun table = bench("--health-interval", "2", "--steps", "4");
+        assertTrue(table.out().contains("health:   every 2 steps; a health step took "), table.out());
+        CliRun off = bench("--health-interval", "0");
+        assertTrue(off.out().contains("health:   off (--health-interval 0)"), off.out());
+    }
+
+    @Test
     void badArgumentsAreUsageErrors() throws IOException {
         for (String[] bad : List.of(new String[]{"--steps", "0"}, new String[]{"--steps", "many"}, new String[]{"--warmup", "-1"},
                 new String[]{"--threads", "0"}, new String[]{"--preset", "nope"}, new String[]{"--frobnicate"})) {

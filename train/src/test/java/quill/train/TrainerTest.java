@@ -48,9 +48,14 @@ class TrainerTest {
             } else if (o.has("val_loss")) {
                 evalLines++;
                 assertTrue(o.get("train_loss").getAsDouble() > 0);
+            } else if (o.has("health")) {                       // health-interval 50: iteration 0 only
+                assertEquals(0, o.get("iter").getAsInt());
+                assertTrue(o.getAsJsonObject("health").has("params"));
             } else {
                 assertEquals(stepLines++, o.get("iter").getAsInt());
-                for (String k : List.of("loss", "lr", "ms", "tokens_per_s")) assertTrue(o.get(k).getAsDouble() > 0, k);
+                for (String k : List.of("loss", "lr", "ms", "tokens_per_s", "grad_norm")) {
+                    assertTrue(o.get(k).getAsDouble() > 0, k);
+                }
             }
         }
         assertEquals(12, stepLines);
