@@ -87,7 +87,6 @@ public final class ReportPlot {
     /** Draws {@code dir}'s report into {@code out} (a PNG), under {@code title}. */
     public static void draw(Path dir, Path out, String title) throws IOException {
         Run run = read(dir);
-        System.setProperty("java.awt.headless", "true");
         List<BufferedImage> panels = List.of(loss(run), learningRate(run), gradNorm(run), updateRatio(run),
                 activations(run), entropy(run));
         int top = 40;
