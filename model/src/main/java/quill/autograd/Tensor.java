@@ -34,7 +34,8 @@ public class Tensor {
     private final INDArray value;
     private final Tensor[] parents;
     private final Backward backward;
-    private final boolean requiresGrad;
+    /** Not final only for {@link Parameter#setTrainable}: a frozen weight is a constant to every tape after. */
+    private boolean requiresGrad;
     INDArray grad;
 
     Tensor(String op, INDArray value, INDArray grad, boolean requiresGrad, Backward backward, Tensor... parents) {
@@ -79,6 +80,10 @@ public class Tensor {
 
     public boolean requiresGrad() {
         return requiresGrad;
+    }
+
+    void setRequiresGrad(boolean wanted) {
+        this.requiresGrad = wanted;
     }
 
     public long[] shape() {

@@ -19,7 +19,7 @@ class AttentionTest {
     /** nanoGPT's CausalSelfAttention.forward, line for line, on the tape. */
     static Tensor composed(CausalSelfAttention attn, Tensor x, int nHead, double dropout, Rng rng) {
         long b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
-        Tensor[] qkv = Ops.split(attn.cAttn.forward(x), 2, c, c, c);                 // q, k, v = c_attn(x).split
+        Tensor[] qkv = Ops.split(attn.cAttn.forward(x, null), 2, c, c, c);           // q, k, v = c_attn(x).split
         Tensor q = Ops.permute(Ops.reshape(qkv[0], b, t, nHead, hs), 0, 2, 1, 3);    // (B, nh, T, hs)
         Tensor k = Ops.permute(Ops.reshape(qkv[1], b, t, nHead, hs), 0, 2, 1, 3);
         Tensor v = Ops.permute(Ops.reshape(qkv[2], b, t, nHead, hs), 0, 2, 1, 3);
@@ -28,7 +28,7 @@ class AttentionTest {
         att = Nn.dropout(att, dropout, rng);
         Tensor y = Ops.matmul(att, v);                                              // (B, nh, T, hs)
         y = Ops.reshape(Ops.permute(y, 0, 2, 1, 3), b, t, c);                       // (B, T, C)
-        return Nn.dropout(attn.cProj.forward(y), dropout, rng);
+        return Nn.dropout(attn.cProj.forward(y, null), dropout, rng);
     }
 
     @Test
