@@ -139,7 +139,7 @@ class CharTokenizerTest {
         assertArrayEquals(base.encode("hello world\n"), extended.encode("hello world\n"), "old ids keep their meaning");
         assertArrayEquals(new int[]{9, 10}, extended.encode("!H"), "new ids after the old, by code point");
         assertEquals("Hello world!!", extended.decode(extended.encode("Hello world!!")));
-        assertEquals("\"added\":\"!H\"", extended.toJson().toString().replaceAll(".*,", ""));
+        assertEquals("!H", extended.toJson().get("added").getAsString());
         Tokenizer back = Tokenizer.fromJson(extended.toJson());
         assertArrayEquals(extended.encode("Hello world!!"), back.encode("Hello world!!"));
         assertEquals(base, base.extend("hello"), "nothing missing: the same tokenizer");
