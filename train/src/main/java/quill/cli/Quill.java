@@ -27,6 +27,7 @@ import java.util.Properties;
                 CompareCommand.class,
                 EvalCommand.class,
                 QuantizeCommand.class,
+                MergeLoraCommand.class,
                 ExportCommand.class,
                 ImportCommand.class,
                 CommandLine.HelpCommand.class,
