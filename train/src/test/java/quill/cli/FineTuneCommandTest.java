@@ -83,6 +83,15 @@ class FineTuneCommandTest {
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertTrue(resumed.out().contains("resuming from"), resumed.out());
 
+        Gpt trained = Checkpoint.load(lora.resolve("ckpt-last.zip")).newModel();
+        Gpt original = Checkpoint.load(base.resolve("ckpt-best.zip")).newModel();
+        for (String frozen : List.of("transformer.h.0.attn.c_attn.weight", "transformer.h.0.mlp.c_fc.weight",
+                "transformer.ln_f.weight")) {
+            assertEquals(original.parameters().get(frozen).value(), trained.parameters().get(frozen).value(), frozen);
+        }
+        assertTrue(trained.adapters().get("transformer.h.0.attn.c_attn.lora_B.weight").value().amaxNumber().doubleValue() > 0,
+                "the adapters trained");
+
         Path merged = tmp.resolve("merged.zip");
         CliRun merge = CliRun.quill("merge-lora", lora.toString(), "--out", merged.toString());
         assertEquals(0, merge.exitCode(), merge.err());
