@@ -300,7 +300,8 @@ public final class Gpt {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             for (Map.Entry<String, Linear> l : layers.entrySet()) {
                 Linear linear = l.getValue();
-                linear.lora = new Lora(l.getKey(), (int) linear.weight.size(1), (int) linear.weight.size(0), config, type);
+                int in = (int) linear.weight.size(1), out = (int) linear.weight.size(0);
+                linear.lora = new Lora(l.getKey(), in, out, config, type);
                 for (Parameter p : linear.lora.parameters()) adapters.put(p.name(), p);
                 if (init != null) linear.lora.initialize(init);
             }

@@ -37,7 +37,7 @@ final class Lora {
         this.dropout = config.dropout();
     }
 
-    /** A's first values (B stays zero): uniform in [-1/sqrt(in), 1/sqrt(in)], the bound of kaiming_uniform_(a=sqrt(5)). */
+    /** A's first values (B stays zero): uniform in [-1/sqrt(in), 1/sqrt(in)], as kaiming_uniform_(a=sqrt(5)) draws. */
     void initialize(TorchGenerator g) {
         long n = a.value().length();
         double bound = 1 / Math.sqrt(a.size(1));

@@ -22,19 +22,22 @@ import java.util.Locale;
 public record LoraConfig(int rank, double alpha, double dropout, List<String> targets) {
 
     /** Every kind of layer that can take an adapter, by the end of its name. */
-    public static final List<String> LAYERS = List.of("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head");
+    public static final List<String> LAYERS =
+            List.of("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head");
 
     public LoraConfig {
         if (rank < 1) throw new IllegalArgumentException("lora-rank must be at least 1, got " + rank);
         if (!(alpha > 0) || !Double.isFinite(alpha)) {
             throw new IllegalArgumentException("lora-alpha must be positive, got " + alpha);
         }
-        if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("lora-dropout must be in [0, 1), got " + dropout);
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("lora-dropout must be in [0, 1), got " + dropout);
+        }
         if (targets.isEmpty()) throw new IllegalArgumentException("lora-targets names no layer");
         for (String t : targets) {
             if (LAYERS.stream().noneMatch(layer -> matches(t, layer))) {
-                throw new IllegalArgumentException("unknown lora target '" + t + "': the layers that take an adapter are "
-                        + String.join(", ", LAYERS) + " (a name may be shortened to its end: c_attn, c_proj, c_fc)");
+                throw new IllegalArgumentException("unknown lora target '" + t + "': the layers that take an"
+                        + " adapter are " + String.join(", ", LAYERS) + " (a name may be shortened to its end: c_attn, c_proj, c_fc)");
             }
         }
         targets = List.copyOf(targets);

@@ -180,7 +180,9 @@ public final class CharTokenizer implements Tokenizer {
         JsonObject json = new JsonObject();
         json.addProperty("type", TYPE);
         json.addProperty("chars", new String(codePoints, 0, sorted));
-        if (sorted < codePoints.length) json.addProperty("added", new String(codePoints, sorted, codePoints.length - sorted));
+        if (sorted < codePoints.length) {
+            json.addProperty("added", new String(codePoints, sorted, codePoints.length - sorted));
+        }
         return json;
     }
 

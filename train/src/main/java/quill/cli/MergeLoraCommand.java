@@ -34,7 +34,8 @@ public final class MergeLoraCommand implements Callable<Integer> {
             description = "A LoRA run's folder (its ckpt-best.zip, else ckpt-last.zip) or its checkpoint file.")
     Path run;
 
-    @Option(names = "--out", paramLabel = "FILE", required = true, description = "The plain checkpoint to write (a new file).")
+    @Option(names = "--out", paramLabel = "FILE", required = true,
+            description = "The plain checkpoint to write (a new file).")
     Path out;
 
     @Spec

@@ -94,10 +94,10 @@ public final class PrepareCommand implements Callable<Integer> {
     /** The base vocabulary and entry split asked for, or null. */
     private DatasetPreparer.FineTuneSet fineTuneSet() throws IOException {
         String problem = null;
-        if (extendVocab && vocabFrom == null) problem = "--extend-vocab extends the vocabulary of --vocab-from RUN: give it";
+        if (extendVocab && vocabFrom == null) problem = "--extend-vocab extends --vocab-from RUN's vocabulary: give it";
         else if (trainEntries != null && valEntries == null) problem = "--train-entries needs --val-entries N";
         else if (valEntries != null && valEntries < 1) problem = "--val-entries must be at least 1, got " + valEntries;
-        else if (trainEntries != null && trainEntries < 1) problem = "--train-entries must be at least 1, got " + trainEntries;
+        else if (trainEntries != null && trainEntries < 1) problem = "--train-entries must be positive, got " + trainEntries;
         else if (vocabFrom != null && !tokenizer.equals("char")) {
             problem = "--vocab-from brings its run's tokenizer: drop --tokenizer " + tokenizer;
         }

@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  * no entry. On {@code ../shared/data/devils_dictionary.txt} this finds 983 entries, ABASEMENT to ZOOLOGY.
  */
 public final class Entries {
-    private static final Pattern HEADWORD = Pattern.compile("(?m)(?:\\A|(?<=\\n\\n))[A-Z][A-Za-z' .-]*, [a-z][a-z.]*\\.(?: |$)");
+    private static final Pattern HEADWORD =
+            Pattern.compile("(?m)(?:\\A|(?<=\\n\\n))[A-Z][A-Za-z' .-]*, [a-z][a-z.]*\\.(?: |$)");
 
     private Entries() {
     }

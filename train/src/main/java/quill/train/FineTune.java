@@ -106,7 +106,9 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
         if (ours.toJson().equals(theirs.toJson())) return 0;
         if (ours instanceof CharTokenizer && theirs instanceof CharTokenizer && theirs.vocabSize() > ours.vocabSize()) {
             int[] old = java.util.stream.IntStream.range(0, ours.vocabSize()).toArray();
-            if (ours.decode(old).equals(theirs.decode(old))) return theirs.vocabSize() - ours.vocabSize(); // old ids kept
+            if (ours.decode(old).equals(theirs.decode(old))) {               // every old id keeps its character
+                return theirs.vocabSize() - ours.vocabSize();
+            }
         }
         throw new IllegalArgumentException("dataset " + dataset + " was prepared with a vocabulary of its own ("
                 + theirs.vocabSize() + " ids), not the one of " + file + " (" + ours.vocabSize() + " ids): prepare it"
@@ -122,7 +124,8 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
         if (!(base instanceof CharTokenizer chars)) {
             if (extend) {
                 throw new IllegalArgumentException("--extend-vocab is for character vocabularies: the base's tokenizer"
-                        + " is byte-level BPE, which encodes every text (through its 256 byte tokens); drop --extend-vocab");
+                        + " is byte-level BPE, which encodes every text (through its 256 byte tokens); drop"
+                        + " --extend-vocab");
             }
             return base;
         }
@@ -182,11 +185,12 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
         }
     }
 
-    /** The base of a LoRA run's checkpoint, from its {@code init_from} record, checked; null for any other checkpoint. */
+    /** The base of a LoRA run's checkpoint, from its {@code init_from} record, checked; null for other checkpoints. */
     static FineTune baseOf(Checkpoint ckpt) throws IOException {
         if (ckpt.config().lora() == null) return null;
         JsonObject from;
-        try (ZipFile zip = new ZipFile(ckpt.file().toFile()); InputStream in = zip.getInputStream(zip.getEntry(Checkpoint.META))) {
+        try (ZipFile zip = new ZipFile(ckpt.file().toFile());
+             InputStream in = zip.getInputStream(zip.getEntry(Checkpoint.META))) {
             from = JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8)).getAsJsonObject()
                     .getAsJsonObject(KEY);
         }
@@ -195,7 +199,8 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
         String sha = from.get("sha256").getAsString();
         if (!Files.isRegularFile(file)) {
             throw new IOException("the base checkpoint of LoRA checkpoint " + ckpt.file() + " is gone: " + file
-                    + " (SHA-256 " + sha.substring(0, 12) + "...) holds the frozen weights its adapters were trained on;"
+                    + " (SHA-256 " + sha.substring(0, 12) + "...) holds the frozen weights its adapters were trained"
+                    + " on;"
                     + " put it back, or next time fold the adapters in with 'quill merge-lora'");
         }
         String now = sha256(file);

@@ -162,7 +162,8 @@ public final class RunComparison {
      */
     public void draw(Path file, boolean train) throws IOException {
         System.setProperty("java.awt.headless", "true");
-        XYChart byIter = chart(train ? "val loss (train loss dashed) by iteration" : "val loss by iteration", "iteration");
+        String title = train ? "val loss (train loss dashed) by iteration" : "val loss by iteration";
+        XYChart byIter = chart(title, "iteration");
         XYChart bySeconds = chart("val loss by wall-clock time", "seconds");
         Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
                 new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
