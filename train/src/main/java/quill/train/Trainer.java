@@ -401,6 +401,10 @@ public final class Trainer {
                 {"architecture", describe(c.architecture()), describe(saved.arch())},
                 {"optimizer", quill.model.Architecture.name(c.optimizer()),
                         quill.model.Architecture.name(ckpt.config().optimizer())},
+                // the adapters are part of the model: another rank, scale or set of layers is another model
+                {"lora-rank", "" + c.loraRank(), "" + ckpt.config().loraRank()},
+                {"lora-alpha", "" + c.loraAlpha(), "" + ckpt.config().loraAlpha()},
+                {"lora-targets", c.loraTargets(), ckpt.config().loraTargets()},
         };
         for (String[] p : pairs) {
             if (!p[1].equals(p[2])) {

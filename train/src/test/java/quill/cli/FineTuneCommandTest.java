@@ -79,6 +79,9 @@ class FineTuneCommandTest {
             CliRun r = CliRun.quill(cmd);
             assertEquals(0, r.exitCode(), cmd[0] + ": " + r.err());
         }
+        CliRun otherRank = CliRun.quill(train(lora, "--resume", "--max-iters", "6", "--lora-rank", "4"));
+        assertEquals(1, otherRank.exitCode());
+        assertTrue(otherRank.err().contains("it has lora-rank 2 but the settings say 4"), otherRank.err());
         CliRun resumed = CliRun.quill(train(lora, "--resume", "--max-iters", "6"));
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertTrue(resumed.out().contains("resuming from"), resumed.out());
@@ -176,6 +179,10 @@ class FineTuneCommandTest {
         for (int cp = 0x100; many.codePointCount(0, many.length()) < 65_600; cp++) {
             if (!Character.isSurrogate((char) cp) || cp > 0xFFFF) many.appendCodePoint(cp);
         }
+        IllegalArgumentException bpe = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> FineTune.vocabularyFor(quill.tokenizer.BpeTokenizer.train("abcabc", 258, "gpt4"), "xyz", true,
+                        Path.of("new.txt")));
+        assertTrue(bpe.getMessage().startsWith("--extend-vocab is for character vocabularies"), bpe.getMessage());
         CharTokenizer small = CharTokenizer.fromCorpus("abc");
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> FineTune.vocabularyFor(small, many.toString(), true, Path.of("big.txt")));
