@@ -60,7 +60,8 @@ class LoraTest {
         for (Parameter p : model.parameters().values()) {
             assertEquals(0, p.grad().amaxNumber().doubleValue(), p.name() + " is frozen: no gradient");
         }
-        assertTrue(model.adapters().get("transformer.h.0.attn.c_attn.lora_B.weight").grad().amaxNumber().doubleValue() > 0);
+        Parameter b0 = model.adapters().get("transformer.h.0.attn.c_attn.lora_B.weight");
+        assertTrue(b0.grad().amaxNumber().doubleValue() > 0, "the adapters get gradients");
         model.mergeLora();
         assertEquals(model.parameters().keySet(), model.trainable().keySet(), "merged: a plain model again");
     }
@@ -98,7 +99,8 @@ class LoraTest {
         assertEquals("lora-rank must be at least 1, got 0", assertThrows(IllegalArgumentException.class,
                 () -> new LoraConfig(0, 8, 0, List.of("c_attn"))).getMessage());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new LoraConfig(2, 8, 0, List.of("q_proj")))
-                .getMessage().startsWith("unknown lora target 'q_proj': the layers that take an adapter are attn.c_attn"));
+                .getMessage().startsWith("unknown lora target 'q_proj': the layers that take an adapter are"
+                        + " attn.c_attn"));
         Gpt model = new Gpt(GptTest.TINY, 3);
         Map<String, Parameter> before = Map.copyOf(model.trainable());
         assertEquals("lora-rank 5 is larger than layer transformer.h.0.attn.c_attn allows (4, the smaller side of its"

