@@ -28,6 +28,15 @@ public final class Parameter extends Tensor {
         return grad;
     }
 
+    /**
+     * Whether backward passes compute this weight's gradient (the default). A frozen weight (LoRA's base,
+     * {@code quill.model.Lora}) is read by the ops like a constant: no gradient is computed for it, so none
+     * is stored, summed between workers, clipped or stepped.
+     */
+    public void setTrainable(boolean trainable) {
+        setRequiresGrad(trainable);
+    }
+
     public void zeroGrad() {
         grad.assign(0);
     }

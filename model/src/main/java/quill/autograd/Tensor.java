@@ -34,7 +34,8 @@ public class Tensor {
     private final INDArray value;
     private final Tensor[] parents;
     private final Backward backward;
-    private final boolean requiresGrad;
+    /** Not final only for {@link Parameter#setTrainable}: a frozen weight is a constant to every tape after. */
+    private boolean requiresGrad;
     INDArray grad;
     /** The layer this result belongs to, set only while a {@link TapeWatch} is on. */
     String module;
@@ -83,6 +84,10 @@ public class Tensor {
 
     public boolean requiresGrad() {
         return requiresGrad;
+    }
+
+    void setRequiresGrad(boolean wanted) {
+        this.requiresGrad = wanted;
     }
 
     public long[] shape() {

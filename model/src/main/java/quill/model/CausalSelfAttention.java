@@ -68,7 +68,7 @@ final class CausalSelfAttention {
      * keys and values when generating, else null.
      */
     Tensor forward(Tensor x, Rng rng, KvCache.Layer cache) {
-        Tensor qkv = cAttn.forward(x);                      // (B, T, 3C): q, k, v side by side
+        Tensor qkv = cAttn.forward(x, rng);                 // (B, T, 3C): q, k, v side by side
         if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
             qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, cache == null ? 0 : cache.length());
         }
@@ -81,7 +81,7 @@ final class CausalSelfAttention {
         } else {
             y = cache.attend(qkv);                          // (1, T, C): new positions over the cached ones too
         }
-        return Nn.dropout(cProj.forward(y), dropout, rng);  // (B, T, C)
+        return Nn.dropout(cProj.forward(y, rng), dropout, rng); // (B, T, C)
     }
 
     /** nanoGPT's CausalSelfAttention.forward from c_attn's output on, line for line, each step an op on the tape. */

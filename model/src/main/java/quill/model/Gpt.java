@@ -51,6 +51,11 @@ public final class Gpt {
     private final List<Block> h = new ArrayList<>();
     private final Norm lnF;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+    /** The LoRA adapters' A and B by name ({@link #addLora}); empty without LoRA. */
+    private final Map<String, Parameter> adapters = new LinkedHashMap<>();
+    private LoraConfig lora;
+    /** lm_head's adapter (only an untied lm_head can have one), or null. */
+    private Lora lmHeadLora;
     private final Rng dropoutRng;
     private final DataType type;
     private final Norm.Factory norm;
@@ -181,6 +186,15 @@ public final class Gpt {
         for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
             replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
         }
+        if (lora != null) {
+            replica.addLora(lora, null);
+            for (Map.Entry<String, Parameter> p : adapters.entrySet()) {
+                replica.adapters.get(p.getKey()).value().assign(p.getValue().value());
+            }
+        }
+        for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
+            replica.parameters.get(p.getKey()).setTrainable(p.getValue().requiresGrad());
+        }
         replica.training = training;
         replica.setReadable(readable);
         return replica;
@@ -207,6 +221,114 @@ public final class Gpt {
      */
     public Map<String, Parameter> parameters() {
         return Collections.unmodifiableMap(parameters);
+    }
+
+    /**
+     * The weights that training changes: every weight not frozen ({@link Parameter#setTrainable}), then the LoRA
+     * adapters. Without LoRA, {@link #parameters()}. The optimizer, gradient clipping and the workers'
+     * gradient sums see only these.
+     */
+    public Map<String, Parameter> trainable() {
+        Map<String, Parameter> trainable = new LinkedHashMap<>();
+        parameters.forEach((name, p) -> {
+            if (p.requiresGrad()) trainable.put(name, p);
+        });
+        trainable.putAll(adapters);
+        return Collections.unmodifiableMap(trainable);
+    }
+
+    /** The LoRA adapters' A and B matrices by name ({@code transformer.h.0.attn.c_attn.lora_A.weight}). */
+    public Map<String, Parameter> adapters() {
+        return Collections.unmodifiableMap(adapters);
+    }
+
+    /** The adapters' settings, or null for a model without LoRA. */
+    public LoraConfig lora() {
+        return lora;
+    }
+
+    /**
+     * Freezes every weight and adds a LoRA adapter ({@link Lora}) to each Linear layer {@code config} targets, A
+     * drawn from {@code init} in the order of the state dict (null leaves A at zero, for a copy to fill). A target
+     * that matches no layer of this model, a rank above a target's smaller side, or lm_head when it is tied to
+     * wte is an error, and leaves the model as it was.
+     */
+    public void addLora(LoraConfig config, TorchGenerator init) {
+        if (lora != null) throw new IllegalStateException("this model already has LoRA adapters");
+        Map<String, Linear> layers = new LinkedHashMap<>();
+        for (int i = 0; i < h.size(); i++) {
+            Block b = h.get(i);
+            String block = "transformer.h." + i;
+            layers.put(block + ".attn.c_attn", b.attn.cAttn);
+            layers.put(block + ".attn.c_proj", b.attn.cProj);
+            layers.put(block + ".mlp.c_fc", b.mlp.cFc);
+            layers.put(block + ".mlp.c_proj", b.mlp.cProj);
+        }
+        boolean head = config.targets("lm_head");
+        if (head && lmHead == wte.weight) {
+            throw new IllegalArgumentException("lm_head is tied to transformer.wte (tie-embeddings true): an adapter on"
+                    + " it would have to change the token embedding too, and a merge could not keep them tied; leave"
+                    + " lm_head out of lora-targets");
+        }
+        layers.keySet().removeIf(name -> !config.targets(name));
+        for (String t : config.targets()) {
+            if (!(t.equals("lm_head") && head) && layers.keySet().stream().noneMatch(n -> n.endsWith(t))) {
+                throw new IllegalArgumentException("lora target '" + t + "' matches no layer of this model");
+            }
+        }
+        int limit = Integer.MAX_VALUE;
+        String smallest = null;
+        for (Map.Entry<String, Linear> l : layers.entrySet()) {
+            int side = (int) Math.min(l.getValue().weight.size(0), l.getValue().weight.size(1));
+            if (side < limit) {
+                limit = side;
+                smallest = l.getKey();
+            }
+        }
+        if (head && this.config.nEmbd() < limit) {
+            limit = this.config.nEmbd();
+            smallest = "lm_head";
+        }
+        if (config.rank() > limit) {
+            throw new IllegalArgumentException("lora-rank " + config.rank() + " is larger than layer " + smallest
+                    + " allows (" + limit + ", the smaller side of its weight): a rank-" + limit + " adapter already"
+                    + " spans the whole matrix; use a rank of at most " + limit);
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            for (Map.Entry<String, Linear> l : layers.entrySet()) {
+                Linear linear = l.getValue();
+                int in = (int) linear.weight.size(1), out = (int) linear.weight.size(0);
+                linear.lora = new Lora(l.getKey(), in, out, config, type);
+                for (Parameter p : linear.lora.parameters()) adapters.put(p.name(), p);
+                if (init != null) linear.lora.initialize(init);
+            }
+            if (head) {
+                lmHeadLora = new Lora("lm_head", this.config.nEmbd(), this.config.vocabSize(), config, type);
+                lmHeadLora.parameters().forEach(p -> adapters.put(p.name(), p));
+                if (init != null) lmHeadLora.initialize(init);
+            }
+        }
+        parameters.values().forEach(p -> p.setTrainable(false));
+        this.lora = config;
+    }
+
+    /**
+     * Folds every adapter into its layer's weight, {@code W += (alpha / R) B A}, and removes the adapters: the
+     * model then computes what the adapted model did, as a plain model whose every weight is trainable again.
+     */
+    public void mergeLora() {
+        if (lora == null) throw new IllegalStateException("this model has no LoRA adapters to merge");
+        for (Block b : h) {
+            for (Linear l : List.of(b.attn.cAttn, b.attn.cProj, b.mlp.cFc, b.mlp.cProj)) {
+                if (l.lora != null) l.weight.value().addi(l.lora.delta().castTo(type));
+                l.lora = null;
+            }
+        }
+        if (lmHeadLora != null) lmHead.value().addi(lmHeadLora.delta().castTo(type));
+        lmHeadLora = null;
+        adapters.clear();
+        lora = null;
+        parameters.values().forEach(p -> p.setTrainable(true));
     }
 
     /** Dropout on (training) or off (evaluation). {@link #loss} and {@link #nextTokenLogits} never drop out. */
@@ -244,7 +366,7 @@ public final class Gpt {
     }
 
     private Tensor forward(int[][] idx, Rng rng) {
-        return lmHead(lnF.forward(residual(idx, rng, null)));       // (B, T, V)
+        return lmHead(lnF.forward(residual(idx, rng, null)), rng);  // (B, T, V)
     }
 
     /**
@@ -269,9 +391,10 @@ public final class Gpt {
         return readable ? Composed.crossEntropy(logits, targets) : Nn.crossEntropy(logits, targets);
     }
 
-    /** lm_head (tied to wte, or its own), then the soft-cap when on: (..., C) to (..., V). */
-    private Tensor lmHead(Tensor x) {
+    /** lm_head (tied to wte, or its own, perhaps with an adapter), then the soft-cap when on: (..., C) to (..., V). */
+    private Tensor lmHead(Tensor x, Rng rng) {
         Tensor logits = Nn.linear(x, lmHead, null);                 // (..., V)
+        if (lmHeadLora != null) logits = Ops.add(logits, lmHeadLora.forward(x, rng)); // + (alpha / R) x A^T B^T
         double cap = config.arch().logitSoftcap();
         return cap > 0 ? Variants.softcap(logits, cap) : logits;   // c * tanh(logits / c)
     }
@@ -318,7 +441,7 @@ public final class Gpt {
             // (1, 1, C)
             INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd());
             // (V) ln_f, lm_head: last position only
-            return lmHead(lnF.forward(Tensor.constant(last))).value().reshape(-1).toFloatVector();
+            return lmHead(lnF.forward(Tensor.constant(last)), null).value().reshape(-1).toFloatVector();
         }
     }
 
@@ -340,6 +463,16 @@ public final class Gpt {
 
     public void setDropoutState(long state) {
         dropoutRng.setState(state);
+    }
+
+    /** Writes the {@link #trainable} weights and the adapters as {@code <name>.npy} into {@code dir} (a LoRA run's). */
+    public void saveTrainable(Path dir) throws IOException {
+        ParameterFiles.save(trainable().values(), dir);
+    }
+
+    /** Reads what {@link #saveTrainable} wrote into a model adapted and frozen alike; on error nothing changes. */
+    public void loadTrainable(Path dir) throws IOException {
+        ParameterFiles.load(trainable(), dir, config);
     }
 
     /** Writes every parameter as {@code <state-dict name>.npy} (float32, PyTorch layout) into {@code dir}. */

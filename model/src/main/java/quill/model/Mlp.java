@@ -35,13 +35,13 @@ final class Mlp {
 
     /** {@code rng} draws the dropout masks; null in eval mode (no dropout). */
     Tensor forward(Tensor x, Rng rng) {
-        Tensor h = cFc.forward(x);                          // (B, T, H), or (B, T, 2H) for SwiGLU
+        Tensor h = cFc.forward(x, rng);                     // (B, T, H), or (B, T, 2H) for SwiGLU
         h = switch (kind) {
             case GELU -> readable ? Composed.gelu(h) : Nn.gelu(h); // (B, T, H)
             case RELU2 -> Variants.reluSquared(h);          // (B, T, H)  relu(h)^2
             case SWIGLU -> Variants.swiglu(h);              // (B, T, H)  silu(gate) * value
         };
-        return Nn.dropout(cProj.forward(h), dropout, rng);  // (B, T, C)
+        return Nn.dropout(cProj.forward(h, rng), dropout, rng); // (B, T, C)
     }
 
     List<Parameter> parameters() {

@@ -5,6 +5,9 @@ import com.google.gson.JsonObject;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One token per character: the vocabulary is the sorted set of distinct characters of a corpus, and a
@@ -29,17 +32,35 @@ import java.util.Arrays;
  * UTF-16 units, which puts U+1F600 (units D83D DE00) before U+FFFD. The sorted array also makes
  * encoding a binary search: the id of a code point is the index where {@link Arrays#binarySearch}
  * finds it.
+ *
+ * <h2>Extending a vocabulary</h2>
+ * A model fine-tuned on new text keeps its ids: {@link #extend} appends the characters the new text has and the
+ * vocabulary lacks after the old ids (sorted among themselves), so every old id keeps its meaning and its trained
+ * embedding. The appended characters break the sorted order, so they are looked up in a small map of their own;
+ * in JSON they are {@code "added"}, beside the sorted {@code "chars"}.
  */
 public final class CharTokenizer implements Tokenizer {
 
     /** The {@code "type"} this tokenizer has in JSON. */
     static final String TYPE = "char";
 
-    /** The vocabulary: distinct code points in ascending order; id i stands for {@code codePoints[i]}. */
+    /**
+     * The vocabulary: id i stands for {@code codePoints[i]}; the first {@link #sorted} are in ascending order, the
+     * rest were appended by {@link #extend}.
+     */
     private final int[] codePoints;
+    private final int sorted;
+    /** The appended code points' ids. */
+    private final Map<Integer, Integer> added = new HashMap<>();
 
     private CharTokenizer(int[] codePoints) {
+        this(codePoints, codePoints.length);
+    }
+
+    private CharTokenizer(int[] codePoints, int sorted) {
         this.codePoints = codePoints;
+        this.sorted = sorted;
+        for (int id = sorted; id < codePoints.length; id++) added.put(codePoints[id], id);
     }
 
     /** The tokenizer whose vocabulary is every distinct code point of {@code corpus}, sorted. */
@@ -65,7 +86,50 @@ public final class CharTokenizer implements Tokenizer {
                         + describe(codePoints[i - 1]) + " comes before " + describe(codePoints[i]));
             }
         }
-        return new CharTokenizer(codePoints);
+        JsonElement more = json.get("added");
+        if (more == null) return new CharTokenizer(codePoints);
+        if (!more.isJsonPrimitive() || !more.getAsJsonPrimitive().isString()) {
+            throw new IllegalArgumentException("a char tokenizer's \"added\" must be a string of characters");
+        }
+        CharTokenizer base = new CharTokenizer(codePoints);
+        int[] extra = more.getAsString().codePoints().toArray();
+        int[] all = Arrays.copyOf(codePoints, codePoints.length + extra.length);
+        for (int i = 0; i < extra.length; i++) {
+            if (base.idOf(extra[i]) >= 0 || i > 0 && extra[i - 1] >= extra[i]) {
+                throw new IllegalArgumentException("a char tokenizer's \"added\" must be distinct, sorted and not in"
+                        + " \"chars\", but it has " + describe(extra[i]) + " there");
+            }
+            all[codePoints.length + i] = extra[i];
+        }
+        return new CharTokenizer(all, codePoints.length);
+    }
+
+    /**
+     * The characters of {@code text} that this vocabulary lacks, each with how often it occurs, by code point: what
+     * {@link #extend} would add.
+     */
+    public Map<Integer, Integer> missing(String text) {
+        Map<Integer, Integer> missing = new TreeMap<>();
+        text.codePoints().filter(c -> idOf(c) < 0).forEach(c -> missing.merge(c, 1, Integer::sum));
+        return missing;
+    }
+
+    /**
+     * This vocabulary with {@code text}'s missing characters appended as new ids (sorted by code point among
+     * themselves): every id of this tokenizer means what it meant. Returns this tokenizer when nothing is missing.
+     */
+    public CharTokenizer extend(String text) {
+        int[] extra = missing(text).keySet().stream().mapToInt(Integer::intValue).toArray();
+        if (extra.length == 0) return this;
+        int[] all = Arrays.copyOf(codePoints, codePoints.length + extra.length);
+        System.arraycopy(extra, 0, all, codePoints.length, extra.length);
+        return new CharTokenizer(all, sorted);
+    }
+
+    /** The id of a code point, or -1 when the vocabulary lacks it. */
+    private int idOf(int codePoint) {
+        int id = Arrays.binarySearch(codePoints, 0, sorted, codePoint);
+        return id >= 0 ? id : added.getOrDefault(codePoint, -1);
     }
 
     /**
@@ -77,7 +141,7 @@ public final class CharTokenizer implements Tokenizer {
         int[] ids = new int[text.codePointCount(0, text.length())];
         for (int i = 0, offset = 0; i < ids.length; i++) {
             int codePoint = text.codePointAt(offset);
-            int id = Arrays.binarySearch(codePoints, codePoint);
+            int id = idOf(codePoint);
             if (id < 0) {
                 throw new IllegalArgumentException("character " + describe(codePoint) + " at code point offset " + i
                         + " is not in the vocabulary of " + codePoints.length + " characters");
@@ -115,7 +179,10 @@ public final class CharTokenizer implements Tokenizer {
     public JsonObject toJson() {
         JsonObject json = new JsonObject();
         json.addProperty("type", TYPE);
-        json.addProperty("chars", new String(codePoints, 0, codePoints.length));
+        json.addProperty("chars", new String(codePoints, 0, sorted));
+        if (sorted < codePoints.length) {
+            json.addProperty("added", new String(codePoints, sorted, codePoints.length - sorted));
+        }
         return json;
     }
 
@@ -124,7 +191,7 @@ public final class CharTokenizer implements Tokenizer {
      * would be invisible or garbled (a control or format character, an unusual space) is written
      * with Java's backslash-u escapes.
      */
-    static String describe(int codePoint) {
+    public static String describe(int codePoint) {
         String shown = switch (codePoint) {
             case '\n' -> "\\n";
             case '\t' -> "\\t";

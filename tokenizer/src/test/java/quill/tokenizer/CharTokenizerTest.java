@@ -129,4 +129,22 @@ class CharTokenizerTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(notJson))
                 .getMessage().startsWith(notJson + " is not valid JSON"));
     }
+
+    @Test
+    void extendingAppendsNewCharactersAfterTheOldIds() {
+        CharTokenizer base = CharTokenizer.fromCorpus("hello world\n");
+        assertEquals(java.util.Map.of((int) '!', 2, (int) 'H', 1), base.missing("Hello world!!"));
+        CharTokenizer extended = base.extend("Hello world!!");
+        assertEquals(base.vocabSize() + 2, extended.vocabSize());
+        assertArrayEquals(base.encode("hello world\n"), extended.encode("hello world\n"), "old ids keep their meaning");
+        assertArrayEquals(new int[]{9, 10}, extended.encode("!H"), "new ids after the old, by code point");
+        assertEquals("Hello world!!", extended.decode(extended.encode("Hello world!!")));
+        assertEquals("!H", extended.toJson().get("added").getAsString());
+        Tokenizer back = Tokenizer.fromJson(extended.toJson());
+        assertArrayEquals(extended.encode("Hello world!!"), back.encode("Hello world!!"));
+        assertEquals(base, base.extend("hello"), "nothing missing: the same tokenizer");
+        com.google.gson.JsonObject bad = extended.toJson();
+        bad.addProperty("added", "!h");
+        assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromJson(bad));
+    }
 }

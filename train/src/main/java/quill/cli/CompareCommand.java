@@ -30,6 +30,10 @@ public final class CompareCommand implements Callable<Integer> {
             description = "Where the picture goes (default: ${DEFAULT-VALUE} in the current folder).")
     Path out;
 
+    @Option(names = "--train", description = "Also draw each run's train loss by iteration, dashed: where it parts"
+            + " from the val loss, the run overfits.")
+    boolean train;
+
     @Option(names = "--json", description = "Print the table as JSON instead (the picture is still drawn).")
     boolean json;
 
@@ -39,7 +43,7 @@ public final class CompareCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         RunComparison comparison = RunComparison.load(runs);
-        comparison.draw(out);
+        comparison.draw(out, train);
         PrintWriter stdout = spec.commandLine().getOut();
         if (json) {
             JsonArray rows = new JsonArray();

@@ -62,6 +62,10 @@ public final class ExportCommand implements Callable<Integer> {
                 : Checkpoint.last(outDir != null ? outDir
                         : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir()));
         Checkpoint checkpoint = Checkpoint.load(file);
+        if (checkpoint.config().lora() != null) {
+            throw new CliException(file + " holds LoRA adapters, not a whole model: fold them into a plain checkpoint"
+                    + " with 'quill merge-lora RUN --out FILE', then export that");
+        }
         NanoGptExport.export(checkpoint, out, maskBuffers);
         PrintWriter o = spec.commandLine().getOut();
         o.printf(Locale.ROOT, "wrote %s (iteration %d, %s), %s (%d characters) and %s, from %s%n",

@@ -6,7 +6,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import quill.tokenizer.Tokenizer;
 import quill.train.DatasetPreparer;
+import quill.train.FineTune;
 import quill.train.PreparedData;
 
 import java.io.IOException;
@@ -51,13 +53,30 @@ public final class PrepareCommand implements Callable<Integer> {
             description = "With --tokenizer bpe: how the text is cut before merging: gpt4 (default), gpt2 or none.")
     String splitPattern;
 
+    @Option(names = "--vocab-from", paramLabel = "RUN_OR_CKPT", description = "Encode with this run's (or checkpoint's)"
+            + " vocabulary, to fine-tune it with 'quill train --init-from': the same ids.")
+    Path vocabFrom;
+
+    @Option(names = "--extend-vocab", description = "With --vocab-from: append the characters its vocabulary lacks as"
+            + " new ids (every old id keeps its meaning).")
+    boolean extendVocab;
+
+    @Option(names = "--val-entries", paramLabel = "N", description = "Hold out the last N dictionary entries (headword"
+            + " lines such as 'WORD, n.' after a blank line) as val, instead of the last 10%% of the text.")
+    Integer valEntries;
+
+    @Option(names = "--train-entries", paramLabel = "N", description = "With --val-entries: train on the first N"
+            + " entries only (default: all the others).")
+    Integer trainEntries;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        PreparedData data = new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, dataset, input, bpe());
+        PreparedData data = new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, dataset, input, bpe(),
+                fineTuneSet());
         long characters = Files.readString(data.inputTxt(), StandardCharsets.UTF_8).codePoints().count();
         out.printf(Locale.ROOT, "length of dataset in characters: %,d%n", characters);
         out.printf(Locale.ROOT, "vocab size: %,d%n", data.vocabSize());
@@ -70,6 +89,23 @@ public final class PrepareCommand implements Callable<Integer> {
         out.printf("wrote %s: input.txt, train.bin, val.bin, meta.json%n", data.dir());
         out.flush();
         return 0;
+    }
+
+    /** The base vocabulary and entry split asked for, or null. */
+    private DatasetPreparer.FineTuneSet fineTuneSet() throws IOException {
+        String problem = null;
+        if (extendVocab && vocabFrom == null) problem = "--extend-vocab extends --vocab-from RUN's vocabulary: give it";
+        else if (trainEntries != null && valEntries == null) problem = "--train-entries needs --val-entries N";
+        else if (valEntries != null && valEntries < 1) problem = "--val-entries must be at least 1, got " + valEntries;
+        else if (trainEntries != null && trainEntries < 1) problem = "--train-entries must be positive, got " + trainEntries;
+        else if (vocabFrom != null && !tokenizer.equals("char")) {
+            problem = "--vocab-from brings its run's tokenizer: drop --tokenizer " + tokenizer;
+        }
+        if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
+        if (vocabFrom == null && valEntries == null) return null;
+        Tokenizer base = vocabFrom == null ? null : FineTune.open(vocabFrom).base().tokenizer();
+        return new DatasetPreparer.FineTuneSet(base, extendVocab, trainEntries == null ? 0 : trainEntries,
+                valEntries == null ? 0 : valEntries);
     }
 
     /** The BPE settings, null for char; settings that do not fit the tokenizer are usage errors. */

@@ -59,6 +59,10 @@ public final class QuantizeCommand implements Callable<Integer> {
             throw new CliException(source + " is already quantised (" + checkpoint.quantization().describe()
                     + "); quantise the float checkpoint it came from");
         }
+        if (checkpoint.config().lora() != null) {
+            throw new CliException(source + " holds LoRA adapters, not a whole model: fold them into a plain checkpoint"
+                    + " with 'quill merge-lora " + run + " --out FILE', then quantise that");
+        }
         Path target = out != null ? out
                 : source.resolveSibling(bits == 8 ? "ckpt-int8.zip" : "ckpt-int4-g" + scheme.groupSize() + ".zip");
         String name = target.getFileName().toString();

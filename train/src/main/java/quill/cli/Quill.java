@@ -28,6 +28,7 @@ import java.util.Properties;
                 ReportCommand.class,
                 EvalCommand.class,
                 QuantizeCommand.class,
+                MergeLoraCommand.class,
                 ExportCommand.class,
                 ImportCommand.class,
                 CommandLine.HelpCommand.class,

@@ -9,6 +9,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import quill.train.Checkpoint;
 import quill.train.DatasetPreparer;
+import quill.train.FineTune;
 import quill.train.PreparedData;
 import quill.train.RunLock;
 import quill.train.TrainConfig;
@@ -52,9 +53,18 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the run's last checkpoint (ckpt-last.zip in --out-dir).")
     boolean resume;
 
-    @Option(names = "--init-from", paramLabel = "scratch|resume",
-            description = "nanoGPT's init_from: resume is --resume, scratch (default) starts a new run.")
+    @Option(names = "--init-from", paramLabel = "scratch|resume|RUN_OR_CKPT",
+            description = "scratch (default) starts a new run, resume is --resume (nanoGPT's init_from); a run folder"
+                    + " (its ckpt-best.zip, else ckpt-last.zip) or a checkpoint file starts a new run from its weights:"
+                    + " fine-tuning, or LoRA with --lora-rank.")
     String initFrom;
+
+    @Option(names = "--extend-vocab", description = "With --init-from and --input: append the characters the base's"
+            + " vocabulary lacks as new ids (every old id keeps its meaning).")
+    boolean extendVocab;
+
+    /** The checkpoint a fine-tuning run starts from (--init-from RUN_OR_CKPT), or null. */
+    private FineTune base;
 
     /** nanoGPT's flags that mean nothing here (devices, precisions, compiler, wandb): accepted, with a note. */
     @Option(names = {"--device", "--dtype", "--compile", "--backend", "--wandb_log", "--wandb_project",
@@ -128,6 +138,16 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr-decay-iters", paramLabel = "N", description = "Iteration where the cosine reaches min-lr.") Integer lrDecayIters;
     @Option(names = "--min-lr", paramLabel = "LR", description = "Learning-rate floor.") Double minLr;
     @Option(names = "--seed", paramLabel = "N", description = "Seeds weights, batches and dropout.") Long seed;
+    // LoRA (Hu et al. 2021), with --init-from: adapters on the frozen base; PEFT's names and defaults.
+    @Option(names = "--lora-rank", paramLabel = "R", description = "LoRA: train rank-R adapters B A on the targets,"
+            + " the base frozen (default 0: every weight trains).") Integer loraRank;
+    @Option(names = "--lora-alpha", paramLabel = "A", description = "LoRA: the adapters' output is scaled by A / R"
+            + " (default 8, PEFT's).") Double loraAlpha;
+    @Option(names = "--lora-dropout", paramLabel = "P", description = "LoRA: dropout on the adapters' input (default 0).")
+    Double loraDropout;
+    @Option(names = "--lora-targets", paramLabel = "LIST", description = "LoRA: the layers, comma-separated, by the end"
+            + " of their names: c_attn (default), c_proj (attn.c_proj and mlp.c_proj), attn.c_proj, mlp.c_proj, c_fc,"
+            + " lm_head (untied only).") String loraTargets;
 
     @Spec
     CommandSpec spec;
@@ -151,6 +171,21 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Map<String, String> overrides = overrides();
         TrainConfig config = usage(() -> settings(preset == null ? TrainConfig.DEFAULT_PRESET : preset).with(overrides));
+        if (loraRank != null && loraRank < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--lora-rank must be at least 1, got " + loraRank
+                    + " (leave it out to fine-tune every weight)");
+        }
+        if (base != null) {
+            TrainConfig user = config;
+            config = usage(() -> base.settings(user, explicit(overrides)));
+        } else if (config.lora() != null && !resume) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "LoRA adapts a trained model: give the run or"
+                    + " checkpoint to adapt with --init-from RUN_OR_CKPT");
+        }
+        if (extendVocab && base == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--extend-vocab extends the vocabulary of"
+                    + " --init-from's checkpoint: give --init-from RUN_OR_CKPT");
+        }
         Path outDir = Path.of(config.outDir());
         Checkpoint checkpoint = null;
         String loaded = null;
@@ -162,6 +197,11 @@ public final class TrainCommand implements Callable<Integer> {
             refuseToOverwrite(outDir);
         }
         PreparedData data = data(config, out);
+        if (base != null) {
+            int added = base.checkVocabulary(data, config.dataset());
+            if (added > 0) out.printf("vocabulary: the base's %d ids and %d new ones from dataset %s%n",
+                    base.base().tokenizer().vocabSize(), added, config.dataset());
+        }
         if (checkpoint != null) {
             Trainer.checkResumable(checkpoint, config, data.tokenizer());
             Trainer.checkSameData(checkpoint, data, allowDataChange);
@@ -210,6 +250,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         boolean terminal = System.console() != null;
         Trainer trainer = new Trainer(config, data, out, terminal);
+        if (base != null) trainer.initFrom(base);
         if (threads != null) trainer.threads(threads);
         trainer.allowDataChange(allowDataChange);
         // Ctrl-C: the loop saves a checkpoint at its next iteration; the JVM waits for that here
@@ -243,7 +284,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** nanoGPT's ways of saying things: its config file as an argument, --init_from, and flags Quill has no use for. */
-    private void nanoGptHabits() {
+    private void nanoGptHabits() throws IOException {
         if (positionalConfig != null) {
             if (configFile != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "give the settings file once: "
@@ -255,9 +296,18 @@ public final class TrainCommand implements Callable<Integer> {
             switch (initFrom) {
                 case "resume" -> resume = true;
                 case "scratch" -> { }
-                default -> throw new CommandLine.ParameterException(spec.commandLine(), "--init-from must be scratch"
-                        + " or resume, got '" + initFrom + "' (OpenAI's GPT-2 weights use a BPE vocabulary Quill does"
-                        + " not load)");
+                default -> {
+                    if (initFrom.startsWith("gpt2")) {
+                        throw new CommandLine.ParameterException(spec.commandLine(), "--init-from must be scratch,"
+                                + " resume or a run folder or checkpoint, got '" + initFrom + "' (OpenAI's GPT-2"
+                                + " weights use a BPE vocabulary Quill does not load)");
+                    }
+                    if (resume) {
+                        throw new CommandLine.ParameterException(spec.commandLine(), "--resume continues the run in"
+                                + " --out-dir; --init-from " + initFrom + " starts a new one: give one of them");
+                    }
+                    base = FineTune.open(Path.of(initFrom));
+                }
             }
         }
         if (nanoGptOnly != null) {
@@ -293,6 +343,14 @@ public final class TrainCommand implements Callable<Integer> {
         return map;
     }
 
+    /** The settings given explicitly, as flags or in the --config file: what a fine-tuned run may not contradict. */
+    private Map<String, String> explicit(Map<String, String> flags) throws IOException {
+        Map<String, String> given = new LinkedHashMap<>();
+        if (configFile != null) given.putAll(TrainConfig.readFile(configFile, n -> { }));
+        given.putAll(flags);
+        return given;
+    }
+
     /** The prepared dataset, preparing the default one (or any, given --input) first when needed. */
     private PreparedData data(TrainConfig config, PrintWriter out) throws IOException {
         String name = config.dataset();
@@ -301,9 +359,12 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new CliException("dataset " + name + " is not prepared in " + PreparedData.datasetDir(dataDir, name)
                         + ": run 'quill prepare " + name + " --input FILE' first (or pass --input FILE here)");
             }
-            out.println("preparing " + PreparedData.datasetDir(dataDir, name) + " ...");
+            out.println("preparing " + PreparedData.datasetDir(dataDir, name) + " ..."
+                    + (base != null ? " (with the vocabulary of " + base.file() + ")" : ""));
             out.flush();
-            new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, name, input);
+            DatasetPreparer.FineTuneSet set = base == null ? null
+                    : new DatasetPreparer.FineTuneSet(base.base().tokenizer(), extendVocab, 0, 0);
+            new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, name, input, null, set);
         } else if (input != null) {
             out.println("note: " + PreparedData.datasetDir(dataDir, name) + " is already prepared, so --input is not used"
                     + " ('quill prepare " + name + " --input FILE' prepares it again)");

@@ -37,6 +37,9 @@ import java.util.zip.ZipFile;
  *   <li>{@code config.properties}: the run's {@link TrainConfig}, in the presets' format;</li>
  *   <li>{@code tokenizer.json}: the vocabulary ({@link Tokenizer#toJson()}), to turn ids back into text;</li>
  *   <li>{@code model/*.npy}: the weights as {@link Gpt#save} writes them (nanoGPT's names and layouts);</li>
+ *   <li>a run started from another's checkpoint ({@link FineTune}) records it in {@code checkpoint.json}'s
+ *       {@code init_from} (path and SHA-256); a LoRA run's {@code model/} holds only what it trains (the adapters,
+ *       {@code <layer>.lora_A.weight} and {@code .lora_B.weight}), and loading it reads its base too;</li>
  *   <li>{@code optimizer/...}: AdamW's moments and step count as {@link AdamW#save} writes them (and, with
  *       Muon, its momentum buffers);</li>
  * </ul>
@@ -116,6 +119,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
      * and {@link #loadWeights} into it.
      */
     public Gpt newModel() throws IOException {
+        FineTune base = FineTune.baseOf(this);
+        if (base != null) return FineTune.newModel(this, base);   // a LoRA run's: its base, then the adapters
         if (customNorm != null) {
             throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint cannot"
                     + " describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm) + "::new) and call"
@@ -138,6 +143,10 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             throw new IOException("cannot load " + file + " into this model: the checkpoint is "
                     + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
                     + ", the model " + Trainer.describe(model.config().arch()) + (built == null ? "" : " with norm " + built));
+        }
+        if (model.lora() != null) {   // a LoRA run's checkpoint holds what it trained, the base the rest
+            extractAndLoad(MODEL, model::loadTrainable);
+            return;
         }
         if (quantization == null) {
             extractAndLoad(MODEL, model::load);

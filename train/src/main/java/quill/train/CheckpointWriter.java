@@ -45,10 +45,20 @@ public final class CheckpointWriter {
     /** As above, recording {@code sourceSha256}, the sha256 of the text the run trains on (null: unknown). */
     public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
                       Optimizer optimizer, String sourceSha256) throws IOException {
+        write(target, config, tokenizer, state, model, optimizer, sourceSha256, null);
+    }
+
+    /**
+     * As above, for a run started from {@code base} (null: from scratch), which {@code checkpoint.json} records; a
+     * model with LoRA adapters saves only what it trains ({@link Gpt#saveTrainable}).
+     */
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
+                      Optimizer optimizer, String sourceSha256, FineTune base) throws IOException {
         Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(),
                 STAGING + ProcessHandle.current().pid() + "-");
         try {
-            model.save(staging.resolve("model"));
+            if (model.lora() != null) model.saveTrainable(staging.resolve("model"));
+            else model.save(staging.resolve("model"));
             optimizer.save(staging.resolve("optimizer"));
             JsonObject meta = new JsonObject();
             meta.addProperty("format", Checkpoint.FORMAT);
@@ -56,6 +66,7 @@ public final class CheckpointWriter {
             if (model.hasCustomNorm()) meta.addProperty(Checkpoint.CUSTOM_NORM, model.customNormName());
             meta.add("state", Checkpoint.GSON.toJsonTree(state));
             if (sourceSha256 != null) meta.addProperty(Checkpoint.SOURCE_SHA256, sourceSha256);
+            if (base != null) meta.add(FineTune.KEY, base.toJson());
             AtomicFiles.replace(target, temp -> {
                 try (ZipOutputStream zip = new ZipOutputStream(wrap.apply(new BufferedOutputStream(
                         Files.newOutputStream(temp), 1 << 16)))) {

@@ -50,7 +50,7 @@ public final class DataParallel implements AutoCloseable {
     public DataParallel(Gpt model, int workers) {
         if (workers < 1) throw new IllegalArgumentException("threads must be at least 1, got " + workers);
         this.model = model;
-        this.params = List.copyOf(model.parameters().values());
+        this.params = List.copyOf(model.trainable().values());   // frozen weights: equal in every replica, no gradient
         this.lengths = params.stream().mapToLong(p -> p.value().length()).toArray();
         this.scratch = new double[workers][3][Elements.BLOCK];
         this.threadsBefore = Backend.threads();
@@ -58,7 +58,7 @@ public final class DataParallel implements AutoCloseable {
         for (int k = 1; k < workers; k++) {
             Gpt replica = model.replica();
             replicas.add(replica);
-            replicaParams.add(List.copyOf(replica.parameters().values()));
+            replicaParams.add(List.copyOf(replica.trainable().values()));
             int id = k;
             ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "quill-worker-" + id);

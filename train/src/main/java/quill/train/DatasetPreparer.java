@@ -104,6 +104,19 @@ public final class DatasetPreparer {
 
     /** As above; {@code bpe} null for one token per character, else a BPE tokenizer trained on the training text. */
     public PreparedData prepare(Path dataDir, String dataset, Path input, Bpe bpe) throws IOException {
+        return prepare(dataDir, dataset, input, bpe, null);
+    }
+
+    /**
+     * For fine-tuning: encode with another run's vocabulary ({@code vocabulary}, null for the text's own), appending
+     * the characters it lacks when {@code extendVocab} ({@link FineTune#vocabularyFor}), and split by whole
+     * dictionary entries when {@code valEntries} is positive ({@link Entries#select}).
+     */
+    public record FineTuneSet(Tokenizer vocabulary, boolean extendVocab, int trainEntries, int valEntries) {
+    }
+
+    /** As above, with {@code set} (null: as {@link #prepare(Path, String, Path, Bpe)}). */
+    public PreparedData prepare(Path dataDir, String dataset, Path input, Bpe bpe, FineTuneSet set) throws IOException {
         Path dir = PreparedData.datasetDir(dataDir, dataset);
         Path inputTxt = dir.resolve("input.txt");
         boolean keepInputTxt = input == null && Files.exists(inputTxt);
@@ -121,7 +134,22 @@ public final class DatasetPreparer {
         Tokenizer tokenizer;
         int[] ids;
         int split;
-        if (bpe == null) {
+        if (set != null) {
+            if (set.valEntries() > 0 && input == null) {
+                throw new IllegalArgumentException("--val-entries selects entries from --input FILE: give it");
+            }
+            String[] parts = set.valEntries() > 0 ? Entries.select(text, set.trainEntries(), set.valEntries(), source)
+                    : splitAtNinetyPercent(text, source);
+            text = parts[0] + parts[1];
+            if (set.valEntries() > 0) bytes = text.getBytes(StandardCharsets.UTF_8); // input.txt: the entries used
+            tokenizer = set.vocabulary() != null ? FineTune.vocabularyFor(set.vocabulary(), text, set.extendVocab(), source)
+                    : checkedCharTokenizer(text, source);
+            int[] trainIds = tokenizer.encode(parts[0]);
+            int[] valIds = tokenizer.encode(parts[1]);
+            ids = Arrays.copyOf(trainIds, trainIds.length + valIds.length);
+            System.arraycopy(valIds, 0, ids, trainIds.length, valIds.length);
+            split = trainIds.length;
+        } else if (bpe == null) {
             tokenizer = CharTokenizer.fromCorpus(text);
             if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
@@ -172,6 +200,23 @@ public final class DatasetPreparer {
                     + (Files.isRegularFile(data.metaJson()) ? " (the dataset there before is unchanged)" : ""), e);
         }
         return data;
+    }
+
+    /** The first 90% of the characters and the rest, as nanoGPT's prepare.py splits. */
+    private static String[] splitAtNinetyPercent(String text, Path source) {
+        int characters = text.codePointCount(0, text.length());
+        int at = text.offsetByCodePoints(0, (int) (characters * 0.9));
+        if (at == 0 || at == text.length()) throw tooShort(source, characters);
+        return new String[]{text.substring(0, at), text.substring(at)};
+    }
+
+    private static Tokenizer checkedCharTokenizer(String text, Path source) {
+        Tokenizer tokenizer = CharTokenizer.fromCorpus(text);
+        if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
+                    + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+        }
+        return tokenizer;
     }
 
     private Path stage(Path target, byte[] bytes) throws IOException {

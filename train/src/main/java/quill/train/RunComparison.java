@@ -4,6 +4,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import quill.model.Gpt;
 import quill.model.GptConfig;
@@ -152,7 +153,16 @@ public final class RunComparison {
 
     /** Val loss against iteration (left) and against wall-clock seconds (right), a line per run, as one PNG. */
     public void draw(Path file) throws IOException {
-        XYChart byIter = chart("val loss by iteration", "iteration");
+        draw(file, false);
+    }
+
+    /**
+     * As {@link #draw(Path)}; with {@code train}, each run's train loss at its evals too, dashed in the run's colour
+     * beside its val loss by iteration: where the two part, the model is learning its training text by heart.
+     */
+    public void draw(Path file, boolean train) throws IOException {
+        String title = train ? "val loss (train loss dashed) by iteration" : "val loss by iteration";
+        XYChart byIter = chart(title, "iteration");
         XYChart bySeconds = chart("val loss by wall-clock time", "seconds");
         // matplotlib's ten, then again
         Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
@@ -166,6 +176,13 @@ public final class RunComparison {
             double[] iters = r.evals().stream().mapToDouble(MetricsLog.Eval::iter).toArray();
             double[] val = r.evals().stream().mapToDouble(MetricsLog.Eval::valLoss).toArray();
             style(byIter.addSeries(label, iters, val), colors[i % colors.length]);
+            if (train) {
+                XYSeries t = byIter.addSeries(label + " train", iters,
+                        r.evals().stream().mapToDouble(MetricsLog.Eval::trainLoss).toArray());
+                style(t, colors[i % colors.length]);
+                t.setLineStyle(SeriesLines.DASH_DASH);
+                t.setMarker(SeriesMarkers.NONE);
+            }
             style(bySeconds.addSeries(label, r.seconds(), val), colors[i % colors.length]);
         }
         // one legend under both charts, a line per run: the labels are too long for a chart's own legend

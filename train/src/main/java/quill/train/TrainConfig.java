@@ -75,7 +75,11 @@ public record TrainConfig(
         int warmupIters,
         int lrDecayIters,
         double minLr,
-        long seed) {
+        long seed,
+        int loraRank,
+        double loraAlpha,
+        double loraDropout,
+        String loraTargets) {
 
     /**
      * nanoGPT's {@code train.py} settings that mean nothing here (its devices, precisions, compiler and logging
@@ -102,7 +106,9 @@ public record TrainConfig(
             Map.entry("mlp", "gelu"), Map.entry("mlp-hidden", "0"), Map.entry("qk-norm", "false"),
             Map.entry("tie-embeddings", "true"), Map.entry("logit-softcap", "0.0"), Map.entry("optimizer", "adamw"),
             Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
-            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("health-interval", "0"));
+            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("health-interval", "0"),
+            Map.entry("lora-rank", "0"), Map.entry("lora-alpha", "8.0"), Map.entry("lora-dropout", "0.0"),
+            Map.entry("lora-targets", "c_attn"));
 
     /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
     public enum Optimizer { ADAMW, MUON }
@@ -138,6 +144,15 @@ public record TrainConfig(
         new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
         require(muonLr > 0 && Double.isFinite(muonLr), "muon-lr must be positive, got " + muonLr);
         new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay).check();
+        require(loraRank >= 0, "lora-rank must not be negative (0 trains every weight), got " + loraRank);
+        new quill.model.LoraConfig(Math.max(1, loraRank), loraAlpha, loraDropout,
+                quill.model.LoraConfig.parseTargets(loraTargets));   // checks the LoRA settings' values
+    }
+
+    /** The LoRA adapters these settings ask for (PEFT's defaults: alpha 8, no dropout, c_attn), or null (rank 0). */
+    public quill.model.LoraConfig lora() {
+        return loraRank == 0 ? null : new quill.model.LoraConfig(loraRank, loraAlpha, loraDropout,
+                quill.model.LoraConfig.parseTargets(loraTargets));
     }
 
     /** The optimizer these settings ask for, over {@code params}; AdamW's epsilon is PyTorch's default. */

@@ -67,6 +67,8 @@ public final class Trainer {
     private int sampleChars = 200;
     private int threads;
     private boolean allowDataChange;
+    /** The checkpoint this run started from ({@code --init-from}), or null: from scratch. */
+    private FineTune initFrom;
     /** Writes the checkpoints (tests give one that fails part-way, as a kill would). */
     CheckpointWriter writer = new CheckpointWriter();
     /** The model being trained, once {@link #run} has made it (tests poison it to check NaN handling). */
@@ -93,6 +95,14 @@ public final class Trainer {
     /** Whether a resumed run may use a dataset whose text changed since its checkpoint ({@link #checkSameData}). */
     public void allowDataChange(boolean allow) {
         this.allowDataChange = allow;
+    }
+
+    /**
+     * Starts the run from {@code base}'s weights instead of fresh ones (a new run: the model shape, architecture and
+     * vocabulary's ids must be the base's, see {@link FineTune#settings}); with LoRA settings, adapters on it.
+     */
+    public void initFrom(FineTune base) {
+        this.initFrom = base;
     }
 
     /** Called with the iteration number after each optimizer step (for tests and tools). */
@@ -160,8 +170,13 @@ public final class Trainer {
         Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
         this.model = model;
         if (resumeFrom == null) initTransform.accept(model);
+        if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
+        if (initFrom != null) {
+            initFrom.initialize(model);
+            if (c.lora() != null) FineTune.adapt(model, c.lora(), initFrom.base().modelConfig().vocabSize(), rng);
+        }
         List<Parameter> params = List.copyOf(model.parameters().values());
-        Optimizer optimizer = c.newOptimizer(model.parameters());
+        Optimizer optimizer = c.newOptimizer(model.trainable());
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
 
         // X, Y = get_batch('train'): nanoGPT draws each training batch before the step that uses it
@@ -192,6 +207,17 @@ public final class Trainer {
         }
         out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration, shared by %d worker thread%s%n",
                 describe(shape), countParameters(params) / 1e6, c.tokensPerIter(), threads, threads == 1 ? "" : "s");
+        if (model.lora() != null) {
+            long trainable = countParameters(model.trainable().values());
+            long adapters = countParameters(model.adapters().values());
+            out.printf(Locale.ROOT, "LoRA rank %d, alpha %s on %s: %,d trainable parameters (%.2f%% of the model's):"
+                    + " %,d in adapters%s; the rest frozen%n", c.loraRank(), c.loraAlpha(), c.loraTargets(), trainable,
+                    100.0 * trainable / countParameters(params), adapters, trainable == adapters ? ""
+                            : ", the others the token embedding, whose new ids' rows must learn");
+        } else if (initFrom != null && resumeFrom == null) {
+            out.println("starting from " + initFrom.file() + " (iteration " + initFrom.base().state().iter()
+                    + " of its run): every weight trains");
+        }
 
         DataParallel workers = new DataParallel(model, threads);
         TrainingStep step = new TrainingStep(workers, optimizer, c);
@@ -313,7 +339,7 @@ public final class Trainer {
     }
 
     private void save(Path file, TrainingState state, Gpt model, Optimizer optimizer) throws IOException {
-        writer.write(file, config, data.tokenizer(), state, model, optimizer, data.sourceSha256());
+        writer.write(file, config, data.tokenizer(), state, model, optimizer, data.sourceSha256(), initFrom);
     }
 
     private static DivergedException diverged(String what, Path last) {
@@ -425,6 +451,10 @@ public final class Trainer {
                 {"architecture", describe(c.architecture()), describe(saved.arch())},
                 {"optimizer", quill.model.Architecture.name(c.optimizer()),
                         quill.model.Architecture.name(ckpt.config().optimizer())},
+                // the adapters are part of the model: another rank, scale or set of layers is another model
+                {"lora-rank", "" + c.loraRank(), "" + ckpt.config().loraRank()},
+                {"lora-alpha", "" + c.loraAlpha(), "" + ckpt.config().loraAlpha()},
+                {"lora-targets", c.loraTargets(), ckpt.config().loraTargets()},
         };
         for (String[] p : pairs) {
             if (!p[1].equals(p[2])) {
@@ -515,7 +545,7 @@ public final class Trainer {
         return sb.toString();
     }
 
-    private static long countParameters(List<Parameter> params) {
+    private static long countParameters(java.util.Collection<Parameter> params) {
         long n = 0;
         for (Parameter p : params) n += p.value().length();
         return n;

@@ -41,7 +41,7 @@ public final class TrainingStep {
     public TrainingStep(DataParallel workers, Optimizer optimizer, TrainConfig config) {
         this.workers = workers;
         this.optimizer = optimizer;
-        this.params = List.copyOf(workers.model().parameters().values());
+        this.params = List.copyOf(workers.model().trainable().values());   // frozen weights have no gradient
         this.accumulationSteps = config.gradientAccumulationSteps();
         this.gradClip = config.gradClip();
         this.x = new int[config.batchSize()][config.blockSize()];

@@ -127,7 +127,8 @@ class TrainCommandTest {
 
         CliRun gpt2 = train("--init_from=gpt2");
         assertEquals(2, gpt2.exitCode());
-        assertTrue(gpt2.err().startsWith("error: --init-from must be scratch or resume, got 'gpt2'"), gpt2.err());
+        assertTrue(gpt2.err().startsWith("error: --init-from must be scratch, resume or a run folder or checkpoint,"
+                + " got 'gpt2'"), gpt2.err());
     }
 
     @Test
