@@ -298,35 +298,69 @@ public final class Variants {
         INDArray out = Elements.empty(h.dataType(), shape);
         Elements in = new Elements(Elements.contiguousCopy(h.value())), y = new Elements(out);
         Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
-            double[] row = new double[h2], o = new double[hid];
-            for (int r = from; r < to; r++) {
-                in.get(r * h2, row, h2);
-                for (int j = 0; j < hid; j++) o[j] = row[j] * sigmoid(row[j]) * row[hid + j]; // silu(g) * u
-                y.put(r * hid, o, hid);
+            if (in.isDouble()) {
+                double[] row = new double[h2], o = new double[hid];
+                for (int r = from; r < to; r++) {
+                    in.get(r * h2, row, h2);
+                    for (int j = 0; j < hid; j++) o[j] = row[j] * sigmoid(row[j]) * row[hid + j]; // silu(g) * u
+                    y.put(r * hid, o, hid);
+                }
+            } else {
+                float[] row = new float[h2], o = new float[hid];
+                for (int r = from; r < to; r++) {
+                    in.get(r * h2, row, h2);
+                    for (int j = 0; j < hid; j++) o[j] = row[j] * sigmoid(row[j]) * row[hid + j];
+                    y.put(r * hid, o, hid);
+                }
             }
         });
         return Tensor.op("swiglu", out, g -> {
             INDArray dxArray = Elements.empty(h.dataType(), h.shape());
             Elements dy = new Elements(Elements.contiguousCopy(g)), dx = new Elements(dxArray);
             Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
-                double[] row = new double[h2], gr = new double[hid], d = new double[h2];
-                for (int r = from; r < to; r++) {
-                    in.get(r * h2, row, h2);
-                    dy.get(r * hid, gr, hid);
-                    for (int j = 0; j < hid; j++) {
-                        double gate = row[j], u = row[hid + j], s = sigmoid(gate);
-                        d[j] = gr[j] * u * s * (1 + gate * (1 - s));            // d silu(g) / dg = s (1 + g (1 - s))
-                        d[hid + j] = gr[j] * gate * s;                         // d / du = silu(g)
-                    }
-                    dx.put(r * h2, d, h2);
-                }
+                if (in.isDouble()) swigluBackwardRows(in, dy, dx, hid, from, to);
+                else swigluBackwardRowsFloat(in, dy, dx, hid, from, to);
             });
             h.addFreshGrad(dxArray);
         }, h);
     }
 
+    /** SwiGLU's backward over rows [from, to) of doubles. */
+    private static void swigluBackwardRows(Elements in, Elements dy, Elements dx, int hid, int from, int to) {
+        double[] row = new double[2 * hid], gr = new double[hid], d = new double[2 * hid];
+        for (int r = from; r < to; r++) {
+            in.get(r * 2 * hid, row, 2 * hid);
+            dy.get(r * hid, gr, hid);
+            for (int j = 0; j < hid; j++) {
+                double gate = row[j], u = row[hid + j], s = sigmoid(gate);
+                d[j] = gr[j] * u * s * (1 + gate * (1 - s));                    // d silu(g) / dg = s (1 + g (1 - s))
+                d[hid + j] = gr[j] * gate * s;                                 // d / du = silu(g)
+            }
+            dx.put(r * 2 * hid, d, 2 * hid);
+        }
+    }
+
+    /** As {@link #swigluBackwardRows}, on floats. */
+    private static void swigluBackwardRowsFloat(Elements in, Elements dy, Elements dx, int hid, int from, int to) {
+        float[] row = new float[2 * hid], gr = new float[hid], d = new float[2 * hid];
+        for (int r = from; r < to; r++) {
+            in.get(r * 2 * hid, row, 2 * hid);
+            dy.get(r * hid, gr, hid);
+            for (int j = 0; j < hid; j++) {
+                float gate = row[j], u = row[hid + j], s = sigmoid(gate);
+                d[j] = gr[j] * u * s * (1 + gate * (1 - s));
+                d[hid + j] = gr[j] * gate * s;
+            }
+            dx.put(r * 2 * hid, d, 2 * hid);
+        }
+    }
+
     private static double sigmoid(double x) {
         return 1 / (1 + Math.exp(-x));
+    }
+
+    private static float sigmoid(float x) {
+        return (float) (1 / (1 + Math.exp(-x)));
     }
 
     private interface Map1 {
