@@ -318,10 +318,10 @@ public final class Trainer {
             }
         }
         progress.clear();
-        if (c.targetValLoss() > 0) reportTarget(reached, iter, fullVal, targetSeconds, resumeFrom != null);
-        if (reached) LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
         out.printf(Locale.ROOT, "full val split (%,d tokens, every one predicted once): loss %.4f, %.4f bits/char, in %.1f s%n",
                 fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
+        if (c.targetValLoss() > 0) reportTarget(reached, iter, fullVal, targetSeconds, resumeFrom != null);
+        if (reached) LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());   // with the last eval
         out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in %s%n",
                 iter, bestVal, outDir);
         if (reached) {   // a speedrun ends here: the closing sample would only add to its time
