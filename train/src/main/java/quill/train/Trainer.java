@@ -266,7 +266,7 @@ public final class Trainer {
                         metrics.fullEval(iter, fullVal);
                         if (reached) break;
                         progress.println(String.format(Locale.ROOT, "  whole val split: loss %.4f, above the target"
-                                + " %.4f: training on", fullVal.loss(), c.targetValLoss()));
+                                + " %.4f%s", fullVal.loss(), c.targetValLoss(), iter < c.maxIters() ? ": training on" : ""));
                     }
                     LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
                     evalSeconds = (System.nanoTime() - t0) / 1e9;
