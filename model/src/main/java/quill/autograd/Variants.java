@@ -170,8 +170,11 @@ public final class Variants {
             INDArray dxArray = Elements.empty(qkv.dataType(), qkv.shape());
             Elements dy = new Elements(Elements.contiguousCopy(g)), dx = new Elements(dxArray);
             Parallel.range(rows, ROWS_PER_CHUNK, (chunk, from, to) -> {
-                if (in.isDouble()) qkNormRopeBackwardRows(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
-                else qkNormRopeBackwardRowsFloat(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
+                if (in.isDouble()) {
+                    qkNormRopeBackwardRows(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
+                } else {
+                    qkNormRopeBackwardRowsFloat(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
+                }
             });
             qkv.addFreshGrad(dxArray);
         }, qkv);
@@ -411,7 +414,8 @@ public final class Variants {
         Elements ea = new Elements(a), eb = new Elements(Elements.contiguousCopy(b)), y = new Elements(out);
         Parallel.range(ea.length(), 4 * Elements.BLOCK, (chunk, start, end) -> {
             if (ea.isDouble()) {
-                double[] x1 = new double[Elements.BLOCK], x2 = new double[Elements.BLOCK], r = new double[Elements.BLOCK];
+                double[] x1 = new double[Elements.BLOCK], x2 = new double[Elements.BLOCK];
+                double[] r = new double[Elements.BLOCK];
                 for (int i = start; i < end; i += Elements.BLOCK) {
                     int m = Math.min(Elements.BLOCK, end - i);
                     ea.get(i, x1, m);

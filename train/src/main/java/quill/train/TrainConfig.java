@@ -102,7 +102,8 @@ public record TrainConfig(
             Map.entry("mlp", "gelu"), Map.entry("mlp-hidden", "0"), Map.entry("qk-norm", "false"),
             Map.entry("tie-embeddings", "true"), Map.entry("logit-softcap", "0.0"), Map.entry("optimizer", "adamw"),
             Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
-            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("target-val-loss", "0.0"));
+            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"),
+            Map.entry("target-val-loss", "0.0"));
 
     /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
     public enum Optimizer { ADAMW, MUON }

@@ -45,7 +45,7 @@ public final class Trainer {
     public enum Outcome {
         /** All {@code maxIters} iterations done. */
         FINISHED,
-        /** An eval's val loss, confirmed on the whole val split, reached {@code targetValLoss}; the run stopped there. */
+        /** The val loss reached {@code targetValLoss} (confirmed on the whole val split): the run ended there. */
         TARGET_REACHED,
         /** {@link #requestStop()} was called (Ctrl-C); the last checkpoint holds where it stopped. */
         STOPPED
@@ -266,7 +266,8 @@ public final class Trainer {
                         metrics.fullEval(iter, fullVal);
                         if (reached) break;
                         progress.println(String.format(Locale.ROOT, "  whole val split: loss %.4f, above the target"
-                                + " %.4f%s", fullVal.loss(), c.targetValLoss(), iter < c.maxIters() ? ": training on" : ""));
+                                + " %.4f%s", fullVal.loss(), c.targetValLoss(),
+                                iter < c.maxIters() ? ": training on" : ""));
                     }
                     LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
                     evalSeconds = (System.nanoTime() - t0) / 1e9;
@@ -347,8 +348,9 @@ public final class Trainer {
         double target = config.targetValLoss();
         if (reached) {
             out.printf(Locale.ROOT, "target val loss %.4f reached at iteration %d: %.4f on the whole val split; %.1f s"
-                            + " since the process started%s (the checkpoint is written)%n", target, iter, fullVal.loss(),
-                    seconds, resumed ? " (a resumed run: the earlier processes' time is not counted)" : "");
+                            + " since the process started%s (the checkpoint is written)%n", target, iter,
+                    fullVal.loss(), seconds,
+                    resumed ? " (a resumed run: the earlier processes' time is not counted)" : "");
         } else {
             out.printf(Locale.ROOT, "target val loss %.4f not reached in %d iterations: %.4f on the whole val split%n",
                     target, iter, fullVal.loss());

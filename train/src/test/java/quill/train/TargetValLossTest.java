@@ -78,7 +78,8 @@ class TargetValLossTest {
         List<JsonObject> lines = metrics(out);
         assertEquals(12, with(lines, "loss").size());
         assertTrue(with(lines, "time_to_target_s").isEmpty());
-        assertTrue(console.toString().contains("target val loss 0.0100 not reached in 12 iterations: "), console.toString());
+        String text = console.toString();
+        assertTrue(text.contains("target val loss 0.0100 not reached in 12 iterations: "), text);
     }
 
     @Test
