@@ -9,6 +9,7 @@ package quill.autograd;
 public final class Rope {
     private final int half;
     private final double[] cos, sin;   // (positions, hs/2)
+    private final float[] cosF, sinF;  // the same in float, for float32 training
 
     /** Angles for positions 0..positions-1 of heads of {@code headSize} channels (even). */
     public Rope(int headSize, double base, int positions) {
@@ -23,6 +24,12 @@ public final class Rope {
                 sin[p * half + i] = Math.sin(angle);
             }
         }
+        this.cosF = new float[cos.length];
+        this.sinF = new float[sin.length];
+        for (int i = 0; i < cos.length; i++) {
+            cosF[i] = (float) cos[i];
+            sinF[i] = (float) sin[i];
+        }
     }
 
     /**
@@ -31,15 +38,33 @@ public final class Rope {
      * opposite angle (the rotation's transpose: what the backward pass applies to a gradient).
      */
     void rotate(double[] v, int at, int pos, boolean back) {
-        if (pos * half >= cos.length) {
-            throw new IllegalArgumentException("rope: position " + pos + " is beyond the " + cos.length / half
-                    + " it was made for");
-        }
+        checkPosition(pos);
         for (int i = 0; i < half; i++) {
             double c = cos[pos * half + i], s = back ? -sin[pos * half + i] : sin[pos * half + i];
             double x1 = v[at + i], x2 = v[at + half + i];
             v[at + i] = x1 * c - x2 * s;                                        // x1' = x1 cos - x2 sin
             v[at + half + i] = x2 * c + x1 * s;                                 // x2' = x2 cos + x1 sin
+        }
+    }
+
+    /** As {@link #rotate(double[], int, int, boolean)}, in float. */
+    void rotate(float[] v, int at, int pos, boolean back) {
+        checkPosition(pos);
+        int p = pos * half;
+        float sign = back ? -1 : 1;
+        for (int i = 0; i < half; i++) {
+            float c = cosF[p + i], s = sign * sinF[p + i];
+            float x1 = v[at + i], x2 = v[at + half + i];
+            v[at + i] = x1 * c - x2 * s;                                        // x1' = x1 cos - x2 sin
+            v[at + half + i] = x2 * c + x1 * s;                                 // x2' = x2 cos + x1 sin
+        }
+    }
+
+    /** Fails unless the tables reach position {@code pos}. */
+    void checkPosition(int pos) {
+        if (pos * half >= cos.length) {
+            throw new IllegalArgumentException("rope: position " + pos + " is beyond the " + cos.length / half
+                    + " it was made for");
         }
     }
 }

@@ -3,6 +3,7 @@ package quill.model;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import quill.autograd.Parallel;
 import quill.autograd.Parameter;
 
 import java.io.IOException;
@@ -83,23 +84,29 @@ public final class Muon {
         return p.rank() == 2 && p.name().startsWith("transformer.h.");
     }
 
-    /** One update of every parameter from its gradient, at learning rate {@code lr}. */
+    /**
+     * One update of every parameter from its gradient, at learning rate {@code lr}. The matrices are independent,
+     * so they are shared among {@link Parallel#threads()} threads (in training, the cores the workers leave idle
+     * while the optimizer steps), each with single-threaded products: the same arithmetic as one after another.
+     */
     public void step(double lr) {
-        // the step's temporaries (u, the Newton-Schulz products) in a reused workspace; p and buf, outside it,
-        // are only updated in place
-        try (MemoryWorkspace ignored = StepMemory.open(WORKSPACE)) {
-            for (int i = 0; i < params.size(); i++) {
-                Parameter p = params.get(i);
-                INDArray g = p.grad(), buf = buffers.get(i);
-                buf.muli(momentum).addi(g.mul(1 - momentum));                          // buf = m buf + (1 - m) g
-                // u = (1 - m) g + m buf
-                INDArray u = nesterov ? g.mul(1 - momentum).addi(buf.mul(momentum)) : buf.dup();
-                long rows = p.size(0), cols = p.size(1);
-                INDArray o = orthogonalize(u, nsSteps).muli(Math.sqrt(Math.max(1.0, (double) rows / cols)));
-                if (weightDecay != 0) p.value().muli(1 - lr * weightDecay);             // p = p (1 - lr wd)
-                p.value().subi(o.muli(lr));                                             //     - lr u
+        Parallel.range(params.size(), 1, (chunk, from, to) -> {
+            // the step's temporaries (u, the Newton-Schulz products) in a reused workspace of this thread's; p and
+            // buf, outside it, are only updated in place
+            try (MemoryWorkspace ignored = StepMemory.open(WORKSPACE)) {
+                for (int i = from; i < to; i++) update(params.get(i), buffers.get(i), lr);
             }
-        }
+        });
+    }
+
+    private void update(Parameter p, INDArray buf, double lr) {
+        INDArray g = p.grad();
+        buf.muli(momentum).addi(g.mul(1 - momentum));                                  // buf = m buf + (1 - m) g
+        INDArray u = nesterov ? g.mul(1 - momentum).addi(buf.mul(momentum)) : buf.dup(); // u = (1 - m) g + m buf
+        long rows = p.size(0), cols = p.size(1);
+        INDArray o = orthogonalize(u, nsSteps).muli(Math.sqrt(Math.max(1.0, (double) rows / cols)));
+        if (weightDecay != 0) p.value().muli(1 - lr * weightDecay);                     // p = p (1 - lr wd)
+        p.value().subi(o.muli(lr));                                                     //     - lr u
     }
 
     /**

@@ -49,6 +49,52 @@ class VariantsTest {
         }
     }
 
+    /**
+     * The float loops against the double ones (the readable reference): the outputs and every input's gradient
+     * for sum(op(inputs) * R) agree to float rounding, at training's sizes (C = 128, 4 heads of 32).
+     */
+    @Test
+    void floatKernelsEqualTheDoubleOnes() {
+        Rope rope = new Rope(32, 10000, 64);
+        assertFloatMatchesDouble("rmsNorm", t -> Variants.rmsNorm(t[0], t[1], Variants.RMS_NORM_EPS),
+                random(11, 3, 64, 128).muli(3), random(12, 128).addi(1));
+        assertFloatMatchesDouble("reluSquared", t -> Variants.reluSquared(t[0]), random(13, 3, 64, 512).muli(2));
+        assertFloatMatchesDouble("softcap", t -> Variants.softcap(t[0], 30), random(14, 3, 64, 65).muli(40));
+        assertFloatMatchesDouble("swiglu", t -> Variants.swiglu(t[0]), random(15, 3, 64, 1024).muli(3));
+        for (boolean qkNorm : new boolean[]{false, true}) {
+            for (Rope r : new Rope[]{null, rope}) {
+                if (!qkNorm && r == null) continue;
+                assertFloatMatchesDouble("qkNormRope qkNorm=" + qkNorm + " rope=" + (r != null),
+                        t -> Variants.qkNormRope(t[0], 4, qkNorm, r, 0), random(16, 3, 64, 384).muli(2));
+            }
+        }
+    }
+
+    private static void assertFloatMatchesDouble(String what, java.util.function.Function<Tensor[], Tensor> op,
+                                                 INDArray... inputs) {
+        INDArray[] values = new INDArray[2];
+        INDArray[][] grads = new INDArray[2][inputs.length];
+        DataType[] types = {DataType.DOUBLE, DataType.FLOAT};
+        for (int k = 0; k < 2; k++) {
+            Tensor[] t = new Tensor[inputs.length];
+            for (int i = 0; i < inputs.length; i++) t[i] = Tensor.variable(inputs[i].castTo(types[k]));
+            Tensor y = op.apply(t);
+            Tensor r = Tensor.constant(random(17, y.shape()).castTo(types[k]));
+            Ops.sum(Ops.mul(y, r)).backward();
+            values[k] = y.value().castTo(DataType.DOUBLE);
+            for (int i = 0; i < inputs.length; i++) grads[k][i] = t[i].grad().castTo(DataType.DOUBLE);
+        }
+        assertRelative(values[0], values[1], what + " output");
+        for (int i = 0; i < inputs.length; i++) assertRelative(grads[0][i], grads[1][i], what + " gradient " + i);
+    }
+
+    /** Float rounding: within 1e-5 of the largest element (a few float ulps, summed over a row of 128). */
+    private static void assertRelative(INDArray expected, INDArray actual, String what) {
+        double scale = Math.max(1e-30, expected.amaxNumber().doubleValue());
+        double err = actual.sub(expected).amaxNumber().doubleValue() / scale;
+        assertTrue(err <= 1e-5, what + ": float differs from double by " + err + " of the largest element");
+    }
+
     /** x * (mean(x^2) + eps)^-1/2 * w. */
     static Tensor composedRmsNorm(Tensor x, Tensor w) {
         Tensor meanSquare = Ops.scale(Ops.sumLastAxis(Ops.mul(x, x)), 1.0 / x.size(x.rank() - 1));

@@ -54,7 +54,7 @@ class ReferenceCheckTest {
     /**
      * In float32, every dump's logits, loss, gradients and step losses. The parameters after the ten steps are
      * checked too, except in the two dumps where float32 rounding of gradient elements below AdamW's eps (1e-8)
-     * changes their steps by up to 7e-4 of the tensor's largest weight (float64 matches them to 5e-8); see the
+     * changes their steps by up to 8e-4 of the tensor's largest weight (float64 matches them to 5e-8); see the
      * README's "The researchers' lab".
      */
     @Test

@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
 public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--preset", paramLabel = "NAME",
-            description = "Starting settings: shakespeare_char_cpu (default) or shakespeare_char.")
+            description = "Starting settings: shakespeare_char_cpu (default), shakespeare_char or"
+                    + " shakespeare_char_speedrun.")
     String preset;
 
     @Option(names = "--config", paramLabel = "FILE",
@@ -98,6 +99,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per loss estimate.") Integer evalIters;
     @Option(names = "--always-save-checkpoint", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             description = "Save at every eval, not only when val loss improves.") Boolean alwaysSaveCheckpoint;
+    @Option(names = "--target-val-loss", paramLabel = "X", description = "Stop at the first eval whose val loss is at"
+            + " most X once the whole val split confirms it, and report the time to it (0: off).") Double targetValLoss;
     @Option(names = "--gradient-accumulation-steps", paramLabel = "N", description = "Micro-batches per optimizer step.") Integer gradientAccumulationSteps;
     @Option(names = "--batch-size", paramLabel = "N", description = "Sequences per micro-batch.") Integer batchSize;
     @Option(names = "--block-size", paramLabel = "N", description = "Context length in tokens.") Integer blockSize;
@@ -264,7 +267,7 @@ public final class TrainCommand implements Callable<Integer> {
         }, "quill-train-stop");
         Runtime.getRuntime().addShutdownHook(onInterrupt);
         try {
-            return trainer.run(checkpoint) == Trainer.Outcome.FINISHED ? 0 : 130;
+            return trainer.run(checkpoint) == Trainer.Outcome.STOPPED ? 130 : 0;
         } catch (Trainer.DivergedException e) {
             throw new CliException(e.getMessage(), e);
         } finally {

@@ -22,7 +22,8 @@ import java.util.List;
  * ({@code iter, loss, lr, ms, tokens_per_s, grad_norm, clipped}), a health line every {@code health-interval} steps
  * ({@code iter, health}: {@link HealthStats}) and an eval line per evaluation
  * ({@code iter, train_loss, val_loss, elapsed_s}); at the end of a run, the final model's loss over the whole val
- * split ({@code iter, full_val_loss, full_val_bits_per_char, full_val_tokens}: {@link FullEval}).
+ * split ({@code iter, full_val_loss, full_val_bits_per_char, full_val_tokens}: {@link FullEval}), also after each eval
+ * that reached {@code target-val-loss}, and the time it was reached ({@code iter, target_val_loss, time_to_target_s}).
  *
  * <p>Lines are buffered and reach the disk at {@link #flush()} (the trainer flushes at each console
  * update and each eval), so logging costs a training step almost nothing.
@@ -127,6 +128,19 @@ public final class MetricsLog implements Closeable {
         o.addProperty("full_val_loss", r.loss());
         o.addProperty("full_val_bits_per_char", r.bitsPerChar());
         o.addProperty("full_val_tokens", r.predictions());
+        out.write(GSON.toJson(o));
+        out.newLine();
+    }
+
+    /**
+     * The run reached its {@code target-val-loss} after iteration {@code iter}, confirmed on the whole val split,
+     * {@code seconds} after the process started ({@code time_to_target_s}).
+     */
+    public void target(int iter, double target, double seconds) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("iter", iter);
+        o.addProperty("target_val_loss", target);
+        o.addProperty("time_to_target_s", seconds);
         out.write(GSON.toJson(o));
         out.newLine();
     }

@@ -43,6 +43,7 @@ public record TrainConfig(
         int healthInterval,
         int evalIters,
         boolean alwaysSaveCheckpoint,
+        double targetValLoss,
         int gradientAccumulationSteps,
         int batchSize,
         int blockSize,
@@ -98,8 +99,8 @@ public record TrainConfig(
             .map(c -> kebab(c.getName())).toList();
 
     /**
-     * The settings added after the first presets, with nanoGPT's values (the architecture switches) or
-     * AdamW's (the optimizer): what a file that leaves one out means.
+     * The settings added after the first presets, with nanoGPT's values (the architecture switches), AdamW's
+     * (the optimizer) or off ({@code target-val-loss}): what a file that leaves one out means.
      */
     private static final Map<String, String> OPTIONAL_DEFAULTS = Map.ofEntries(
             Map.entry("norm", "layernorm"), Map.entry("pos", "learned"), Map.entry("rope-base", "10000.0"),
@@ -108,7 +109,7 @@ public record TrainConfig(
             Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
             Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("health-interval", "0"),
             Map.entry("lora-rank", "0"), Map.entry("lora-alpha", "8.0"), Map.entry("lora-dropout", "0.0"),
-            Map.entry("lora-targets", "c_attn"));
+            Map.entry("lora-targets", "c_attn"), Map.entry("target-val-loss", "0.0"));
 
     /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
     public enum Optimizer { ADAMW, MUON }
@@ -120,6 +121,8 @@ public record TrainConfig(
         require(logInterval >= 1, "log-interval must be at least 1, got " + logInterval);
         require(healthInterval >= 0, "health-interval must not be negative (0 turns it off), got " + healthInterval);
         require(evalIters >= 1, "eval-iters must be at least 1, got " + evalIters);
+        require(targetValLoss >= 0 && Double.isFinite(targetValLoss),
+                "target-val-loss must be a loss above 0 (0 turns it off), got " + targetValLoss);
         require(gradientAccumulationSteps >= 1,
                 "gradient-accumulation-steps must be at least 1, got " + gradientAccumulationSteps);
         require(batchSize >= 1, "batch-size must be at least 1, got " + batchSize);
@@ -294,7 +297,7 @@ public record TrainConfig(
 
     /** The names of the presets in the jar. */
     public static List<String> presetNames() {
-        return List.of("shakespeare_char", "shakespeare_char_cpu");
+        return List.of("shakespeare_char", "shakespeare_char_cpu", "shakespeare_char_speedrun");
     }
 
     private static Map<String, String> parse(String text, String origin) {

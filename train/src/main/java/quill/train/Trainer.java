@@ -34,6 +34,11 @@ import java.util.function.IntConsumer;
  * with the same seed and settings, a Quill run and a nanoGPT run see the same numbers. Dropout has a
  * generator of its own. Both generators' states are checkpointed, so a resumed run continues exactly where
  * the interrupted one stopped.
+ *
+ * <p>With {@code targetValLoss} (a speedrun), an eval whose estimate is at or below the target is checked on the
+ * whole val split ({@link FullEval}): if that confirms it, the model is checkpointed, the seconds since the process
+ * started are reported and the run ends; if not, training goes on to the next eval. At {@code maxIters} the
+ * closing whole-split loss decides in the same way.
  */
 public final class Trainer {
 
@@ -41,6 +46,8 @@ public final class Trainer {
     public enum Outcome {
         /** All {@code maxIters} iterations done. */
         FINISHED,
+        /** The val loss reached {@code targetValLoss} (confirmed on the whole val split): the run ended there. */
+        TARGET_REACHED,
         /** {@link #requestStop()} was called (Ctrl-C); the last checkpoint holds where it stopped. */
         STOPPED
     }
@@ -231,7 +238,12 @@ public final class Trainer {
         long runStart = System.nanoTime();
         double elapsedBefore = evals.isEmpty() || evals.get(evals.size() - 1).elapsedS() == null ? 0
                 : evals.get(evals.size() - 1).elapsedS();
-        FullEval.Result fullVal;
+        FullEval fullEval = new FullEval(data.readVal(), tokenizer);
+        FullEval.Result fullVal = null;   // the whole val split's loss at iteration fullValIter
+        int fullValIter = -1;
+        int bestSavedIter = -1;           // the iteration whose model this process wrote to ckpt-best.zip
+        boolean reached = false;
+        double targetSeconds = 0;
         try (metrics; workers) {
             model.setTraining(true);
             while (true) {
@@ -264,14 +276,21 @@ public final class Trainer {
                     metrics.flush();
                     boolean improved = valLoss < bestVal;
                     if (improved) bestVal = valLoss;
+                    // --target-val-loss: an estimate that reaches the target is confirmed on the whole val split
+                    if (iter > 0 && c.targetValLoss() > 0 && valLoss <= c.targetValLoss()) {
+                        fullVal = fullEval.run(workers);
+                        fullValIter = iter;
+                        reached = fullVal.loss() <= c.targetValLoss();
+                    }
                     String note = "";
-                    if (iter > 0 && (improved || c.alwaysSaveCheckpoint())) {
+                    if (iter > 0 && (improved || reached || c.alwaysSaveCheckpoint())) {
                         TrainingState now = state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model);
-                        if (improved) {
+                        if (improved || reached) {   // the model that met the target is the one to keep
                             // best first: a kill between the two leaves ckpt-last.zip at the older state, which
                             // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
                             save(best, now, model, optimizer);
                             writer.copy(best, last);
+                            bestSavedIter = iter;
                         } else {
                             save(last, now, model, optimizer);
                         }
@@ -280,6 +299,13 @@ public final class Trainer {
                     }
                     progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s",
                             iter, trainLoss, valLoss, improved && iter > 0 ? " (best so far)" : "", note.isEmpty() ? "" : "; " + note));
+                    if (fullValIter == iter) {
+                        metrics.fullEval(iter, fullVal);
+                        if (reached) break;
+                        progress.println(String.format(Locale.ROOT, "  whole val split: loss %.4f, above the target"
+                                + " %.4f%s", fullVal.loss(), c.targetValLoss(),
+                                iter < c.maxIters() ? ": training on" : ""));
+                    }
                     LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
                     evalSeconds = (System.nanoTime() - t0) / 1e9;
                 }
@@ -326,16 +352,56 @@ public final class Trainer {
             if (savedIter != iter) {
                 save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
             }
-            fullVal = new FullEval(data.readVal(), tokenizer).run(workers);   // the final model, every val token once
-            metrics.fullEval(iter, fullVal);
+            if (fullValIter != iter) {
+                fullVal = fullEval.run(workers);                             // the final model, every val token once
+                metrics.fullEval(iter, fullVal);
+                if (c.targetValLoss() > 0 && fullVal.loss() <= c.targetValLoss()) {
+                    reached = true;                                           // at max-iters, on the whole split
+                    if (bestSavedIter != iter) writer.copy(last, best);
+                }
+            }
+            if (reached) {
+                targetSeconds = secondsSinceLaunch();   // the checkpoint that met the target is on disk
+                metrics.target(iter, c.targetValLoss(), targetSeconds);
+            }
         }
         progress.clear();
         out.printf(Locale.ROOT, "full val split (%,d tokens, every one predicted once): loss %.4f, %.4f bits/char, in %.1f s%n",
                 fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
+        if (c.targetValLoss() > 0) reportTarget(reached, iter, fullVal, targetSeconds, resumeFrom != null);
+        if (reached) LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());   // with the last eval
         out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in %s%n",
-                c.maxIters(), bestVal, outDir);
+                iter, bestVal, outDir);
+        if (reached) {   // a speedrun ends here: the closing sample would only add to its time
+            out.println("see what it writes: quill sample --out-dir " + outDir);
+            return Outcome.TARGET_REACHED;
+        }
         if (sampleChars > 0) sample(model, tokenizer);
         return Outcome.FINISHED;
+    }
+
+    /**
+     * Seconds since this process started (the operating system's start time of the process: the JVM's own start-up
+     * included), for the time to a target; the JVM's start time where the system does not tell it.
+     */
+    static double secondsSinceLaunch() {
+        long start = ProcessHandle.current().info().startInstant().map(java.time.Instant::toEpochMilli)
+                .orElse(java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
+        return (System.currentTimeMillis() - start) / 1000.0;
+    }
+
+    /** The line that says whether, and when, the run reached {@code --target-val-loss}. */
+    private void reportTarget(boolean reached, int iter, FullEval.Result fullVal, double seconds, boolean resumed) {
+        double target = config.targetValLoss();
+        if (reached) {
+            out.printf(Locale.ROOT, "target val loss %.4f reached at iteration %d: %.4f on the whole val split; %.1f s"
+                            + " since the process started%s (the checkpoint is written)%n", target, iter,
+                    fullVal.loss(), seconds,
+                    resumed ? " (a resumed run: the earlier processes' time is not counted)" : "");
+        } else {
+            out.printf(Locale.ROOT, "target val loss %.4f not reached in %d iterations: %.4f on the whole val split%n",
+                    target, iter, fullVal.loss());
+        }
     }
 
     private void save(Path file, TrainingState state, Gpt model, Optimizer optimizer) throws IOException {

@@ -43,6 +43,21 @@ class TrainConfigTest {
         assertEquals(768, cpu.tokensPerIter());
     }
 
+    /** The speedrun's record is the CPU preset's data, model size and batch with the changes its README log lists. */
+    @Test
+    void theSpeedrunPresetIsTheCpuPresetWithTheLoggedChanges() throws IOException {
+        TrainConfig cpu = TrainConfig.preset("shakespeare_char_cpu");
+        TrainConfig speedrun = TrainConfig.preset("shakespeare_char_speedrun");
+        assertEquals(0.0, cpu.targetValLoss(), "the CPU preset has no target");
+        assertEquals(cpu.with(Map.ofEntries(Map.entry("out-dir", "out/shakespeare_char_speedrun"),
+                Map.entry("target-val-loss", "1.88"), Map.entry("eval-interval", "400"),
+                Map.entry("log-interval", "50"),
+                Map.entry("pos", "rope"), Map.entry("mlp", "relu2"), Map.entry("qk-norm", "true"),
+                Map.entry("optimizer", "muon"), Map.entry("learning-rate", "2e-3"), Map.entry("max-iters", "400"),
+                Map.entry("lr-decay-iters", "400"))), speedrun);
+        assertTrue(TrainConfig.presetNames().contains("shakespeare_char_speedrun"));
+    }
+
     @Test
     void overridesReplaceSingleSettings() throws IOException {
         TrainConfig c = TrainConfig.preset("shakespeare_char_cpu").with(Map.of("max-iters", "500", "bias", "true"));
