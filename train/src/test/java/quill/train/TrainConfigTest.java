@@ -51,7 +51,7 @@ class TrainConfigTest {
         assertEquals(0.0, cpu.targetValLoss(), "the CPU preset has no target");
         assertEquals(cpu.with(Map.ofEntries(Map.entry("out-dir", "out/shakespeare_char_speedrun"),
                 Map.entry("target-val-loss", "1.88"), Map.entry("eval-interval", "400"),
-                Map.entry("log-interval", "50"),
+                Map.entry("log-interval", "50"), Map.entry("health-interval", "0"),
                 Map.entry("pos", "rope"), Map.entry("mlp", "relu2"), Map.entry("qk-norm", "true"),
                 Map.entry("optimizer", "muon"), Map.entry("learning-rate", "2e-3"), Map.entry("max-iters", "400"),
                 Map.entry("lr-decay-iters", "400"))), speedrun);
