@@ -65,20 +65,31 @@ final class CausalSelfAttention {
      * keys and values when generating, else null.
      */
     Tensor forward(Tensor x, Rng rng, KvCache.Layer cache) {
-        Tensor qkv = cAttn.forward(x);                      // (B, T, 3C): q, k, v side by side
-        if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
-            qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, cache == null ? 0 : cache.length());
-        }
+        Tensor qkv = qkv(x, cache == null ? 0 : cache.length()); // (B, T, 3C)
         Tensor y;                                           // (B, T, C): every head's output side by side
         if (cache == null) {
             y = attend(qkv, rng);
-        } else if (cache.length() == 0) {                   // a prompt (or a slid window): the whole block at once,
-            y = attend(qkv, null);                          // as training computes it, then its keys and values kept
-            cache.store(qkv);
         } else {
             y = cache.attend(qkv);                          // (1, T, C): new positions over the cached ones too
         }
         return Nn.dropout(cProj.forward(y), dropout, rng);  // (B, T, C)
+    }
+
+    /**
+     * Generation in the model's last block: every new position's key and value go into {@code cache}, but the
+     * output is the last position's only, (1, T, C) in, (1, 1, C) out (see {@link Block#forwardLast}).
+     */
+    Tensor forwardLast(Tensor x, KvCache.Layer cache) {
+        return cProj.forward(cache.attendLast(qkv(x, cache.length()))); // (1, 1, C)
+    }
+
+    /** c_attn, then QK-norm and rotation when on: (B, T, C) to (B, T, 3C), q, k, v side by side. */
+    private Tensor qkv(Tensor x, int pos0) {
+        Tensor qkv = cAttn.forward(x);                      // (B, T, 3C)
+        if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
+            qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, pos0);
+        }
+        return qkv;
     }
 
     /** softmax(mask(q k^T / sqrt(hs))) v for every head, from the fused projection. */
