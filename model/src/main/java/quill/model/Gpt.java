@@ -123,7 +123,22 @@ public final class Gpt {
         for (Block block : h) block.parameters().forEach(this::register);
         lnF.parameters().forEach(this::register);
         if (lmHead != wte.weight) register(lmHead);
-        this.dropoutRng = new Rng((init == null ? 0 : init.seed()) ^ 0x5DEECE66DL);
+        this.dropoutRng = dropoutRng(init == null ? 0 : init.seed());
+    }
+
+    /**
+     * A float32 model of {@code config} whose weights are zeros, for a checkpoint's weights to replace
+     * ({@link #load}): nanoGPT's initial weights would be drawn only to be overwritten, a large part of
+     * {@code quill sample}'s start-up. {@code seed} seeds the dropout masks as {@link #Gpt(GptConfig, long)} does.
+     */
+    public static Gpt forLoading(GptConfig config, long seed) {
+        Gpt model = new Gpt(config, null, DataType.FLOAT, null);
+        model.dropoutRng.setState(dropoutRng(seed).state());
+        return model;
+    }
+
+    private static Rng dropoutRng(long seed) {
+        return new Rng(seed ^ 0x5DEECE66DL);
     }
 
     /**
