@@ -6,6 +6,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.lang.ref.Reference;
+import java.util.Arrays;
+
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
@@ -35,20 +38,23 @@ final class Blas {
             return;
         }
         int m = (int) c.size(0), n = (int) c.size(1), k = (int) (transA ? a.size(0) : a.size(1));
-        if ((transA ? a.size(1) : a.size(0)) != m || (transB ? b.size(1) : b.size(0)) != k || (transB ? b.size(0) : b.size(1)) != n) {
-            throw new IllegalArgumentException("gemm: shapes do not fit: " + java.util.Arrays.toString(a.shape()) + " x "
-                    + java.util.Arrays.toString(b.shape()) + " into " + java.util.Arrays.toString(c.shape()));
+        long aRows = transA ? a.size(1) : a.size(0), bRows = transB ? b.size(1) : b.size(0);
+        long bCols = transB ? b.size(0) : b.size(1);
+        if (aRows != m || bRows != k || bCols != n) {
+            throw new IllegalArgumentException("gemm: shapes do not fit: " + Arrays.toString(a.shape()) + " x "
+                    + Arrays.toString(b.shape()) + " into " + Arrays.toString(c.shape()));
         }
         int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
         int lda = (int) a.size(1), ldb = (int) b.size(1), ldc = n;
         if (type == DataType.FLOAT) {
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, floats(a), lda, floats(b), ldb, (float) beta, floats(c), ldc);
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, floats(a), lda, floats(b), ldb, (float) beta,
+                    floats(c), ldc);
         } else {
             cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, doubles(a), lda, doubles(b), ldb, beta, doubles(c), ldc);
         }
-        java.lang.ref.Reference.reachabilityFence(a);                   // the memory lives as long as its arrays
-        java.lang.ref.Reference.reachabilityFence(b);
-        java.lang.ref.Reference.reachabilityFence(c);
+        Reference.reachabilityFence(a);                   // the memory lives as long as its arrays (see Elements)
+        Reference.reachabilityFence(b);
+        Reference.reachabilityFence(c);
     }
 
     /** Whether {@code x} is a matrix of {@code type} stored row after row (a single row's stride does not matter). */
