@@ -33,12 +33,14 @@ import java.util.Arrays;
  * but each token then sees between {@code blockSize - slide + 1} and {@code blockSize} tokens of context,
  * so the text differs from nanoGPT's.
  *
- * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once (each Linear one BLAS
- * product over its positions). Attention, for a prompt as for an appended token, is plain Java loops over keys
- * and values kept in Java arrays (in double): at these sizes (a 64-token window of 128 channels) a few hundred
- * thousand multiply-adds, less than the overhead of the ND4J calls it would take. Only the last position goes
- * on past the last block's attention ({@link Block#forwardLast}): the logits need no other, so its MLP and
- * lm_head run on one row.
+ * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once, with the same batched
+ * attention as training (BLAS products); the cache only keeps its keys and values. (The cache's own loops below
+ * are as fast once compiled, but a sample's whole process ran slower with them: the batched products are native
+ * code from the first token, the loops run interpreted until the JIT compiles them.) An appended token's
+ * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
+ * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the overhead of
+ * the ND4J calls it would take. Only the last position goes on past the last block's attention
+ * ({@link Block#forwardLast}): the logits need no other, so its MLP and lm_head run on one row.
  */
 public final class KvCache {
     private final Gpt model;
@@ -126,6 +128,11 @@ public final class KvCache {
         /** Where this step's positions start: the number already cached. */
         int length() {
             return length;
+        }
+
+        /** Keeps the keys and values of {@code qkv} (1, t, 3C), positions 0..t-1 of an empty cache. */
+        void store(Tensor qkvT) {
+            readAndStore(qkvT);
         }
 
         /** Reads {@code qkv} (1, t, 3C) into {@link #qkvRows} and stores its keys and values at length..length+t-1. */
