@@ -38,7 +38,7 @@ public final class Nn {
         long n = x.value().length() / in;
         INDArray x2 = x.value().reshape('c', n, in);                                   // (N, in)
         INDArray y2 = Elements.empty(x.dataType(), n, out);                            // (N, out)
-        Nd4j.gemm(x2, weight.value(), y2, false, true, 1.0, 0.0);                     // y = x W^T
+        Blas.gemm(x2, weight.value(), y2, false, true, 1.0, 0.0);                     // y = x W^T
         if (bias != null) y2.addiRowVector(bias.value());                              //   + b
         long[] shape = x.shape().clone();
         shape[shape.length - 1] = out;

@@ -29,6 +29,18 @@ final class Block {
         return Ops.add(x, mlp.forward(ln2.forward(x), rng));        // (B, T, C)
     }
 
+    /**
+     * Generation in the model's last block: the next token's logits need the last position's output only, so
+     * attention takes every position's key and value into {@code cache} but only the last query, and the MLP
+     * runs on that position alone (nanoGPT computes all T and keeps the last). (1, T, C) in, (1, 1, C) out.
+     */
+    Tensor forwardLast(Tensor x, KvCache.Layer cache) {
+        int t = (int) x.size(1), c = (int) x.size(2);
+        Tensor last = Tensor.constant(x.value().reshape('c', t, c).getRow(t - 1, true).reshape('c', 1, 1, c));
+        x = Ops.add(last, attn.forwardLast(ln1.forward(x), cache)); // (1, 1, C)
+        return Ops.add(x, mlp.forward(ln2.forward(x), null));        // (1, 1, C)
+    }
+
     List<Parameter> parameters() {
         List<Parameter> p = new ArrayList<>(ln1.parameters());
         p.addAll(attn.parameters());

@@ -68,10 +68,7 @@ final class CausalSelfAttention {
      * keys and values when generating, else null.
      */
     Tensor forward(Tensor x, Rng rng, KvCache.Layer cache) {
-        Tensor qkv = cAttn.forward(x, rng);                 // (B, T, 3C): q, k, v side by side
-        if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
-            qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, cache == null ? 0 : cache.length());
-        }
+        Tensor qkv = qkv(x, rng, cache == null ? 0 : cache.length()); // (B, T, 3C)
         Tensor y;                                           // (B, T, C): every head's output side by side
         if (cache == null) {
             y = readable ? attendReadable(qkv, rng) : attend(qkv, rng);
@@ -82,6 +79,26 @@ final class CausalSelfAttention {
             y = cache.attend(qkv);                          // (1, T, C): new positions over the cached ones too
         }
         return Nn.dropout(cProj.forward(y, rng), dropout, rng); // (B, T, C)
+    }
+
+    /**
+     * Generation in the model's last block: every new position's key and value go into {@code cache}, but the
+     * output is the last position's only, (1, T, C) in, (1, 1, C) out (see {@link Block#forwardLast}).
+     */
+    Tensor forwardLast(Tensor x, KvCache.Layer cache) {
+        return cProj.forward(cache.attendLast(qkv(x, null, cache.length())), null); // (1, 1, C)
+    }
+
+    /**
+     * c_attn, then QK-norm and rotation when on: (B, T, C) to (B, T, 3C), q, k, v side by side; {@code rng}
+     * draws c_attn's adapter dropout (null in eval mode).
+     */
+    private Tensor qkv(Tensor x, Rng rng, int pos0) {
+        Tensor qkv = cAttn.forward(x, rng);                 // (B, T, 3C)
+        if (qkNorm || rope != null) {                       // QK-norm, then rotate q and k to their positions
+            qkv = Variants.qkNormRope(qkv, nHead, qkNorm, rope, pos0);
+        }
+        return qkv;
     }
 
     /** nanoGPT's CausalSelfAttention.forward from c_attn's output on, line for line, each step an op on the tape. */

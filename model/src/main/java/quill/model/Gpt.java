@@ -124,7 +124,22 @@ public final class Gpt {
         for (Block block : h) block.parameters().forEach(this::register);
         lnF.parameters().forEach(this::register);
         if (lmHead != wte.weight) register(lmHead);
-        this.dropoutRng = new Rng((init == null ? 0 : init.seed()) ^ 0x5DEECE66DL);
+        this.dropoutRng = dropoutRng(init == null ? 0 : init.seed());
+    }
+
+    /**
+     * A float32 model of {@code config} whose weights are zeros, for a checkpoint's weights to replace
+     * ({@link #load}): nanoGPT's initial weights would be drawn only to be overwritten, a large part of
+     * {@code quill sample}'s start-up. {@code seed} seeds the dropout masks as {@link #Gpt(GptConfig, long)} does.
+     */
+    public static Gpt forLoading(GptConfig config, long seed) {
+        Gpt model = new Gpt(config, null, DataType.FLOAT, null);
+        model.dropoutRng.setState(dropoutRng(seed).state());
+        return model;
+    }
+
+    private static Rng dropoutRng(long seed) {
+        return new Rng(seed ^ 0x5DEECE66DL);
     }
 
     /**
@@ -371,8 +386,8 @@ public final class Gpt {
 
     /**
      * The residual stream after the last block, before ln_f: (B, T, C). With a {@code cache} (generation) the T
-     * positions come after the cached ones: they sit at positions {@code cache.length()..}, and each block
-     * attends over its cache.
+     * positions come after the cached ones: they sit at positions {@code cache.length()..}, each block attends
+     * over its cache, and the last block computes the last position only, (1, 1, C), all the logits need.
      */
     private Tensor residual(int[][] idx, Rng rng, KvCache cache) {
         int t = checkIds(idx, "idx"), pos0 = cache == null ? 0 : cache.length();
@@ -381,10 +396,12 @@ public final class Gpt {
         Tensor x = wte.forward(idx);                                // (B, T, C)  token embeddings
         if (wpe != null) x = Ops.add(x, wpe.forward(positions(pos0, t))); // + (1, T, C) position embeddings
         x = Nn.dropout(x, config.dropout(), rng);                   // (B, T, C)
-        for (int i = 0; i < h.size(); i++) {
+        int last = h.size() - 1;
+        for (int i = 0; i < last; i++) {
             x = h.get(i).forward(x, rng, cache == null ? null : cache.layer(i)); // (B, T, C)
         }
-        return x;
+        if (cache != null) return h.get(last).forwardLast(x, cache.layer(last)); // (1, 1, C): the last position
+        return h.get(last).forward(x, rng, null);                   // (B, T, C)
     }
 
     private Tensor crossEntropy(Tensor logits, int[][] targets) {
@@ -435,9 +452,9 @@ public final class Gpt {
 
     /** The logits after {@code ids}, run after the positions {@code cache} holds (if any), whose cache they extend. */
     float[] nextTokenLogits(int[] ids, KvCache cache) {
-        int t = ids.length;
         try (MemoryWorkspace ignored = StepMemory.step()) {
-            INDArray x = residual(new int[][]{ids}, null, cache).value();        // (1, T, C)
+            INDArray x = residual(new int[][]{ids}, null, cache).value();        // (1, T, C), with a cache (1, 1, C)
+            int t = (int) x.size(1);
             // (1, 1, C)
             INDArray last = x.reshape('c', t, config.nEmbd()).getRow(t - 1, true).reshape('c', 1, 1, config.nEmbd());
             // (V) ln_f, lm_head: last position only

@@ -34,10 +34,13 @@ import java.util.Arrays;
  * so the text differs from nanoGPT's.
  *
  * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once, with the same batched
- * attention as training (BLAS products); the cache only keeps its keys and values. An appended token's
+ * attention as training (BLAS products); the cache only keeps its keys and values. (The cache's own loops below
+ * are as fast once compiled, but a sample's whole process ran slower with them: the batched products are native
+ * code from the first token, the loops run interpreted until the JIT compiles them.) An appended token's
  * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
  * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the overhead of
- * the ND4J calls it would take. The lm_head runs on the last position only.
+ * the ND4J calls it would take. Only the last position goes on past the last block's attention
+ * ({@link Block#forwardLast}): the logits need no other, so its MLP and lm_head run on one row.
  */
 public final class KvCache {
     private final Gpt model;
@@ -159,12 +162,26 @@ public final class KvCache {
          * Returns y (1, t, C), every head's output side by side. Generation only: no gradient.
          */
         Tensor attend(Tensor qkvT) {
-            int t = readAndStore(qkvT), c = nHead * headSize, hs = headSize, pos = length;
+            return attend(qkvT, 0);
+        }
+
+        /**
+         * As {@link #attend}, but only the last new position's query: y (1, 1, C). Every new key and value is
+         * still stored. The model's last block needs no more, since the next token's logits come from the
+         * last position alone ({@link Block#forwardLast}).
+         */
+        Tensor attendLast(Tensor qkvT) {
+            return attend(qkvT, (int) qkvT.size(1) - 1);
+        }
+
+        /** Stores all t new keys and values; attends for the queries first..t-1: y (1, t - first, C). */
+        private Tensor attend(Tensor qkvT, int first) {
+            int t = readAndStore(qkvT), c = nHead * headSize, hs = headSize, pos = length, rows = t - first;
             double[] qkv = qkvRows, y = yRows;
             double scale = 1 / Math.sqrt(hs);
             double[] att = new double[pos + t];
-            Arrays.fill(y, 0, t * c, 0);
-            for (int i = 0; i < t; i++) {
+            Arrays.fill(y, 0, rows * c, 0);
+            for (int i = first; i < t; i++) {
                 int seen = pos + i + 1;                                                   // keys 0..pos+i
                 for (int h = 0; h < nHead; h++) {
                     scores(qkv, i * 3 * c + h * hs, h, seen, att);                        // att = q k^T
@@ -174,12 +191,12 @@ public final class KvCache {
                         att[j] = Math.exp(att[j] * scale - max);                          // softmax(att / sqrt(hs))
                         sum += att[j];
                     }
-                    weightedValues(att, sum, h, seen, y, i * c + h * hs);                 // y = att v
+                    weightedValues(att, sum, h, seen, y, (i - first) * c + h * hs);       // y = att v
                 }
             }
             DataType type = qkvT.dataType();
-            INDArray out = Elements.empty(type, 1, t, c);
-            new Elements(out).put(0, y, t * c);
+            INDArray out = Elements.empty(type, 1, rows, c);
+            new Elements(out).put(0, y, rows * c);
             return Tensor.op("cachedAttention", out, g -> {
                 throw new UnsupportedOperationException("generation through a KV cache has no backward pass");
             }, qkvT);

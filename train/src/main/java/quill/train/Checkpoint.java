@@ -126,7 +126,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                     + " describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm) + "::new) and call"
                     + " Checkpoint.loadWeights(model)");
         }
-        Gpt model = new Gpt(modelConfig, config.seed());
+        Gpt model = Gpt.forLoading(modelConfig, config.seed());
         loadWeights(model);
         model.setTraining(false);
         return model;
