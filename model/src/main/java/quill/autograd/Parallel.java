@@ -2,6 +2,7 @@ package quill.autograd;
 
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.util.function.DoubleSupplier;
 import java.util.stream.IntStream;
 
 /**
@@ -51,6 +52,15 @@ public final class Parallel {
             if (before == null) SCOPED.remove();
             else SCOPED.set(before);
         }
+    }
+
+    /** As {@link #withThreads(int, Runnable)}, for work that returns a number. */
+    public static double withThreads(int n, DoubleSupplier work) {
+        double[] result = new double[1];
+        withThreads(n, () -> {
+            result[0] = work.getAsDouble();
+        });
+        return result[0];
     }
 
     /** How many chunks {@link #range} cuts [0, n) into: up to {@link #threads()}, each at least {@code minChunk}. */

@@ -28,4 +28,11 @@ class ParallelTest {
         assertEquals(before, Parallel.threads(), "withThreads leaves the thread's count as it was");
         assertThrows(IllegalArgumentException.class, () -> Parallel.withThreads(0, () -> { }));
     }
+
+    @Test
+    void withThreadsReturnsTheWorksNumberUnderItsThreadCount() {
+        int before = Parallel.threads();
+        assertEquals(3.0, Parallel.withThreads(3, () -> (double) Parallel.threads()));
+        assertEquals(before, Parallel.threads());
+    }
 }

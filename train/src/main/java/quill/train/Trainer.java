@@ -186,8 +186,7 @@ public final class Trainer {
         Optimizer optimizer = c.newOptimizer(model.trainable());
         LearningRateSchedule schedule = LearningRateSchedule.of(c);
 
-        // X, Y = get_batch('train'): nanoGPT draws each training batch before the step that uses it
-        int[][] nextBatch = {train.sampleStarts(rng, c.batchSize(), c.blockSize())};
+        BatchStream batches = new BatchStream(train, rng, c.batchSize(), c.blockSize()); // X, Y = get_batch('train')
         int iter = 0;
         int lastEvalIter = -1;
         double bestVal = Double.POSITIVE_INFINITY;
@@ -203,8 +202,7 @@ public final class Trainer {
             lastEvalIter = s.lastEvalIter();
             bestVal = Math.min(s.bestValLoss(), bestOnDisk());
             rng.setState(s.rngState());
-            // a resumed run with another batch-size draws its next batch afresh
-            if (s.nextBatch().length == c.batchSize()) nextBatch[0] = s.nextBatch();
+            batches.resume(s.nextBatch());
             model.setDropoutState(s.dropoutState());
             metrics = MetricsLog.resume(metricsFile, iter, lastEvalIter);
             MetricsLog.read(metricsFile, steps, evals);
@@ -250,7 +248,7 @@ public final class Trainer {
                 if (stopRequested) {
                     progress.clear();
                     if (savedIter != iter) {
-                        save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                        save(last, state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model), model, optimizer);
                     }
                     out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
                             iter, last, outDir);
@@ -284,7 +282,7 @@ public final class Trainer {
                     }
                     String note = "";
                     if (iter > 0 && (improved || reached || c.alwaysSaveCheckpoint())) {
-                        TrainingState now = state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model);
+                        TrainingState now = state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model);
                         if (improved || reached) {   // the model that met the target is the one to keep
                             // best first: a kill between the two leaves ckpt-last.zip at the older state, which
                             // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
@@ -318,11 +316,7 @@ public final class Trainer {
                 List<int[]> starts = new ArrayList<>(c.gradientAccumulationSteps());
                 boolean healthStep = c.healthInterval() > 0 && iter % c.healthInterval() == 0;
                 HealthStats health = healthStep ? new HealthStats() : null;
-                TrainingStep.Result r = step.run((bx, by) -> {
-                    starts.add(nextBatch[0]);
-                    train.fill(nextBatch[0], bx, by);
-                    nextBatch[0] = train.sampleStarts(rng, c.batchSize(), c.blockSize());   // drawn as soon as used
-                }, lr, health);
+                TrainingStep.Result r = step.run((bx, by) -> starts.add(batches.next(bx, by)), lr, health);
                 double loss = r.loss(), norm = r.gradNorm();
                 if (!r.updated()) {
                     progress.clear();
@@ -350,7 +344,7 @@ public final class Trainer {
                 afterStep.accept(iter - 1);
             }
             if (savedIter != iter) {
-                save(last, state(iter, lastEvalIter, bestVal, rng, nextBatch[0], model), model, optimizer);
+                save(last, state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model), model, optimizer);
             }
             if (fullValIter != iter) {
                 fullVal = fullEval.run(workers);                             // the final model, every val token once

@@ -72,18 +72,14 @@ public final class TrainingStep {
         double meanLoss = loss / accumulationSteps;
         if (health != null) health.beforeUpdate(params);
         // the workers are idle until the next step: clipping and AdamW may use every one of their cores
-        double[] norm = {0};
-        Parallel.withThreads(workers.workers(), () -> {
-            // without clipping, an infinite bound measures the norm and leaves the gradient alone
-            norm[0] = AdamW.clipGradNorm(params, gradClip > 0 ? gradClip : Double.POSITIVE_INFINITY);
-            if (Double.isFinite(meanLoss) && Double.isFinite(norm[0])) optimizer.step(lr);
-        });
-        boolean clipped = gradClip > 0 && gradClip / (norm[0] + 1e-6) < 1;     // as clipGradNorm decides
-        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm[0])) {
-            return new Result(meanLoss, norm[0], clipped, false);
-        }
+        // without clipping, an infinite bound measures the norm and leaves the gradient alone
+        double norm = Parallel.withThreads(workers.workers(),
+                () -> AdamW.clipGradNorm(params, gradClip > 0 ? gradClip : Double.POSITIVE_INFINITY));
+        boolean clipped = gradClip > 0 && gradClip / (norm + 1e-6) < 1;        // as clipGradNorm decides
+        if (!Double.isFinite(meanLoss) || !Double.isFinite(norm)) return new Result(meanLoss, norm, clipped, false);
+        Parallel.withThreads(workers.workers(), () -> optimizer.step(lr));
         if (health != null) health.afterUpdate(params, workers.model());
         for (Parameter p : params) p.zeroGrad();
-        return new Result(meanLoss, norm[0], clipped, true);
+        return new Result(meanLoss, norm, clipped, true);
     }
 }
