@@ -309,7 +309,7 @@ public final class Gpt {
                     + " allows (" + limit + ", the smaller side of its weight): a rank-" + limit + " adapter already"
                     + " spans the whole matrix; use a rank of at most " + limit);
         }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        try (MemoryWorkspace ignored = StepMemory.outside()) {
             for (Map.Entry<String, Linear> l : layers.entrySet()) {
                 Linear linear = l.getValue();
                 int in = (int) linear.weight.size(1), out = (int) linear.weight.size(0);

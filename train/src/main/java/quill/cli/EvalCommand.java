@@ -128,13 +128,18 @@ public final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** A run folder's best checkpoint, else its last. */
+    /** A run folder's checkpoint ({@link Checkpoint#bestElseLast}), or a clear error when it has none. */
     static Path runCheckpoint(Path outDir) throws IOException {
         Path dir = outDir != null ? outDir : Path.of(TrainConfig.preset(TrainConfig.DEFAULT_PRESET).outDir());
-        if (Files.exists(Checkpoint.best(dir))) return Checkpoint.best(dir);
-        if (Files.exists(Checkpoint.last(dir))) return Checkpoint.last(dir);
+        Path file = Checkpoint.bestElseLast(dir);
+        if (file != null) return file;
         throw new CliException("no checkpoint in " + dir + " (neither " + Checkpoint.BEST + " nor " + Checkpoint.LAST
                 + "): train one with 'quill train" + (outDir != null ? " --out-dir " + dir : "")
                 + "', or give a run's folder with --out-dir or a checkpoint file with --ckpt");
+    }
+
+    /** What a RUN argument names: a run folder's checkpoint ({@link #runCheckpoint}), or a checkpoint file itself. */
+    static Path runOrCheckpoint(Path run) throws IOException {
+        return Files.isDirectory(run) ? runCheckpoint(run) : run;
     }
 }

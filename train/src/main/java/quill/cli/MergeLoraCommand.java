@@ -43,7 +43,7 @@ public final class MergeLoraCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Path source = Files.isDirectory(run) ? EvalCommand.runCheckpoint(run) : run;
+        Path source = EvalCommand.runOrCheckpoint(run);
         Checkpoint checkpoint = Checkpoint.load(source);
         if (checkpoint.config().lora() == null) {
             throw new CliException(source + " is not a LoRA checkpoint (lora-rank 0): there are no adapters to merge");

@@ -53,7 +53,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        Path source = Files.isDirectory(run) ? EvalCommand.runCheckpoint(run) : run;
+        Path source = EvalCommand.runOrCheckpoint(run);
         Checkpoint checkpoint = Checkpoint.load(source);
         if (checkpoint.quantization() != null) {
             throw new CliException(source + " is already quantised (" + checkpoint.quantization().describe()

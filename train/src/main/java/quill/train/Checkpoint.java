@@ -84,6 +84,12 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         return outDir.resolve(BEST);
     }
 
+    /** A run folder's checkpoint to use: ckpt-best.zip, else ckpt-last.zip; null when it has neither. */
+    public static Path bestElseLast(Path outDir) {
+        if (Files.isRegularFile(best(outDir))) return best(outDir);
+        return Files.isRegularFile(last(outDir)) ? last(outDir) : null;
+    }
+
     /** Reads a checkpoint's settings, vocabulary and state, and checks that its weights are there. */
     public static Checkpoint load(Path file) throws IOException {
         try (ZipFile zip = open(file)) {

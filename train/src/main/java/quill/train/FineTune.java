@@ -52,9 +52,8 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
     public static FineTune open(Path runOrCheckpoint) throws IOException {
         Path file = runOrCheckpoint;
         if (Files.isDirectory(runOrCheckpoint)) {
-            file = Checkpoint.best(runOrCheckpoint);
-            if (!Files.isRegularFile(file)) file = Checkpoint.last(runOrCheckpoint);
-            if (!Files.isRegularFile(file)) {
+            file = Checkpoint.bestElseLast(runOrCheckpoint);
+            if (file == null) {
                 throw new IOException("no checkpoint in " + runOrCheckpoint + " (neither " + Checkpoint.BEST + " nor "
                         + Checkpoint.LAST + ") to start from; --init-from takes a run folder or a checkpoint file");
             }

@@ -4,12 +4,12 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Elements;
 import quill.autograd.Parameter;
 import quill.autograd.TapeWatch;
 import quill.autograd.Tensor;
 import quill.model.Gpt;
+import quill.model.StepMemory;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,7 +77,7 @@ public final class HealthStats implements TapeWatch.Listener {
     /** Before clipping and the update: the gradients as the batch made them, and a copy of the weights. */
     void beforeUpdate(List<Parameter> params) {
         before = new INDArray[params.size()];
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        try (MemoryWorkspace ignored = StepMemory.outside()) {
             for (int i = 0; i < params.size(); i++) {
                 Parameter p = params.get(i);
                 before[i] = p.value().dup('c');

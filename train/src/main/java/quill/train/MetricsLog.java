@@ -1,6 +1,7 @@
 package quill.train;
 
 import com.google.gson.Gson;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.annotations.SerializedName;
@@ -73,18 +74,16 @@ public final class MetricsLog implements Closeable {
      * logged after its checkpoint (the resumed run does those iterations again).
      */
     public static MetricsLog resume(Path file, int iter, int lastEvalIter) throws IOException {
-        List<String> kept = new ArrayList<>();
+        StringBuilder text = new StringBuilder();                         // the kept lines, as they were written
         if (Files.isRegularFile(file)) {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 JsonObject o = parse(line);
                 if (o == null) continue;
                 int at = o.get("iter").getAsInt();
-                if (o.has("val_loss") ? at <= lastEvalIter : at < iter) kept.add(line);
+                if (o.has("val_loss") ? at <= lastEvalIter : at < iter) text.append(line).append('\n');
             }
         }
         // a new file renamed over the old: a kill now leaves the old lines or the kept ones, never an empty file
-        StringBuilder text = new StringBuilder();
-        for (String line : kept) text.append(line).append('\n');
         AtomicFiles.write(file, text.toString().getBytes(StandardCharsets.UTF_8));
         return append(file);
     }
@@ -96,10 +95,7 @@ public final class MetricsLog implements Closeable {
 
     /** The step and eval lines of a file, for redrawing a plot. Lines that do not parse are skipped. */
     public static void read(Path file, List<Step> steps, List<Eval> evals) throws IOException {
-        if (!Files.isRegularFile(file)) return;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            JsonObject o = parse(line);
-            if (o == null) continue;
+        for (JsonObject o : lines(file)) {
             if (o.has("val_loss")) evals.add(GSON.fromJson(o, Eval.class));
             else if (o.has("loss")) steps.add(GSON.fromJson(o, Step.class));
         }
@@ -154,11 +150,27 @@ public final class MetricsLog implements Closeable {
         out.close();
     }
 
+    /**
+     * Every line of {@code file} that is a JSON object with a numeric {@code iter}, in order (see {@link #parse}).
+     * No file: no lines.
+     */
+    static List<JsonObject> lines(Path file) throws IOException {
+        List<JsonObject> lines = new ArrayList<>();
+        if (!Files.isRegularFile(file)) return lines;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            JsonObject o = parse(line);
+            if (o != null) lines.add(o);
+        }
+        return lines;
+    }
+
+    /** A line as a JSON object with a numeric {@code iter}; null for a torn last line of a killed run, or other text. */
     private static JsonObject parse(String line) {
         try {
             JsonObject o = JsonParser.parseString(line).getAsJsonObject();
-            return o.has("iter") ? o : null;
-        } catch (RuntimeException e) { // a torn last line from a killed run
+            JsonElement iter = o.get("iter");
+            return iter != null && iter.isJsonPrimitive() && iter.getAsJsonPrimitive().isNumber() ? o : null;
+        } catch (RuntimeException e) {
             return null;
         }
     }

@@ -2,7 +2,6 @@ package quill.train;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -22,7 +21,6 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,20 +58,13 @@ public final class ReportPlot {
             throw new IOException(dir + " is not a training run: it has no metrics.jsonl");
         }
         List<JsonObject> steps = new ArrayList<>(), evals = new ArrayList<>(), health = new ArrayList<>();
-        List<String> lines;
+        List<JsonObject> lines;
         try {
-            lines = Files.readAllLines(metrics, StandardCharsets.UTF_8);
+            lines = MetricsLog.lines(metrics);
         } catch (java.nio.charset.MalformedInputException e) {
             throw new IOException(metrics + " is not UTF-8 text: not a metrics file");
         }
-        for (String line : lines) {
-            JsonObject o;
-            try {
-                o = JsonParser.parseString(line).getAsJsonObject();
-            } catch (RuntimeException e) {                       // a torn last line of a killed run
-                continue;
-            }
-            if (!number(o, "iter")) continue;
+        for (JsonObject o : lines) {
             if (o.has("health") && o.get("health").isJsonObject()) health.add(o);
             else if (number(o, "val_loss") && number(o, "train_loss")) evals.add(o);
             else if (number(o, "loss") && number(o, "lr")) steps.add(o);
