@@ -41,6 +41,17 @@ public final class ReferenceCheck {
         public boolean ok() {
             return maxRelError <= tolerance;   // false for NaN
         }
+
+        /**
+         * Whether the dump's README states what a float32 implementation reaches on this row: the logits, the
+         * loss, the gradients and the step losses. It states nothing for the parameters after the steps, and
+         * there float32 cannot promise 1e-4: where a gradient element cancels to near AdamW's eps (1e-8), Adam's
+         * {@code m / (sqrt(v) + eps)} turns its rounding into a step of a different size. PyTorch's own float32
+         * misses 1e-4 there on two of the seven dumps (see README, "Checking against PyTorch").
+         */
+        public boolean float32Tolerance() {
+            return !tensor.startsWith("after ");
+        }
     }
 
     /**

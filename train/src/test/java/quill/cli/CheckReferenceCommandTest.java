@@ -68,29 +68,44 @@ class CheckReferenceCommandTest {
     }
 
     /**
-     * A variant dump whose only float32 misses are parameters after the AdamW steps: the command says why and
-     * points to --double, which passes.
+     * A variant dump whose float32 parameters after the AdamW steps differ by more than 1e-4 (PyTorch's own float32
+     * does too; the dump's README gives no float32 tolerance there): float64 judges every row and passes, float32
+     * judges the rows it has tolerances for, and the after-steps miss is shown and explained, not hidden.
      */
     @Test
-    void aMissOnlyAfterTheStepsInFloat32IsExplained() {
+    void aFloat32MissAfterTheStepsIsShownNotJudged() {
         Path dump = gptTiny().resolveSibling("gpt-relu2-nope");
         assumeTrue(Files.isDirectory(dump), "shared/reference/gpt-relu2-nope is not beside the repository");
-        Run float32 = run(dump.toString());
-        assertEquals(1, float32.exit(), float32.out());
-        assertTrue(float32.out().contains("pos=none mlp=relu2"), float32.out());
-        assertTrue(float32.out().contains("Only parameters after the optimizer steps differ"), float32.out());
+        Run both = run(dump.toString());
+        assertEquals(0, both.exit(), both.out());
+        assertTrue(both.out().contains("pos=none mlp=relu2"), both.out());
+        assertTrue(both.out().lines().anyMatch(l -> l.startsWith("after transformer.h.1.mlp.c_proj.weight")
+                && l.endsWith("OK, float32 noted")), both.out());
+        assertTrue(both.out().contains("Noted: in float32, 1 of the parameters after the steps differ by up to"),
+                both.out());
+        assertTrue(both.out().contains("All 40 tensors match PyTorch in float64, and in float32 on every row with a"
+                + " float32 tolerance."), both.out());
         Run float64 = run(dump.toString(), "--double");
         assertEquals(0, float64.exit(), float64.out());
-        assertTrue(float64.out().contains("All 40 tensors match PyTorch."), float64.out());
+        assertTrue(float64.out().contains("All 40 tensors match PyTorch in float64."), float64.out());
+        assertFalse(float64.out().contains("Noted"), float64.out());
     }
 
+    /** Both precisions judge the logits, loss, gradients and step losses: a bad gradient fails in either. */
     @Test
-    void gptTinyPasses() {
-        Run r = run(gptTiny().toString());
-        assertEquals(0, r.exit(), r.out() + r.err());
-        assertTrue(r.out().contains("All 68 tensors match PyTorch."), r.out());
-        assertTrue(r.out().contains("Tolerances: logits 1e-05, loss 1e-05, gradients 1e-04"), r.out());
-        assertFalse(r.out().contains("FAIL"), r.out());
+    void eachPrecisionJudgesTheGradients(@TempDir Path tmp) throws IOException {
+        Path dump = copy(gptTiny(), tmp.resolve("dump"));
+        Path grad = dump.resolve("grads/transformer.h.0.attn.c_proj.weight.npy");
+        INDArray g = Npy.read(grad);
+        g.putScalar(3, g.getDouble(3) + 1e-3 * g.amaxNumber().doubleValue());   // 0.1% of the largest entry
+        Files.delete(grad);
+        Npy.write(g, grad);
+        for (String precision : new String[]{"float32", "float64"}) {
+            Run r = run(dump.toString(), "--precision", precision);
+            assertEquals(1, r.exit(), r.out());
+            assertTrue(r.out().lines().anyMatch(l -> l.startsWith("grad transformer.h.0.attn.c_proj.weight")
+                    && l.endsWith("FAIL")), r.out());
+        }
     }
 
     @Test
