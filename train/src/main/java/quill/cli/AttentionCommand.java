@@ -5,8 +5,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.model.Gpt;
-import quill.train.AttentionPlot;
-import quill.train.Checkpoint;
+import quill.plot.AttentionPlot;
+import quill.checkpoint.Checkpoint;
 import quill.train.TrainConfig;
 
 import java.awt.image.BufferedImage;

@@ -8,9 +8,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.model.GptConfig;
 import quill.train.DataParallel;
-import quill.train.PreparedData;
-import quill.train.StepBenchmark;
-import quill.train.TokenFile;
+import quill.data.PreparedData;
+import quill.bench.StepBenchmark;
+import quill.data.TokenFile;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
-import quill.train.RunComparison;
+import quill.plot.RunComparison;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;

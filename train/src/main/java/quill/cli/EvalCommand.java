@@ -8,10 +8,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.model.Gpt;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 import quill.train.DataParallel;
 import quill.train.FullEval;
-import quill.train.PreparedData;
+import quill.data.PreparedData;
 import quill.train.TrainConfig;
 
 import java.io.IOException;

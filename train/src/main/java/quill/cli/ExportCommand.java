@@ -6,7 +6,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.interop.NanoGptExport;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 import quill.train.TrainConfig;
 
 import java.io.IOException;

@@ -6,8 +6,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import quill.model.Gpt;
-import quill.train.Checkpoint;
-import quill.train.CheckpointWriter;
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.CheckpointWriter;
 import quill.train.TrainConfig;
 
 import java.io.IOException;

@@ -7,9 +7,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import quill.tokenizer.Tokenizer;
-import quill.train.DatasetPreparer;
+import quill.data.DatasetPreparer;
 import quill.train.FineTune;
-import quill.train.PreparedData;
+import quill.data.PreparedData;
 
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -7,9 +7,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import quill.model.Gpt;
-import quill.train.Checkpoint;
-import quill.train.Quantization;
-import quill.train.QuantizedCheckpoint;
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.Quantization;
+import quill.checkpoint.QuantizedCheckpoint;
 
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
-import quill.train.ReportPlot;
+import quill.plot.ReportPlot;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 

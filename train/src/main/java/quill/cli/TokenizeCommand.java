@@ -9,9 +9,9 @@ import picocli.CommandLine.Spec;
 import quill.tokenizer.BpeTokenizer;
 import quill.tokenizer.TokenText;
 import quill.tokenizer.Tokenizer;
-import quill.train.AttentionPlot;
-import quill.train.Checkpoint;
-import quill.train.PreparedData;
+import quill.plot.AttentionPlot;
+import quill.checkpoint.Checkpoint;
+import quill.data.PreparedData;
 
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -7,11 +7,11 @@ import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import quill.train.Checkpoint;
-import quill.train.DatasetPreparer;
+import quill.checkpoint.Checkpoint;
+import quill.data.DatasetPreparer;
 import quill.train.FineTune;
-import quill.train.PreparedData;
-import quill.train.RunLock;
+import quill.data.PreparedData;
+import quill.checkpoint.RunLock;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 

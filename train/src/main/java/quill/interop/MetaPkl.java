@@ -6,7 +6,7 @@ import net.razorvine.pickle.Pickler;
 import net.razorvine.pickle.Unpickler;
 import quill.tokenizer.CharTokenizer;
 import quill.tokenizer.Tokenizer;
-import quill.train.AtomicFiles;
+import quill.checkpoint.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;

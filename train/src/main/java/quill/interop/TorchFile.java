@@ -6,7 +6,7 @@ import net.razorvine.pickle.Opcodes;
 import net.razorvine.pickle.PickleException;
 import net.razorvine.pickle.Pickler;
 import net.razorvine.pickle.Unpickler;
-import quill.train.AtomicFiles;
+import quill.checkpoint.AtomicFiles;
 
 import java.io.BufferedOutputStream;
 import java.io.FilterOutputStream;

@@ -1,5 +1,7 @@
 package quill.train;
 
+import quill.data.TokenFile;
+
 import quill.autograd.TorchGenerator;
 
 /**

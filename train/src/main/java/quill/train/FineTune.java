@@ -1,5 +1,9 @@
 package quill.train;
 
+import quill.checkpoint.Checkpoint;
+import quill.data.DatasetPreparer;
+import quill.data.PreparedData;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -43,7 +47,7 @@ import java.util.zip.ZipFile;
 public record FineTune(Path file, String sha256, Checkpoint base) {
 
     /** checkpoint.json's key for the base of a fine-tuned run. */
-    static final String KEY = "init_from";
+    public static final String KEY = "init_from";
     /** The settings that a fine-tuned run takes from its base: the model's shape and architecture. */
     private static final List<String> MODEL_KEYS = List.of("n-layer", "n-head", "n-embd", "block-size", "bias", "norm",
             "pos", "rope-base", "mlp", "mlp-hidden", "qk-norm", "tie-embeddings", "logit-softcap");
@@ -185,7 +189,7 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
     }
 
     /** The base of a LoRA run's checkpoint, from its {@code init_from} record, checked; null for other checkpoints. */
-    static FineTune baseOf(Checkpoint ckpt) throws IOException {
+    public static FineTune baseOf(Checkpoint ckpt) throws IOException {
         if (ckpt.config().lora() == null) return null;
         JsonObject from;
         try (ZipFile zip = new ZipFile(ckpt.file().toFile());
@@ -213,7 +217,7 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
     }
 
     /** A LoRA checkpoint's model: its base's weights, the adapters and whatever else it trained, in eval mode. */
-    static Gpt newModel(Checkpoint ckpt, FineTune from) throws IOException {
+    public static Gpt newModel(Checkpoint ckpt, FineTune from) throws IOException {
         Gpt model = new Gpt(ckpt.modelConfig(), ckpt.config().seed());
         from.initialize(model);
         adapt(model, ckpt.config().lora(), from.base().modelConfig().vocabSize(), null);
@@ -223,7 +227,7 @@ public record FineTune(Path file, String sha256, Checkpoint base) {
     }
 
     /** {@code init_from}, as checkpoint.json records it. */
-    JsonObject toJson() {
+    public JsonObject toJson() {
         JsonObject json = new JsonObject();
         json.addProperty("path", file.toString());
         json.addProperty("sha256", sha256);

@@ -109,7 +109,7 @@ public final class HealthStats implements TapeWatch.Listener {
     }
 
     /** The line for {@code metrics.jsonl}: {"iter", "health": {"params", "activations", "attention_entropy"}}. */
-    JsonObject toJson(int iter) {
+    public JsonObject toJson(int iter) {
         JsonObject h = new JsonObject();
         JsonObject p = new JsonObject();
         groups.forEach(p::add);

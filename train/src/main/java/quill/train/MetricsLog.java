@@ -1,5 +1,7 @@
 package quill.train;
 
+import quill.checkpoint.AtomicFiles;
+
 import com.google.gson.Gson;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -154,7 +156,7 @@ public final class MetricsLog implements Closeable {
      * Every line of {@code file} that is a JSON object with a numeric {@code iter}, in order (see {@link #parse}).
      * No file: no lines.
      */
-    static List<JsonObject> lines(Path file) throws IOException {
+    public static List<JsonObject> lines(Path file) throws IOException {
         List<JsonObject> lines = new ArrayList<>();
         if (!Files.isRegularFile(file)) return lines;
         for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {

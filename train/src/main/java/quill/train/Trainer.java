@@ -1,5 +1,13 @@
 package quill.train;
 
+import quill.checkpoint.AtomicFiles;
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.CheckpointWriter;
+import quill.data.PreparedData;
+import quill.data.TokenFile;
+import quill.plot.LossPlot;
+import quill.sample.Sampler;
+
 import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
 import quill.model.Optimizer;

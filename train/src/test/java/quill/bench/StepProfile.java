@@ -8,7 +8,7 @@ import quill.autograd.Parameter;
 import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.train.DataParallel;
-import quill.train.StepBenchmark;
+import quill.bench.StepBenchmark;
 import quill.train.TrainConfig;
 
 import java.lang.management.ManagementFactory;

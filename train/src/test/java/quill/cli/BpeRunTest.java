@@ -4,8 +4,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.tokenizer.BpeTokenizer;
-import quill.train.AttentionPlot;
-import quill.train.Checkpoint;
+import quill.plot.AttentionPlot;
+import quill.checkpoint.Checkpoint;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;

@@ -11,8 +11,8 @@ import quill.model.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.CharTokenizer;
-import quill.train.Checkpoint;
-import quill.train.CheckpointWriter;
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.CheckpointWriter;
 import quill.train.TrainConfig;
 import quill.train.TrainingState;
 

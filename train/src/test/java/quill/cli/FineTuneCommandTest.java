@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
 import quill.model.Gpt;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 import quill.train.FineTune;
 import quill.tokenizer.CharTokenizer;
 

@@ -5,7 +5,7 @@ import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.tokenizer.BpeTokenizer;
-import quill.train.PreparedData;
+import quill.data.PreparedData;
 import quill.train.SharedData;
 
 import java.io.IOException;

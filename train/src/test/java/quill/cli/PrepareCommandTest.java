@@ -2,7 +2,7 @@ package quill.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import quill.train.PreparedData;
+import quill.data.PreparedData;
 import quill.train.SharedData;
 
 import java.io.IOException;

@@ -2,9 +2,9 @@ package quill.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import quill.train.Checkpoint;
-import quill.train.PreparedData;
-import quill.train.RunLock;
+import quill.checkpoint.Checkpoint;
+import quill.data.PreparedData;
+import quill.checkpoint.RunLock;
 
 import java.io.IOException;
 import java.nio.file.Files;

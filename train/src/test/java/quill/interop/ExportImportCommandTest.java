@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.cli.Quill;
 import quill.model.Architecture;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -9,7 +9,7 @@ import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.model.Npy;
 import quill.tokenizer.CharTokenizer;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 

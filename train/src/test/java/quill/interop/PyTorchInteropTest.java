@@ -9,7 +9,7 @@ import quill.model.AdamW;
 import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.tokenizer.CharTokenizer;
-import quill.train.Checkpoint;
+import quill.checkpoint.Checkpoint;
 import quill.train.LearningRateSchedule;
 import quill.train.TrainConfig;
 import quill.train.Trainer;

@@ -6,7 +6,7 @@ import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.CharTokenizer;
-import quill.train.CheckpointWriter;
+import quill.checkpoint.CheckpointWriter;
 import quill.train.TrainConfig;
 import quill.train.Trainer;
 import quill.train.TrainingState;

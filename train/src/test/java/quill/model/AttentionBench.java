@@ -19,7 +19,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import quill.autograd.Ops;
 import quill.autograd.Tensor;
 import quill.bench.BenchSupport;
-import quill.train.StepBenchmark;
+import quill.bench.StepBenchmark;
 
 import java.util.concurrent.TimeUnit;
 

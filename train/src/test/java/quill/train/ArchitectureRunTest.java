@@ -1,5 +1,11 @@
 package quill.train;
 
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.CheckpointWriter;
+import quill.data.PreparedData;
+import quill.plot.RunComparison;
+import quill.sample.Sampler;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;

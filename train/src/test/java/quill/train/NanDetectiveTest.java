@@ -1,5 +1,7 @@
 package quill.train;
 
+import quill.data.PreparedData;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,14 @@
 package quill.train;
 
+import quill.train.MetricsLog;
+import quill.train.TinyRun;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
+
+import quill.checkpoint.Checkpoint;
+import quill.checkpoint.CheckpointWriter;
+import quill.data.PreparedData;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
@@ -111,7 +120,7 @@ class RunFolderTest {
     void aRunRemovesTheLeftoversOfKilledRunsAndNothingElse() throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
         Path out = Files.createDirectories(tmp.resolve("out"));
-        long dead = deadPid();
+        long dead = TinyRun.deadPid();
         long live = ProcessHandle.current().pid();
         for (String name : java.util.List.of(".ckpt-last.zip.1a2b3c4d.tmp", ".ckpt-best.zip." + dead + "-ff.tmp",
                 ".metrics.jsonl." + dead + "-1.tmp", ".config.properties.9f.tmp", ".loss.png." + dead + "-2.tmp",
@@ -135,13 +144,6 @@ class RunFolderTest {
         assertFalse(Files.exists(out.resolve(".ckpt-staging4567")), "an empty staging folder is left");
         assertTrue(console.toString().contains("removed 7 temporary files (7 KB) left by killed runs"),
                 console.toString());
-    }
-
-    /** A process id that no running process has. */
-    static long deadPid() {
-        long pid = 4_000_000;
-        while (ProcessHandle.of(pid).isPresent()) pid++;
-        return pid;
     }
 
     /** Every file's name and content (as text of its bytes' hash), to compare a folder before and after. */

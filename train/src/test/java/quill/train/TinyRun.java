@@ -1,5 +1,8 @@
 package quill.train;
 
+import quill.data.DatasetPreparer;
+import quill.data.PreparedData;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -10,11 +13,11 @@ import java.util.List;
 import java.util.Map;
 
 /** A tiny dataset and model for fast training tests. */
-final class TinyRun {
+public final class TinyRun {
     private TinyRun() {
     }
 
-    static final String TEXT = """
+    public static final String TEXT = """
             First Citizen:
             Before we proceed any further, hear me speak.
 
@@ -28,15 +31,22 @@ final class TinyRun {
             Resolved. resolved.
             """;
 
+    /** A process id that no running process has. */
+    public static long deadPid() {
+        long pid = 4_000_000;
+        while (ProcessHandle.of(pid).isPresent()) pid++;
+        return pid;
+    }
+
     /** A prepared dataset "tiny" under {@code dataDir}: the text above, 40 times. */
-    static PreparedData prepare(Path dataDir) throws IOException {
+    public static PreparedData prepare(Path dataDir) throws IOException {
         Path input = Files.createDirectories(dataDir).resolve("tiny.txt");
         Files.writeString(input, TEXT.repeat(40));
         return new DatasetPreparer(new PrintWriter(new StringWriter())).prepare(dataDir, "tiny", input);
     }
 
     /** A model of a few thousand parameters, evals every 5 iterations over 2 batches. */
-    static TrainConfig config(Path outDir, int maxIters) throws IOException {
+    public static TrainConfig config(Path outDir, int maxIters) throws IOException {
         return TrainConfig.preset("shakespeare_char_cpu").with(Map.ofEntries(
                 Map.entry("dataset", "tiny"),
                 Map.entry("out-dir", outDir.toString()),
@@ -55,19 +65,19 @@ final class TinyRun {
                 Map.entry("min-lr", "1e-3")));
     }
 
-    static Trainer trainer(TrainConfig config, PreparedData data, StringWriter console) {
+    public static Trainer trainer(TrainConfig config, PreparedData data, StringWriter console) {
         Trainer t = new Trainer(config, data, new PrintWriter(console, true), false);
         t.sampleLength(20);
         return t;
     }
 
-    static List<MetricsLog.Step> steps(Path outDir) throws IOException {
+    public static List<MetricsLog.Step> steps(Path outDir) throws IOException {
         List<MetricsLog.Step> steps = new ArrayList<>();
         MetricsLog.read(outDir.resolve("metrics.jsonl"), steps, new ArrayList<>());
         return steps;
     }
 
-    static List<MetricsLog.Eval> evals(Path outDir) throws IOException {
+    public static List<MetricsLog.Eval> evals(Path outDir) throws IOException {
         List<MetricsLog.Eval> evals = new ArrayList<>();
         MetricsLog.read(outDir.resolve("metrics.jsonl"), new ArrayList<>(), evals);
         return evals;

@@ -1,5 +1,8 @@
 package quill.train;
 
+import quill.checkpoint.Checkpoint;
+import quill.data.PreparedData;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;

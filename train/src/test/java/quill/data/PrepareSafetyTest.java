@@ -1,4 +1,6 @@
-package quill.train;
+package quill.data;
+
+import quill.train.TinyRun;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,7 +56,7 @@ class PrepareSafetyTest {
     @Test
     void preparingRemovesTheLeftoversOfAKilledPrepareAndNothingElse() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("data").resolve("tiny"));
-        long dead = RunFolderTest.deadPid();
+        long dead = TinyRun.deadPid();
         for (String name : List.of(".train.bin.1f2e3d.tmp", ".val.bin." + dead + "-aa.tmp",
                 ".meta.json." + dead + "-1.tmp", ".input.txt.77.tmp")) {
             Files.write(dir.resolve(name), new byte[100]);

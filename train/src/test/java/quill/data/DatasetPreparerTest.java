@@ -1,4 +1,6 @@
-package quill.train;
+package quill.data;
+
+import quill.train.SharedData;
 
 import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.Test;

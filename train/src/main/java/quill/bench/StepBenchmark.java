@@ -1,4 +1,12 @@
-package quill.train;
+package quill.bench;
+
+import quill.data.TokenFile;
+import quill.train.DataParallel;
+import quill.train.HealthStats;
+import quill.train.LearningRateSchedule;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
+import quill.train.TrainingStep;
 
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;

@@ -1,4 +1,4 @@
-package quill.train;
+package quill.sample;
 
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.factory.Nd4j;

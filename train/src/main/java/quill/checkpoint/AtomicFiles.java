@@ -1,4 +1,4 @@
-package quill.train;
+package quill.checkpoint;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -81,7 +81,7 @@ public final class AtomicFiles {
      * {@code /dev/null}, a pipe or a folder would destroy it. The message is the path, then why
      * ({@link FileSystemException#getReason()}).
      */
-    static void requireRegularOrAbsent(Path target) throws FileSystemException {
+    public static void requireRegularOrAbsent(Path target) throws FileSystemException {
         String what;
         if (Files.isSymbolicLink(target)) {
             what = "it is a symbolic link; Quill writes only regular files (write to the file it points to, or choose"
@@ -142,7 +142,7 @@ public final class AtomicFiles {
     private static final Pattern TAG = Pattern.compile("(?:([0-9]{1,10})-)?[0-9a-f]{1,20}");
 
     /** Why a file operation failed, in words (NIO's own messages are often just the path). */
-    static String reason(IOException e) {
+    public static String reason(IOException e) {
         if (e instanceof AccessDeniedException) return "permission denied";
         if (e instanceof NoSuchFileException) return "no such file or folder";
         if (e instanceof NotDirectoryException) return "not a folder";

@@ -1,4 +1,8 @@
-package quill.train;
+package quill.checkpoint;
+
+import quill.train.FineTune;
+import quill.train.TrainConfig;
+import quill.train.TrainingState;
 
 import com.google.gson.JsonObject;
 import quill.model.Optimizer;
@@ -33,7 +37,7 @@ public final class CheckpointWriter {
     }
 
     /** For tests: {@code wrap} sits between the zip and the file, e.g. to fail half-way. */
-    CheckpointWriter(UnaryOperator<OutputStream> wrap) {
+    public CheckpointWriter(UnaryOperator<OutputStream> wrap) {
         this.wrap = wrap;
     }
 

@@ -1,4 +1,7 @@
-package quill.train;
+package quill.data;
+
+import quill.checkpoint.AtomicFiles;
+import quill.train.FineTune;
 
 import quill.tokenizer.BpeTokenizer;
 import quill.tokenizer.CharTokenizer;
@@ -59,7 +62,7 @@ public final class DatasetPreparer {
     static final Path SHAKESPEARE_LOCAL_COPY = Path.of("..", "shared", "data", "tinyshakespeare.txt");
 
     /** Token files hold each id in 16 bits; we allow at most 65,535 symbols. */
-    static final int MAX_VOCAB_SIZE = 65_535;
+    public static final int MAX_VOCAB_SIZE = 65_535;
 
     /** Short, so that a machine without internet hears about {@code --input} quickly. */
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);

@@ -1,4 +1,4 @@
-package quill.train;
+package quill.sample;
 
 import quill.autograd.Rng;
 import quill.model.Gpt;

@@ -1,4 +1,8 @@
-package quill.train;
+package quill.plot;
+
+import quill.checkpoint.AtomicFiles;
+import quill.train.HealthStats;
+import quill.train.MetricsLog;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;

@@ -1,4 +1,4 @@
-package quill.train;
+package quill.data;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;

@@ -1,4 +1,4 @@
-package quill.train;
+package quill.data;
 
 import quill.autograd.TorchGenerator;
 

@@ -1,4 +1,6 @@
-package quill.train;
+package quill.checkpoint;
+
+import quill.train.MetricsLog;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

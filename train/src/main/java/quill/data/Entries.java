@@ -1,4 +1,4 @@
-package quill.train;
+package quill.data;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,10 @@
-package quill.train;
+package quill.checkpoint;
+
+import quill.data.PreparedData;
+import quill.train.FineTune;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
+import quill.train.TrainingState;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -65,7 +71,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
 
     /** 2: batches drawn as nanoGPT's (a generator state and the next batch); 1: earlier, loads but cannot resume. */
     static final int FORMAT = 2;
-    static final String META = "checkpoint.json";
+    public static final String META = "checkpoint.json";
     static final String CONFIG = "config.properties";
     static final String TOKENIZER = "tokenizer.json";
     static final String MODEL = "model/";

@@ -1,4 +1,4 @@
-package quill.train;
+package quill.checkpoint;
 
 import java.io.Closeable;
 import java.io.IOException;

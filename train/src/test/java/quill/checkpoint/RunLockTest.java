@@ -1,4 +1,4 @@
-package quill.train;
+package quill.checkpoint;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,9 @@
-package quill.train;
+package quill.plot;
+
+import quill.checkpoint.AtomicFiles;
+import quill.checkpoint.Checkpoint;
+import quill.train.MetricsLog;
+import quill.train.TrainConfig;
 
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -122,7 +127,7 @@ public final class RunComparison {
     }
 
     /** The legend's name for a run: its folder and its differing settings. */
-    static String label(Run r) {
+    public static String label(Run r) {
         StringBuilder sb = new StringBuilder(r.name());
         r.differences().forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
         return sb.toString();

@@ -1,4 +1,6 @@
-package quill.train;
+package quill.plot;
+
+import quill.checkpoint.AtomicFiles;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import quill.model.Gpt;

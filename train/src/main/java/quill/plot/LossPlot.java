@@ -1,4 +1,7 @@
-package quill.train;
+package quill.plot;
+
+import quill.checkpoint.AtomicFiles;
+import quill.train.MetricsLog;
 
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;

@@ -1,4 +1,7 @@
-package quill.train;
+package quill.bench;
+
+import quill.train.TrainConfig;
+import quill.train.Trainer;
 
 import org.junit.jupiter.api.Test;
 import quill.model.Gpt;

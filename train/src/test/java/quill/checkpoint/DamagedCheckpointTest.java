@@ -1,4 +1,9 @@
-package quill.train;
+package quill.checkpoint;
+
+import quill.train.TinyRun;
+import quill.train.TrainConfig;
+import quill.train.Trainer;
+import quill.train.TrainingState;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

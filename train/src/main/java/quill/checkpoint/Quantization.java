@@ -1,4 +1,4 @@
-package quill.train;
+package quill.checkpoint;
 
 import com.google.gson.JsonObject;
 
