@@ -74,15 +74,19 @@ class ReferenceCheckTest {
         Path dump = tmp.resolve("d");
         Files.createDirectories(dump);
         String config = Files.readString(gptTiny().resolve("config.json"));
-        Files.writeString(dump.resolve("config.json"), config.replace("\"bias\"", "\"parallel_block\": true, \"bias\""));
+        Files.writeString(dump.resolve("config.json"),
+                config.replace("\"bias\"", "\"parallel_block\": true, \"bias\""));
         String m = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
                 () -> ReferenceCheck.readConfig(dump)).getMessage();
         assertTrue(m.contains("unknown model key \"parallel_block\""), m);
         Files.writeString(dump.resolve("config.json"), config.replace("\"bias\"", "\"norm\": \"batchnorm\", \"bias\""));
-        m = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> ReferenceCheck.readConfig(dump)).getMessage();
+        m = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> ReferenceCheck.readConfig(dump)).getMessage();
         assertTrue(m.contains("\"norm\" is \"batchnorm\"; this Quill knows layernorm, rmsnorm"), m);
-        Files.writeString(dump.resolve("config.json"), config.replace("\"learning_rate\"", "\"name\": \"lion\", \"learning_rate\""));
-        m = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> ReferenceCheck.readConfig(dump)).getMessage();
+        Files.writeString(dump.resolve("config.json"),
+                config.replace("\"learning_rate\"", "\"name\": \"lion\", \"learning_rate\""));
+        m = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> ReferenceCheck.readConfig(dump)).getMessage();
         assertTrue(m.contains("optimizer \"lion\""), m);
     }
 

@@ -82,7 +82,8 @@ public final class CharTokenizer implements Tokenizer {
         if (codePoints.length == 0) throw new IllegalArgumentException("a char tokenizer's \"chars\" is empty");
         for (int i = 1; i < codePoints.length; i++) {
             if (codePoints[i - 1] >= codePoints[i]) {
-                throw new IllegalArgumentException("a char tokenizer's \"chars\" must be distinct and sorted by code point, but "
+                throw new IllegalArgumentException("a char tokenizer's \"chars\" must be distinct and sorted by code"
+                        + " point, but "
                         + describe(codePoints[i - 1]) + " comes before " + describe(codePoints[i]));
             }
         }

@@ -77,7 +77,8 @@ class CharTokenizerTest {
     void unknownCharacterIsNamedWithItsCodePointOffset() {
         CharTokenizer tokenizer = CharTokenizer.fromCorpus("abc");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tokenizer.encode("abxc"));
-        assertEquals("character 'x' (U+0078) at code point offset 2 is not in the vocabulary of 3 characters", e.getMessage());
+        assertEquals("character 'x' (U+0078) at code point offset 2 is not in the vocabulary of 3 characters",
+                e.getMessage());
     }
 
     @Test
@@ -103,7 +104,8 @@ class CharTokenizerTest {
     @Test
     void idOutsideTheVocabularyIsAnError() {
         CharTokenizer tokenizer = CharTokenizer.fromCorpus("abc");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tokenizer.decode(new int[]{0, 3}));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> tokenizer.decode(new int[]{0, 3}));
         assertEquals("token id 3 at position 1 is outside the vocabulary [0, 3)", e.getMessage());
     }
 
@@ -116,7 +118,8 @@ class CharTokenizerTest {
     void badJsonIsAClearError(@TempDir Path dir) throws Exception {
         Path unsorted = dir.resolve("unsorted.json");
         Files.writeString(unsorted, "{\"type\": \"char\", \"chars\": \"ba\"}");
-        assertEquals("a char tokenizer's \"chars\" must be distinct and sorted by code point, but 'b' (U+0062) comes before 'a' (U+0061)",
+        assertEquals("a char tokenizer's \"chars\" must be distinct and sorted by code point, but 'b' (U+0062) comes"
+                + " before 'a' (U+0061)",
                 assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(unsorted)).getMessage());
 
         Path unknownType = dir.resolve("wordpiece.json");

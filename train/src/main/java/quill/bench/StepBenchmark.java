@@ -76,7 +76,8 @@ public final class StepBenchmark {
     public double step() {
         HealthStats health = isHealthStep() ? new HealthStats() : null;
         TrainingStep.Result r = step.run(batches, schedule.at(iter), health);
-        if (!r.updated()) throw new IllegalStateException("the loss or gradient became " + r.loss() + "/" + r.gradNorm());
+        if (!r.updated()) throw new IllegalStateException("the loss or gradient became " + r.loss() + "/"
+                + r.gradNorm());
         if (health != null) health.toJson(iter).toString();
         iter++;
         return r.loss();
@@ -141,7 +142,9 @@ public final class StepBenchmark {
         return perToken * t * batchSize * accumulationSteps;
     }
 
-    /** The p-th percentile (0..100) of the values, by linear interpolation between the sorted values (numpy's default). */
+    /**
+     * The p-th percentile (0..100) of the values, by linear interpolation between the sorted values (numpy's default).
+     */
     public static double percentile(long[] values, double p) {
         long[] s = values.clone();
         Arrays.sort(s);

@@ -50,7 +50,8 @@ import java.util.zip.ZipFile;
  *       Muon, its momentum buffers);</li>
  * </ul>
  * Unzip it to look inside; {@code numpy.load} reads the {@code .npy} files. A quantised checkpoint
- * ({@link QuantizedCheckpoint}, {@link #quantization()} not null) holds its matrices as integers and no optimizer state.
+ * ({@link QuantizedCheckpoint}, {@link #quantization()} not null) holds its matrices as integers and no optimizer
+ * state.
  *
  * <p>{@link #load} reads the small entries and checks every entry's CRC; the weights are read by
  * {@link #newModel()} / {@link #loadWeights}. Every failure is an {@link IOException} whose
@@ -102,16 +103,19 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
             JsonObject meta = JsonParser.parseString(text(zip, file, META)).getAsJsonObject();
             int format = meta.get("format").getAsInt();
             if (format != FORMAT && format != 1) {
-                throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format " + FORMAT);
+                throw new IOException(file + " is a checkpoint of format " + format + "; this Quill reads format "
+                        + FORMAT);
             }
             GptConfig model = modelConfig(meta.get("model"), file);
             TrainingState state = GSON.fromJson(meta.get("state"), TrainingState.class);
             TrainConfig config = TrainConfig.parseProperties(text(zip, file, CONFIG), file + "!" + CONFIG);
-            Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(text(zip, file, TOKENIZER)).getAsJsonObject());
+            String tokenizerJson = text(zip, file, TOKENIZER);
+            Tokenizer tokenizer = Tokenizer.fromJson(JsonParser.parseString(tokenizerJson).getAsJsonObject());
             Quantization quantization = meta.has(QuantizedCheckpoint.KEY)
                     ? Quantization.fromJson(meta.getAsJsonObject(QuantizedCheckpoint.KEY)) : null;
             if (!hasEntries(zip, MODEL)) throw incomplete(file, "it holds no model weights (" + MODEL + ")");
-            if (quantization == null && !hasEntries(zip, OPTIMIZER)) throw incomplete(file, "it holds no optimizer state (" + OPTIMIZER + ")");
+            if (quantization == null && !hasEntries(zip, OPTIMIZER)) throw incomplete(file,
+                    "it holds no optimizer state (" + OPTIMIZER + ")");
             if (model == null || state == null) throw incomplete(file, META + " lacks 'model' or 'state'");
             verify(zip, file);
             JsonElement sha = meta.get(SOURCE_SHA256);
@@ -134,9 +138,9 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         FineTune base = FineTune.baseOf(this);
         if (base != null) return FineTune.newModel(this, base);   // a LoRA run's: its base, then the adapters
         if (customNorm != null) {
-            throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint cannot"
-                    + " describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm) + "::new) and call"
-                    + " Checkpoint.loadWeights(model)");
+            throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint"
+                    + " cannot describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm)
+                    + "::new) and call Checkpoint.loadWeights(model)");
         }
         Gpt model = Gpt.forLoading(modelConfig, config.seed());
         loadWeights(model);
@@ -154,7 +158,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         if (!model.config().arch().equals(modelConfig.arch()) || !java.util.Objects.equals(built, saved)) {
             throw new IOException("cannot load " + file + " into this model: the checkpoint is "
                     + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
-                    + ", the model " + Trainer.describe(model.config().arch()) + (built == null ? "" : " with norm " + built));
+                    + ", the model " + Trainer.describe(model.config().arch())
+                    + (built == null ? "" : " with norm " + built));
         }
         if (model.lora() != null) {   // a LoRA run's checkpoint holds what it trained, the base the rest
             extractAndLoad(MODEL, model::loadTrainable);

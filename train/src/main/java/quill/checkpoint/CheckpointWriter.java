@@ -41,7 +41,8 @@ public final class CheckpointWriter {
         this.wrap = wrap;
     }
 
-    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model, Optimizer optimizer)
+    public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
+            Optimizer optimizer)
             throws IOException {
         write(target, config, tokenizer, state, model, optimizer, null);
     }
@@ -83,7 +84,8 @@ public final class CheckpointWriter {
                 }
             });
         } catch (IOException e) {
-            throw new IOException("cannot write checkpoint " + target + " (the previous one, if any, is intact): " + e.getMessage(), e);
+            throw new IOException("cannot write checkpoint " + target + " (the previous one, if any, is intact): "
+                    + e.getMessage(), e);
         } finally {
             Checkpoint.deleteTree(staging);
         }

@@ -26,20 +26,25 @@ public final class AttentionCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--out-dir", paramLabel = "DIR",
-            description = "The training run to read (its ckpt-best.zip, else ckpt-last.zip); default: the CPU preset's out dir.")
+            description = "The training run to read (its ckpt-best.zip, else ckpt-last.zip); default: the CPU"
+                    + " preset's out dir.")
     Path outDir;
 
-    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    @Option(names = "--ckpt", paramLabel = "FILE",
+            description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
     Path ckpt;
 
     @Option(names = "--start", paramLabel = "TEXT", required = true,
-            description = "The prompt; \\n is a newline, \\t a tab, \\\\ a backslash. Longer than the block: its last blockSize characters.")
+            description = "The prompt; \\n is a newline, \\t a tab, \\\\ a backslash. Longer than the block: its"
+                    + " last blockSize characters.")
     String start;
 
-    @Option(names = "--layer", paramLabel = "L", defaultValue = "0", description = "The layer, from 0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layer", paramLabel = "L", defaultValue = "0",
+            description = "The layer, from 0 (default: ${DEFAULT-VALUE}).")
     int layer;
 
-    @Option(names = "--out", paramLabel = "FILE.png", description = "Where the picture goes (default: <out-dir>/attention-layer<L>.png).")
+    @Option(names = "--out", paramLabel = "FILE.png",
+            description = "Where the picture goes (default: <out-dir>/attention-layer<L>.png).")
     Path out;
 
     @Override
@@ -69,7 +74,8 @@ public final class AttentionCommand implements Callable<Integer> {
         PrintWriter console = spec.commandLine().getOut();
         if (ids.length > blockSize) {
             // As sampling does: the model sees at most blockSize tokens, the most recent ones.
-            console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize + " (the block size)");
+            console.println("the prompt has " + ids.length + " tokens; keeping its last " + blockSize
+                    + " (the block size)");
             ids = java.util.Arrays.copyOfRange(ids, ids.length - blockSize, ids.length);
             prompt = checkpoint.tokenizer().decode(ids);
         }
@@ -81,7 +87,8 @@ public final class AttentionCommand implements Callable<Integer> {
 
         Path target = out != null ? out : dir.resolve("attention-layer" + layer + ".png");
         if (Files.isDirectory(target)) {
-            throw new CliException("--out " + target + " is a folder; give a file name such as " + target.resolve("attention.png"));
+            throw new CliException("--out " + target + " is a folder; give a file name such as "
+                    + target.resolve("attention.png"));
         }
         AttentionPlot.writePng(image, target);
         console.printf("wrote %s: layer %d, %d heads, %d tokens (from %s)%n", target, layer,

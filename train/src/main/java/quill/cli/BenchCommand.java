@@ -43,7 +43,8 @@ public final class BenchCommand implements Callable<Integer> {
             description = "A settings file in the presets' format; it overrides the preset (e.g. n-layer = 2).")
     Path configFile;
 
-    @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "50",
+            description = "Timed steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "100",
@@ -109,7 +110,8 @@ public final class BenchCommand implements Callable<Integer> {
         StepBenchmark.NativeBuild backend = StepBenchmark.nativeBuild();
         GptConfig shape = Trainer.modelConfig(config, vocab);
         long params = StepBenchmark.nonEmbeddingParams(bench.model());
-        double flops = StepBenchmark.flopsPerIter(shape, params, config.batchSize(), config.gradientAccumulationSteps());
+        double flops = StepBenchmark.flopsPerIter(shape, params, config.batchSize(),
+                config.gradientAccumulationSteps());
         double median = StepBenchmark.percentile(ns, 50) / 1e6;
         double p10 = StepBenchmark.percentile(ns, 10) / 1e6;
         double p90 = StepBenchmark.percentile(ns, 90) / 1e6;
@@ -160,21 +162,31 @@ public final class BenchCommand implements Callable<Integer> {
             }
             out.println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
         } else {
-            out.printf(Locale.ROOT, "model:    %d layers, %d heads, %d embd, block %d, vocab %d; batch %d x %d accumulation = %d tokens/iter%n",
+            out.printf(Locale.ROOT,
+                    "model:    %d layers, %d heads, %d embd, block %d, vocab %d; batch %d x %d accumulation = %d"
+                            + " tokens/iter%n",
                     shape.nLayer(), shape.nHead(), shape.nEmbd(), shape.blockSize(), shape.vocabSize(),
                     config.batchSize(), config.gradientAccumulationSteps(), config.tokensPerIter());
             out.printf(Locale.ROOT, "data:     %s%n", dataNote);
-            out.printf(Locale.ROOT, "backend:  ND4J %s, %s build, BLAS %s; %d worker thread%s, each with OpenMP %d, BLAS %d; OMP_WAIT_POLICY %s%n",
-                    backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(), workers, workers == 1 ? "" : "s",
-                    backend.ompThreads(), backend.blasThreads(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
+            out.printf(Locale.ROOT,
+                    "backend:  ND4J %s, %s build, BLAS %s; %d worker thread%s, each with OpenMP %d, BLAS %d;"
+                            + " OMP_WAIT_POLICY %s%n",
+                    backend.backend(), backend.onednn() ? "oneDNN" : "plain", backend.blasVendor(), workers,
+                    workers == 1 ? "" : "s",
+                    backend.ompThreads(), backend.blasThreads(),
+                    System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
             out.printf(Locale.ROOT, "steps:    %d warm-up, %d timed (forward+backward, clip, AdamW)%n", warmup, steps);
             out.printf(Locale.ROOT, "ms/iter:  median %.2f   p10 %.2f   p90 %.2f%n", median, p10, p90);
             if (haveCpu) {
-                out.printf(Locale.ROOT, "CPU:      median %.2f ms of process CPU time per iter (all threads; steadier than the wall clock on a busy machine)%n",
+                out.printf(Locale.ROOT,
+                        "CPU:      median %.2f ms of process CPU time per iter (all threads; steadier than the wall"
+                                + " clock on a busy machine)%n",
                         cpuMedian);
             }
             out.printf(Locale.ROOT, "tokens/s: %,.0f%n", tokensPerSecond);
-            out.printf(Locale.ROOT, "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N = %,d)%n",
+            out.printf(Locale.ROOT,
+                    "GFLOP/s:  %.1f   (%.3f GFLOP/iter as nanoGPT's estimate_mfu counts: 6N + 12LHQT per token, N ="
+                            + " %,d)%n",
                     gflops, flops / 1e9, params);
             if (health != null) {
                 out.printf(Locale.ROOT, "health:   every %d steps; a health step took %+.2f ms more %s than the others"
@@ -185,7 +197,8 @@ public final class BenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "health:   %s%n", config.healthInterval() == 0 ? "off (--health-interval 0)"
                         : "no timed step was a health step; time more --steps");
             }
-            out.printf(Locale.ROOT, "peak RSS: %s%n", rss.isPresent() ? String.format(Locale.ROOT, "%.0f MiB", rss.getAsLong() / 1048576.0)
+            out.printf(Locale.ROOT, "peak RSS: %s%n", rss.isPresent()
+                    ? String.format(Locale.ROOT, "%.0f MiB", rss.getAsLong() / 1048576.0)
                     : "unknown (no /proc/self/status)");
         }
         out.flush();

@@ -97,7 +97,8 @@ public final class PrepareCommand implements Callable<Integer> {
         if (extendVocab && vocabFrom == null) problem = "--extend-vocab extends --vocab-from RUN's vocabulary: give it";
         else if (trainEntries != null && valEntries == null) problem = "--train-entries needs --val-entries N";
         else if (valEntries != null && valEntries < 1) problem = "--val-entries must be at least 1, got " + valEntries;
-        else if (trainEntries != null && trainEntries < 1) problem = "--train-entries must be positive, got " + trainEntries;
+        else if (trainEntries != null && trainEntries < 1) problem = "--train-entries must be positive, got "
+                + trainEntries;
         else if (vocabFrom != null && !tokenizer.equals("char")) {
             problem = "--vocab-from brings its run's tokenizer: drop --tokenizer " + tokenizer;
         }
@@ -112,7 +113,8 @@ public final class PrepareCommand implements Callable<Integer> {
     private DatasetPreparer.Bpe bpe() {
         String problem = null;
         if (tokenizer.equals("char")) {
-            if (vocabSize != null) problem = "--vocab-size is for --tokenizer bpe (a char vocabulary is the text's characters)";
+            if (vocabSize != null) problem = "--vocab-size is for --tokenizer bpe (a char vocabulary is the text's"
+                    + " characters)";
             else if (splitPattern != null) problem = "--split-pattern is for --tokenizer bpe";
         } else if (!tokenizer.equals("bpe")) {
             problem = "--tokenizer must be char or bpe, got '" + tokenizer + "'";

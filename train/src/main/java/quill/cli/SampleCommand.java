@@ -39,48 +39,59 @@ public final class SampleCommand implements Callable<Integer> {
             description = "The training run's folder (default: the CPU preset's, out/shakespeare_char_cpu).")
     Path outDir;
 
-    @Option(names = "--ckpt", paramLabel = "FILE", description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
+    @Option(names = "--ckpt", paramLabel = "FILE",
+            description = "A checkpoint file instead (e.g. one 'quill quantize' wrote).")
     Path ckpt;
 
     @Option(names = "--start", paramLabel = "TEXT|FILE:path",
             description = "The prompt, or FILE:path to read it from a file (default: a newline).")
     String start = "\n";
 
-    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (the same as --start FILE:path).")
+    @Option(names = "--prompt-file", paramLabel = "FILE",
+            description = "Read the prompt from a UTF-8 file (the same as --start FILE:path).")
     Path promptFile;
 
-    @Option(names = "--num-samples", paramLabel = "N", defaultValue = "10", description = "Samples to draw (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--num-samples", paramLabel = "N", defaultValue = "10",
+            description = "Samples to draw (default: ${DEFAULT-VALUE}).")
     int numSamples;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "500", description = "Tokens per sample (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "500",
+            description = "Tokens per sample (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
     @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8",
-            description = "Divides the logits: below 1 is more predictable, above 1 more random, 0 always takes the likeliest token (default: ${DEFAULT-VALUE}).")
+            description = "Divides the logits: below 1 is more predictable, above 1 more random, 0 always takes the"
+                    + " likeliest token (default: ${DEFAULT-VALUE}).")
     double temperature;
 
     @Option(names = "--top-k", paramLabel = "K", defaultValue = "200",
-            description = "Draw only from the K likeliest tokens; 0, or K at least the vocabulary size, keeps all (default: ${DEFAULT-VALUE}).")
+            description = "Draw only from the K likeliest tokens; 0, or K at least the vocabulary size, keeps all"
+                    + " (default: ${DEFAULT-VALUE}).")
     int topK;
 
     @Option(names = "--top-p", paramLabel = "P", defaultValue = "1",
-            description = "Nucleus sampling, after top-k: draw only from the likeliest tokens whose probabilities add up to P, in (0, 1] (default: 1, off).")
+            description = "Nucleus sampling, after top-k: draw only from the likeliest tokens whose probabilities"
+                    + " add up to P, in (0, 1] (default: 1, off).")
     double topP;
 
-    @Option(names = "--seed", paramLabel = "S", defaultValue = "1337", description = "Seeds the draws: the same seed gives the same text (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1337",
+            description = "Seeds the draws: the same seed gives the same text (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--no-kv-cache",
-            description = "Recompute the whole context for every token, as nanoGPT does (same text, slower): to see what the KV cache saves.")
+            description = "Recompute the whole context for every token, as nanoGPT does (same text, slower): to see"
+                    + " what the KV cache saves.")
     boolean noKvCache;
 
     @Option(names = "--kv-slide", paramLabel = "N", defaultValue = "1",
-            description = "When the context is full, drop the N oldest tokens at once and recompute the cache (default: ${DEFAULT-VALUE},"
+            description = "When the context is full, drop the N oldest tokens at once and recompute the cache"
+                    + " (default: ${DEFAULT-VALUE},"
                     + " exactly nanoGPT's cropping; larger is faster past block-size tokens, but the text differs).")
     int kvSlide;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
-            description = "Threads for ND4J and OpenBLAS (default: ${DEFAULT-VALUE}: one token's products are too small to share"
+            description = "Threads for ND4J and OpenBLAS (default: ${DEFAULT-VALUE}: one token's products are too"
+                    + " small to share"
                     + " across cores, and spare threads spin-wait when other programs keep the cores busy).")
     int threads;
 
@@ -91,7 +102,8 @@ public final class SampleCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         validate();
         PrintWriter err = spec.commandLine().getErr();
-        if (outDir != null && ckpt != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --out-dir or --ckpt, not both");
+        if (outDir != null && ckpt != null) throw new CommandLine.ParameterException(spec.commandLine(),
+                "give --out-dir or --ckpt, not both");
         Path file = ckpt != null ? ckpt : EvalCommand.runCheckpoint(outDir);
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
@@ -99,7 +111,8 @@ public final class SampleCommand implements Callable<Integer> {
         Gpt model = checkpoint.newModel();
         Backend.setThreads(threads);
         if (kvSlide > model.config().blockSize()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--kv-slide must be at most the model's block size, "
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--kv-slide must be at most the model's block size, "
                     + model.config().blockSize() + ", got " + kvSlide);
         }
         err.printf(Locale.ROOT, "checkpoint %s: iteration %d, best val loss %.4f%n",
@@ -135,7 +148,8 @@ public final class SampleCommand implements Callable<Integer> {
         }
         tokens = drawn[0];
         double seconds = (System.nanoTime() - t0) / 1e9;
-        err.printf(Locale.ROOT, "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, ND4J, checkpoint) took %.2f s%n",
+        err.printf(Locale.ROOT,
+                "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, ND4J, checkpoint) took %.2f s%n",
                 tokens, seconds, tokens / seconds,
                 noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : ""), startup);
         err.flush();
@@ -157,21 +171,25 @@ public final class SampleCommand implements Callable<Integer> {
     /** Settings out of range are usage errors (exit 2), as picocli's own are. */
     private void validate() {
         String problem = null;
-        if (!(temperature >= 0) || Double.isInfinite(temperature)) problem = "--temperature must be 0 (greedy) or positive, got " + temperature;
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) problem = "--temperature must be 0 (greedy) or"
+                + " positive, got " + temperature;
         else if (topK < 0) problem = "--top-k must be at least 0 (0 keeps every token), got " + topK;
         else if (!(topP > 0 && topP <= 1)) problem = "--top-p must be in (0, 1] (1 turns it off), got " + topP;
         else if (numSamples < 1) problem = "--num-samples must be at least 1, got " + numSamples;
         else if (maxNewTokens < 1) problem = "--max-new-tokens must be at least 1, got " + maxNewTokens;
         else if (threads < 1) problem = "--threads must be at least 1, got " + threads;
         else if (kvSlide < 1) problem = "--kv-slide must be at least 1, got " + kvSlide;
-        else if (noKvCache && kvSlide != 1) problem = "--kv-slide has no effect with --no-kv-cache; give one or the other";
+        else if (noKvCache && kvSlide != 1) problem = "--kv-slide has no effect with --no-kv-cache;"
+                + " give one or the other";
         if (problem != null) throw new CommandLine.ParameterException(spec.commandLine(), problem);
     }
 
     /** The --start text, or the contents of the file it names after {@code FILE:}, as nanoGPT's sample.py. */
     private String prompt() throws IOException {
         if (promptFile == null && !start.startsWith("FILE:")) return start;
-        if (promptFile != null && !"\n".equals(start)) throw new CliException("give --start or --prompt-file, not both");
+        if (promptFile != null && !"\n".equals(start)) {
+            throw new CliException("give --start or --prompt-file, not both");
+        }
         Path file = promptFile != null ? promptFile : Path.of(start.substring("FILE:".length()));
         String option = promptFile != null ? "--prompt-file " + file : "--start " + start;
         if (!Files.isRegularFile(file)) throw new CliException(option + ": no file at " + file);

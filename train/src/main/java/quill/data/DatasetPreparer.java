@@ -83,7 +83,10 @@ public final class DatasetPreparer {
         this(progress, SHAKESPEARE_URL, SHAKESPEARE_LOCAL_COPY);
     }
 
-    /** Tests point {@code shakespeareUrl} at a local server or at an address nothing answers, and {@code localCopy} anywhere. */
+    /**
+     * Tests point {@code shakespeareUrl} at a local server or at an address nothing answers, and {@code localCopy}
+     * anywhere.
+     */
     DatasetPreparer(PrintWriter progress, URI shakespeareUrl, Path localCopy) {
         this.progress = progress;
         this.shakespeareUrl = shakespeareUrl;
@@ -130,7 +133,8 @@ public final class DatasetPreparer {
         } else if (dataset.equals(PreparedData.DEFAULT_DATASET)) {
             bytes = downloadShakespeare();
         } else {
-            throw new IllegalArgumentException(inputTxt + " does not exist: pass the text to prepare with --input FILE");
+            throw new IllegalArgumentException(inputTxt
+                    + " does not exist: pass the text to prepare with --input FILE");
         }
 
         String text = decodeUtf8(bytes, source);
@@ -145,7 +149,8 @@ public final class DatasetPreparer {
                     : splitAtNinetyPercent(text, source);
             text = parts[0] + parts[1];
             if (set.valEntries() > 0) bytes = text.getBytes(StandardCharsets.UTF_8); // input.txt: the entries used
-            tokenizer = set.vocabulary() != null ? FineTune.vocabularyFor(set.vocabulary(), text, set.extendVocab(), source)
+            tokenizer = set.vocabulary() != null
+                    ? FineTune.vocabularyFor(set.vocabulary(), text, set.extendVocab(), source)
                     : checkedCharTokenizer(text, source);
             int[] trainIds = tokenizer.encode(parts[0]);
             int[] valIds = tokenizer.encode(parts[1]);
@@ -155,8 +160,10 @@ public final class DatasetPreparer {
         } else if (bpe == null) {
             tokenizer = CharTokenizer.fromCorpus(text);
             if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
-                        + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "%s has %,d distinct characters, but token"
+                        + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(),
+                        MAX_VOCAB_SIZE));
             }
             ids = tokenizer.encode(text);
             split = (int) (ids.length * 0.9); // Python's int(n*0.9): the same double, truncated
@@ -217,7 +224,8 @@ public final class DatasetPreparer {
         Tokenizer tokenizer = CharTokenizer.fromCorpus(text);
         if (tokenizer.vocabSize() > MAX_VOCAB_SIZE) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has %,d distinct characters, but token"
-                    + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(), MAX_VOCAB_SIZE));
+                    + " files store 16-bit ids, which allow at most %,d", source, tokenizer.vocabSize(),
+                    MAX_VOCAB_SIZE));
         }
         return tokenizer;
     }
@@ -249,7 +257,8 @@ public final class DatasetPreparer {
         CoderResult result = decoder.decode(in, out, true);
         if (!result.isError()) result = decoder.flush(out);
         if (result.isError()) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s is not valid UTF-8: byte 0x%02X at byte offset %d does"
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "%s is not valid UTF-8: byte 0x%02X at byte offset %d does"
                     + " not fit a UTF-8 character (save the file as UTF-8 and try again)",
                     source, bytes[in.position()] & 0xFF, in.position()));
         }
@@ -277,7 +286,8 @@ public final class DatasetPreparer {
                     // not the corpus: report the failed download below
                 }
             }
-            throw new IOException("could not download Tiny Shakespeare from " + shakespeareUrl + " (" + reason(e) + "). Pass a local"
+            throw new IOException("could not download Tiny Shakespeare from " + shakespeareUrl + " (" + reason(e)
+                    + "). Pass a local"
                     + " copy instead: ./quill prepare --input FILE (on a machine without internet, e.g."
                     + " --input ../shared/data/tinyshakespeare.txt)", e);
         }
@@ -287,7 +297,8 @@ public final class DatasetPreparer {
     private static byte[] verified(byte[] bytes) throws IOException {
         String sha256 = sha256(bytes);
         if (bytes.length != SHAKESPEARE_BYTES || !sha256.equals(SHAKESPEARE_SHA256)) {
-            throw new IOException(String.format(Locale.ROOT, "got %,d bytes with sha256 %s, expected %,d bytes with sha256 %s",
+            throw new IOException(String.format(Locale.ROOT,
+                    "got %,d bytes with sha256 %s, expected %,d bytes with sha256 %s",
                     bytes.length, sha256, SHAKESPEARE_BYTES, SHAKESPEARE_SHA256));
         }
         return bytes;

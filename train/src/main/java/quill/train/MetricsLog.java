@@ -49,7 +49,8 @@ public final class MetricsLog implements Closeable {
      * time at the eval's end, in seconds since training started (across resumes), null in files written before
      * it was recorded.
      */
-    public record Eval(int iter, @SerializedName("train_loss") double trainLoss, @SerializedName("val_loss") double valLoss,
+    public record Eval(int iter, @SerializedName("train_loss") double trainLoss,
+            @SerializedName("val_loss") double valLoss,
                        @SerializedName("elapsed_s") Double elapsedS) {
         public Eval(int iter, double trainLoss, double valLoss) {
             this(iter, trainLoss, valLoss, null);
@@ -166,7 +167,9 @@ public final class MetricsLog implements Closeable {
         return lines;
     }
 
-    /** A line as a JSON object with a numeric {@code iter}; null for a torn last line of a killed run, or other text. */
+    /**
+     * A line as a JSON object with a numeric {@code iter}; null for a torn last line of a killed run, or other text.
+     */
     private static JsonObject parse(String line) {
         try {
             JsonObject o = JsonParser.parseString(line).getAsJsonObject();

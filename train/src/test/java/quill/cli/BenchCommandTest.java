@@ -38,8 +38,10 @@ class BenchCommandTest {
     void printsTheTable() throws IOException {
         CliRun r = bench();
         assertEquals(0, r.exitCode(), r.err());
-        for (String s : List.of("model:    1 layers, 2 heads, 16 embd, block 16, vocab 65; batch 4 x 2 accumulation = 128 tokens/iter",
-                "random token ids", "backend:  ND4J CPU", "1 warm-up, 3 timed", "ms/iter:  median ", "tokens/s: ", "GFLOP/s:  ",
+        for (String s : List.of("model:    1 layers, 2 heads, 16 embd, block 16, vocab 65; batch 4 x 2 accumulation"
+                + " = 128 tokens/iter",
+                "random token ids", "backend:  ND4J CPU", "1 warm-up, 3 timed", "ms/iter:  median ", "tokens/s: ",
+                "GFLOP/s:  ",
                 "peak RSS: ")) {
             assertTrue(r.out().contains(s), s + " missing in:\n" + r.out());
         }
@@ -59,7 +61,8 @@ class BenchCommandTest {
         assertEquals(3, o.get("steps").getAsInt());
         assertEquals("random", o.get("data").getAsString());
         double median = o.get("msPerIterMedian").getAsDouble();
-        assertTrue(median > 0 && o.get("msPerIterP10").getAsDouble() <= median && median <= o.get("msPerIterP90").getAsDouble(), r.out());
+        assertTrue(median > 0 && o.get("msPerIterP10").getAsDouble() <= median
+                && median <= o.get("msPerIterP90").getAsDouble(), r.out());
         // flops_per_iter = (6 N + 12 L H Q T) * T * batch * accumulation, N without the position embeddings
         long n = o.get("nonEmbeddingParams").getAsLong();
         assertEquals((6.0 * n + 12.0 * 1 * 2 * 8 * 16) * 16 * 4 * 2, o.get("flopsPerIter").getAsDouble(), 1e-6);
@@ -81,7 +84,8 @@ class BenchCommandTest {
 
     @Test
     void badArgumentsAreUsageErrors() throws IOException {
-        for (String[] bad : List.of(new String[]{"--steps", "0"}, new String[]{"--steps", "many"}, new String[]{"--warmup", "-1"},
+        for (String[] bad : List.of(new String[]{"--steps", "0"}, new String[]{"--steps", "many"},
+                new String[]{"--warmup", "-1"},
                 new String[]{"--threads", "0"}, new String[]{"--preset", "nope"}, new String[]{"--frobnicate"})) {
             CliRun r = bench(bad);
             assertEquals(2, r.exitCode(), String.join(" ", bad) + ": " + r.err());
