@@ -206,8 +206,8 @@ public final class Trainer {
         val = TokenFile.open(data.valBin());
         for (TokenFile f : List.of(train, val)) {
             if (f.size() <= c.blockSize()) {
-                throw new IllegalArgumentException("block-size " + c.blockSize() + " is longer than the data: " + f.path()
-                        + " holds " + f.size() + " tokens; use a --block-size below " + f.size());
+                throw new IllegalArgumentException("block-size " + c.blockSize() + " is longer than the data: "
+                        + f.path() + " holds " + f.size() + " tokens; use a --block-size below " + f.size());
             }
         }
         Tokenizer tokenizer = data.tokenizer();
@@ -253,8 +253,8 @@ public final class Trainer {
         RunState s = new RunState(rng, batches, workers, metrics, steps, evals);
         if (saved != null) {
             s.resume(saved, bestOnDisk());                                // the generator, the batch drawn ahead
-            out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(), s.iter,
-                    s.bestVal);
+            out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(),
+                    s.iter, s.bestVal);
         }
         printModel(shape, resumeFrom != null);
 
@@ -437,8 +437,8 @@ public final class Trainer {
                 + " in %.1f s%n", fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
         if (config.targetValLoss() > 0) reportTarget(s.reached, s.iter, fullVal, s.targetSeconds, resumed);
         if (s.reached) LossPlot.draw(outDir.resolve("loss.png"), s.steps, s.evals, title());   // with the last eval
-        out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in"
-                + " %s%n", s.iter, s.bestVal, outDir);
+        out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are"
+                + " in %s%n", s.iter, s.bestVal, outDir);
         if (s.reached) {   // a speedrun ends here: the closing sample would only add to its time
             out.println("see what it writes: quill sample --out-dir " + outDir);
             return Outcome.TARGET_REACHED;
@@ -471,7 +471,7 @@ public final class Trainer {
         }
     }
 
-    /** Writes a checkpoint: the model, the optimizer's moments and where the run stands ({@link RunState#checkpoint}). */
+    /** Writes a checkpoint: the model, the optimizer's moments, where the run stands ({@link RunState#checkpoint}). */
     private void save(Path file, RunState s) throws IOException {
         writer.write(file, config, data.tokenizer(), s.checkpoint(model), model, optimizer, data.sourceSha256(),
                 initFrom);
@@ -568,13 +568,13 @@ public final class Trainer {
     public static void checkResumable(Checkpoint ckpt, TrainConfig c, Tokenizer tokenizer) {
         if (ckpt.quantization() != null) {
             throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it is quantised ("
-                    + ckpt.quantization().describe() + ") and holds no optimizer state; resume from the float checkpoint"
-                    + " it was made from");
+                    + ckpt.quantization().describe() + ") and holds no optimizer state; resume from the float"
+                    + " checkpoint it was made from");
         }
         if (!ckpt.state().resumable()) {
-            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it (checkpoint"
-                    + " format 1), whose batches were drawn differently; start a new run in another --out-dir ('quill sample'"
-                    + " still reads its weights)");
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it"
+                    + " (checkpoint format 1), whose batches were drawn differently; start a new run in another"
+                    + " --out-dir ('quill sample' still reads its weights)");
         }
         GptConfig saved = ckpt.modelConfig();
         String[][] pairs = {
@@ -595,12 +595,14 @@ public final class Trainer {
             if (!p[1].equals(p[2])) {
                 String drop = p[0].equals("architecture") ? "the architecture flags" : "--" + p[0];
                 throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it has " + p[0] + " " + p[2]
-                        + " but the settings say " + p[1] + "; drop " + drop + " (or start a new run in another --out-dir)");
+                        + " but the settings say " + p[1] + "; drop " + drop
+                        + " (or start a new run in another --out-dir)");
             }
         }
         if (!ckpt.tokenizer().toJson().equals(tokenizer.toJson())) {
-            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from dataset "
-                    + c.dataset() + "'s; resume with the dataset it was trained on (--dataset " + ckpt.config().dataset() + ")");
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from"
+                    + " dataset " + c.dataset() + "'s; resume with the dataset it was trained on (--dataset "
+                    + ckpt.config().dataset() + ")");
         }
     }
 
@@ -627,16 +629,19 @@ public final class Trainer {
     private void prepareOutDir() throws IOException {
         try {
             Files.createDirectories(outDir);
-            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png", "config.properties")) {
+            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png",
+                    "config.properties")) {
                 AtomicFiles.requireRegularOrAbsent(outDir.resolve(f));        // fail now, not at the first save
             }
             removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
-                    ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
-                            + "` repeats it\n" + config.toProperties()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    ("# the effective settings of this run; `quill train --config "
+                            + outDir.resolve("config.properties") + "` repeats it\n" + config.toProperties())
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (IOException e) {
             String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
-            throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
+            throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another"
+                    + " with --out-dir", e);
         }
     }
 
@@ -664,7 +669,8 @@ public final class Trainer {
 
     private static String describe(GptConfig g) {
         return String.format(Locale.ROOT, "%d layers, %d heads, %d embd, block %d, vocab %d, dropout %s, bias %s, %s",
-                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias(), describe(g.arch()));
+                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias(),
+                describe(g.arch()));
     }
 
     /** "nanoGPT's architecture", or the switches that differ from it ("norm=rmsnorm pos=rope"). */
