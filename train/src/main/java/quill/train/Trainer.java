@@ -27,7 +27,8 @@ import java.util.function.IntConsumer;
  * {@code gradientAccumulationSteps} random batches, adds up their gradients, clips the global
  * gradient norm, takes one AdamW step at the scheduled learning rate and zeroes the gradients.
  * Every {@code evalInterval} iterations (and at the first and last) it estimates train and val loss
- * in eval mode and checkpoints when val loss improves.
+ * in eval mode and checkpoints when val loss improves. {@link #loop} is those steps in train.py's order, one line
+ * each; what it changes from one iteration to the next is in {@link RunState}.
  *
  * <p>The initial weights, then every batch (training and eval, in nanoGPT's order) come from one
  * {@link TorchGenerator} seeded with {@code seed}, as nanoGPT's all come from {@code torch.manual_seed(seed)}:
