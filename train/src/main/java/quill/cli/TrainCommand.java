@@ -27,13 +27,15 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        modelTransformer = TrainCommand.SettingFlags.class,
         description = {
                 "Train a GPT on a prepared dataset, nanoGPT's recipe: AdamW, warm-up then cosine learning rate,"
                         + " gradient clipping, periodic evals, checkpoints.",
                 "Settings come from the preset (default shakespeare_char_cpu), then --config FILE, then single"
                         + " settings given as flags; see presets/*.properties for what each does.",
                 "With no arguments it prepares data/shakespeare_char when needed and trains the CPU preset."},
-        footer = {"", "A run leaves in --out-dir: ckpt-last.zip, ckpt-best.zip, metrics.jsonl, loss.png, config.properties.",
+        footer = {"",
+                "A run leaves in --out-dir: ckpt-last.zip, ckpt-best.zip, metrics.jsonl, loss.png, config.properties.",
                 "Ctrl-C saves a checkpoint; --resume continues from it."})
 public final class TrainCommand implements Callable<Integer> {
 
@@ -89,68 +91,7 @@ public final class TrainCommand implements Callable<Integer> {
                     + " batch-size). Not a setting of the run: a resumed run may use another count.")
     Integer threads;
 
-    // The settings: each overrides the preset and --config. Names are nanoGPT's, in kebab-case.
-    @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset folder under --data-dir.") String dataset;
-    @Option(names = "--out-dir", paramLabel = "DIR", description = "Where the run's files go (default out/<preset>).") String outDir;
-    @Option(names = "--eval-interval", paramLabel = "N", description = "Evaluate every N iterations.") Integer evalInterval;
-    @Option(names = "--log-interval", paramLabel = "N", description = "A console line every N iterations when not on a terminal.") Integer logInterval;
-    @Option(names = "--health-interval", paramLabel = "N", description = "Record weight, gradient, update and"
-            + " activation statistics every N iterations (0: off); 'quill report' draws them.") Integer healthInterval;
-    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per loss estimate.") Integer evalIters;
-    @Option(names = "--always-save-checkpoint", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "Save at every eval, not only when val loss improves.") Boolean alwaysSaveCheckpoint;
-    @Option(names = "--target-val-loss", paramLabel = "X", description = "Stop at the first eval whose val loss is at"
-            + " most X once the whole val split confirms it, and report the time to it (0: off).") Double targetValLoss;
-    @Option(names = "--gradient-accumulation-steps", paramLabel = "N", description = "Micro-batches per optimizer step.") Integer gradientAccumulationSteps;
-    @Option(names = "--batch-size", paramLabel = "N", description = "Sequences per micro-batch.") Integer batchSize;
-    @Option(names = "--block-size", paramLabel = "N", description = "Context length in tokens.") Integer blockSize;
-    @Option(names = "--n-layer", paramLabel = "N", description = "Transformer blocks.") Integer nLayer;
-    @Option(names = "--n-head", paramLabel = "N", description = "Attention heads per block.") Integer nHead;
-    @Option(names = "--n-embd", paramLabel = "N", description = "Embedding width.") Integer nEmbd;
-    @Option(names = "--dropout", paramLabel = "P", description = "Dropout probability in training.") Double dropout;
-    @Option(names = "--bias", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "Biases in Linear and LayerNorm layers.") Boolean bias;
-    // The architecture switches (nanoGPT's by default); see README, "The researchers' lab".
-    @Option(names = "--norm", paramLabel = "KIND", description = "layernorm (default) or rmsnorm.") String norm;
-    @Option(names = "--pos", paramLabel = "KIND", description = "Positions: learned (default), rope or none.") String pos;
-    @Option(names = "--rope-base", paramLabel = "B", description = "RoPE's base (default 10000).") Double ropeBase;
-    @Option(names = "--mlp", paramLabel = "KIND", description = "gelu (default), relu2 or swiglu.") String mlp;
-    @Option(names = "--mlp-hidden", paramLabel = "N", description = "MLP hidden width (0: 4 * n-embd).") Integer mlpHidden;
-    @Option(names = "--qk-norm", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "Normalise q and k of every head (RMS) before attention.") Boolean qkNorm;
-    @Option(names = "--tie-embeddings", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "lm_head shares wte's weight (default true).") Boolean tieEmbeddings;
-    @Option(names = "--logit-softcap", paramLabel = "C", description = "Logits become C tanh(logits / C) (0: off).") Double logitSoftcap;
-    @Option(names = "--optimizer", paramLabel = "NAME", description = "adamw (default), or muon for the block matrices"
-            + " and AdamW for the rest.") String optimizer;
-    @Option(names = "--muon-lr", paramLabel = "LR", description = "Muon's peak learning rate (default 0.02).") Double muonLr;
-    @Option(names = "--muon-momentum", paramLabel = "M", description = "Muon's momentum (default 0.95).") Double muonMomentum;
-    @Option(names = "--muon-nesterov", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "Nesterov momentum in Muon (default true).") Boolean muonNesterov;
-    @Option(names = "--muon-ns-steps", paramLabel = "N", description = "Newton-Schulz steps (default 5).") Integer muonNsSteps;
-    @Option(names = "--muon-weight-decay", paramLabel = "WD", description = "Muon's decoupled weight decay (default 0).") Double muonWeightDecay;
-    @Option(names = "--learning-rate", paramLabel = "LR", description = "Peak learning rate.") Double learningRate;
-    @Option(names = "--max-iters", paramLabel = "N", description = "Optimizer steps in all.") Integer maxIters;
-    @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW's decoupled weight decay.") Double weightDecay;
-    @Option(names = "--beta1", paramLabel = "B", description = "AdamW's first-moment decay.") Double beta1;
-    @Option(names = "--beta2", paramLabel = "B", description = "AdamW's second-moment decay.") Double beta2;
-    @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the global gradient norm (0: off).") Double gradClip;
-    @Option(names = "--decay-lr", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            description = "Warm-up and cosine decay (false: constant learning rate).") Boolean decayLr;
-    @Option(names = "--warmup-iters", paramLabel = "N", description = "Linear warm-up iterations.") Integer warmupIters;
-    @Option(names = "--lr-decay-iters", paramLabel = "N", description = "Iteration where the cosine reaches min-lr.") Integer lrDecayIters;
-    @Option(names = "--min-lr", paramLabel = "LR", description = "Learning-rate floor.") Double minLr;
-    @Option(names = "--seed", paramLabel = "N", description = "Seeds weights, batches and dropout.") Long seed;
-    // LoRA (Hu et al. 2021), with --init-from: adapters on the frozen base; PEFT's names and defaults.
-    @Option(names = "--lora-rank", paramLabel = "R", description = "LoRA: train rank-R adapters B A on the targets,"
-            + " the base frozen (default 0: every weight trains).") Integer loraRank;
-    @Option(names = "--lora-alpha", paramLabel = "A", description = "LoRA: the adapters' output is scaled by A / R"
-            + " (default 8, PEFT's).") Double loraAlpha;
-    @Option(names = "--lora-dropout", paramLabel = "P", description = "LoRA: dropout on the adapters' input (default 0).")
-    Double loraDropout;
-    @Option(names = "--lora-targets", paramLabel = "LIST", description = "LoRA: the layers, comma-separated, by the end"
-            + " of their names: c_attn (default), c_proj (attn.c_proj and mlp.c_proj), attn.c_proj, mlp.c_proj, c_fc,"
-            + " lm_head (untied only).") String loraTargets;
+    // The flags of the settings themselves (--max-iters=N and the rest) are made from TrainConfig: see SettingFlags.
 
     @Spec
     CommandSpec spec;
@@ -160,7 +101,8 @@ public final class TrainCommand implements Callable<Integer> {
         for (Path file : List.of(Checkpoint.last(outDir), Checkpoint.best(outDir))) {
             if (Files.exists(file)) {
                 throw new CliException(outDir + " already holds a training run (" + file.getFileName()
-                        + "): continue it with --resume, train into another --out-dir, or delete the folder to start over");
+                        + "): continue it with --resume, train into another --out-dir, or delete the folder to start"
+                        + " over");
             }
         }
     }
@@ -170,13 +112,15 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         nanoGptHabits();
         if (threads != null && threads < 1) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got "
+                    + threads);
         }
         Map<String, String> overrides = overrides();
-        TrainConfig config = usage(() -> settings(preset == null ? TrainConfig.DEFAULT_PRESET : preset).with(overrides));
-        if (loraRank != null && loraRank < 1) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--lora-rank must be at least 1, got " + loraRank
-                    + " (leave it out to fine-tune every weight)");
+        TrainConfig config = usage(() -> settings(presetName()).with(overrides));
+        String loraRank = overrides.get("lora-rank");
+        if (loraRank != null && Integer.parseInt(loraRank) < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--lora-rank must be at least 1, got "
+                    + loraRank + " (leave it out to fine-tune every weight)");
         }
         if (base != null) {
             TrainConfig user = config;
@@ -246,7 +190,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     private int train(TrainConfig config, PreparedData data, Checkpoint checkpoint, PrintWriter out)
             throws IOException {
-        out.println("settings (" + (resume ? "resumed run" : "preset " + (preset == null ? TrainConfig.DEFAULT_PRESET : preset))
+        out.println("settings (" + (resume ? "resumed run" : "preset " + presetName())
                 + (configFile != null ? ", " + configFile : "") + ", flags):");
         printSettings(out, config);
         out.flush();
@@ -277,6 +221,11 @@ public final class TrainCommand implements Callable<Integer> {
                 // the hook is running: it is what stopped us
             }
         }
+    }
+
+    /** The preset's name: --preset, else the default one. */
+    private String presetName() {
+        return preset == null ? TrainConfig.DEFAULT_PRESET : preset;
     }
 
     /** The preset, overridden by --config. */
@@ -338,10 +287,9 @@ public final class TrainCommand implements Callable<Integer> {
     /** The settings given as flags, kebab-case name to value, as picocli parsed and type-checked them. */
     private Map<String, String> overrides() {
         Map<String, String> map = new LinkedHashMap<>();
-        for (OptionSpec option : spec.options()) {
-            String key = option.longestName().substring(2);
-            Object value = option.getValue();
-            if (TrainConfig.KEYS.contains(key) && value != null) map.put(key, String.valueOf(value));
+        for (String key : TrainConfig.KEYS) {
+            Object value = spec.findOption("--" + key).getValue();
+            if (value != null) map.put(key, String.valueOf(value));
         }
         return map;
     }
@@ -359,7 +307,8 @@ public final class TrainCommand implements Callable<Integer> {
         String name = config.dataset();
         if (!PreparedData.isPrepared(dataDir, name)) {
             if (input == null && !name.equals(PreparedData.DEFAULT_DATASET)) {
-                throw new CliException("dataset " + name + " is not prepared in " + PreparedData.datasetDir(dataDir, name)
+                throw new CliException("dataset " + name + " is not prepared in "
+                        + PreparedData.datasetDir(dataDir, name)
                         + ": run 'quill prepare " + name + " --input FILE' first (or pass --input FILE here)");
             }
             out.println("preparing " + PreparedData.datasetDir(dataDir, name) + " ..."
@@ -369,7 +318,8 @@ public final class TrainCommand implements Callable<Integer> {
                     : new DatasetPreparer.FineTuneSet(base.base().tokenizer(), extendVocab, 0, 0);
             new DatasetPreparer(spec.commandLine().getErr()).prepare(dataDir, name, input, null, set);
         } else if (input != null) {
-            out.println("note: " + PreparedData.datasetDir(dataDir, name) + " is already prepared, so --input is not used"
+            out.println("note: " + PreparedData.datasetDir(dataDir, name) + " is already prepared, so --input is not"
+                    + " used"
                     + " ('quill prepare " + name + " --input FILE' prepares it again)");
         }
         return PreparedData.load(dataDir, name);
@@ -386,5 +336,36 @@ public final class TrainCommand implements Callable<Integer> {
             line.append(item);
         }
         out.println(line);
+    }
+
+    /**
+     * A flag for every training setting, made from its declaration in {@link TrainConfig} ({@link quill.train.Setting}:
+     * label and help) with picocli's programmatic API: {@code --max-iters=N}, typed as the setting is; a true/false
+     * setting is a switch ({@code --bias} alone means true). Each overrides the preset and --config. The enum
+     * settings stay text here, so that a wrong value gets TrainConfig's message, which lists the right ones.
+     */
+    static final class SettingFlags implements CommandLine.IModelTransformer {
+        @Override
+        public CommandSpec transform(CommandSpec spec) {
+            List<OptionSpec> help = spec.options().stream().filter(o -> o.usageHelp() || o.versionHelp()).toList();
+            help.forEach(spec::remove);                                    // -h and -V stay last in the help
+            for (TrainConfig.Declared setting : TrainConfig.SETTINGS) {
+                Class<?> type = flagType(setting.type());
+                OptionSpec.Builder flag = OptionSpec.builder("--" + setting.key()).type(type)
+                        .paramLabel(setting.about().label()).description(setting.about().help());
+                if (type == Boolean.class) flag.arity("0..1").fallbackValue("true");
+                spec.addOption(flag.build());
+            }
+            help.forEach(spec::addOption);
+            return spec;
+        }
+
+        private static Class<?> flagType(Class<?> type) {
+            if (type == int.class) return Integer.class;
+            if (type == long.class) return Long.class;
+            if (type == double.class) return Double.class;
+            if (type == boolean.class) return Boolean.class;
+            return String.class;
+        }
     }
 }

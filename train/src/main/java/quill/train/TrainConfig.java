@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
@@ -31,55 +32,124 @@ import java.util.regex.Pattern;
  * {@code max-iters = 2000} in a preset and {@code --max-iters 2000} as a flag; nanoGPT's snake_case names
  * ({@code max_iters = 2000}, {@code --max_iters=2000}) and its Python config files are accepted too.
  *
- * <p>The presets in {@code presets/} list them all with a comment on each. The architecture switches
- * ({@code norm} to {@code logit-softcap}, see {@link Architecture}) may be left out of a file: they then have
- * nanoGPT's values, as in a run saved before they existed.
+ * <p>Each component's {@link Setting} declares the setting once: {@code quill train} makes its flag and help line
+ * from it, and a file that leaves the setting out reads as its {@link Setting#absent} value (the settings added after
+ * the first presets: nanoGPT's architecture, AdamW, no LoRA, no target, as a run saved before they existed). The
+ * presets in {@code presets/} name every setting, with a comment on each.
  */
 public record TrainConfig(
+        // --- data and output ---
+        @Setting(label = "NAME", help = "Dataset folder under --data-dir.")
         String dataset,
+        @Setting(label = "DIR", help = "Where the run's files go (default out/<preset>).")
         String outDir,
+
+        // --- evaluation, logging, checkpoints ---
+        @Setting(label = "N", help = "Evaluate every N iterations.")
         int evalInterval,
+        @Setting(label = "N", help = "A console line every N iterations when not on a terminal.")
         int logInterval,
+        @Setting(label = "N", absent = "0", help = "Record weight, gradient, update and activation statistics every N"
+                + " iterations (0: off); 'quill report' draws them.")
         int healthInterval,
+        @Setting(label = "N", help = "Batches per loss estimate.")
         int evalIters,
+        @Setting(label = "BOOL", help = "Save at every eval, not only when val loss improves.")
         boolean alwaysSaveCheckpoint,
+        @Setting(label = "X", absent = "0.0", help = "Stop at the first eval whose val loss is at most X once the whole"
+                + " val split confirms it, and report the time to it (0: off).")
         double targetValLoss,
+
+        // --- batches ---
+        @Setting(label = "N", help = "Micro-batches per optimizer step.")
         int gradientAccumulationSteps,
+        @Setting(label = "N", help = "Sequences per micro-batch.")
         int batchSize,
+        @Setting(label = "N", help = "Context length in tokens.")
         int blockSize,
+
+        // --- the model ---
+        @Setting(label = "N", help = "Transformer blocks.")
         int nLayer,
+        @Setting(label = "N", help = "Attention heads per block.")
         int nHead,
+        @Setting(label = "N", help = "Embedding width.")
         int nEmbd,
+        @Setting(label = "P", help = "Dropout probability in training.")
         double dropout,
+        @Setting(label = "BOOL", help = "Biases in Linear and LayerNorm layers.")
         boolean bias,
+
+        // --- the architecture switches, nanoGPT's when absent (see Architecture; README, "The researchers' lab") ---
+        @Setting(label = "KIND", absent = "layernorm", help = "layernorm (default) or rmsnorm.")
         Architecture.NormType norm,
+        @Setting(label = "KIND", absent = "learned", help = "Positions: learned (default), rope or none.")
         Architecture.PosType pos,
+        @Setting(label = "B", absent = "10000.0", help = "RoPE's base (default 10000).")
         double ropeBase,
+        @Setting(label = "KIND", absent = "gelu", help = "gelu (default), relu2 or swiglu.")
         Architecture.MlpType mlp,
+        @Setting(label = "N", absent = "0", help = "MLP hidden width (0: 4 * n-embd).")
         int mlpHidden,
+        @Setting(label = "BOOL", absent = "false", help = "Normalise q and k of every head (RMS) before attention.")
         boolean qkNorm,
+        @Setting(label = "BOOL", absent = "true", help = "lm_head shares wte's weight (default true).")
         boolean tieEmbeddings,
+        @Setting(label = "C", absent = "0.0", help = "Logits become C tanh(logits / C) (0: off).")
         double logitSoftcap,
+
+        // --- the optimizer: AdamW when absent; Muon's settings matter only with muon ---
+        @Setting(label = "NAME", absent = "adamw", help = "adamw (default), or muon for the block matrices and AdamW"
+                + " for the rest.")
         Optimizer optimizer,
+        @Setting(label = "LR", absent = "0.02", help = "Muon's peak learning rate (default 0.02).")
         double muonLr,
+        @Setting(label = "M", absent = "0.95", help = "Muon's momentum (default 0.95).")
         double muonMomentum,
+        @Setting(label = "BOOL", absent = "true", help = "Nesterov momentum in Muon (default true).")
         boolean muonNesterov,
+        @Setting(label = "N", absent = "5", help = "Newton-Schulz steps (default 5).")
         int muonNsSteps,
+        @Setting(label = "WD", absent = "0.0", help = "Muon's decoupled weight decay (default 0).")
         double muonWeightDecay,
+        @Setting(label = "LR", help = "Peak learning rate.")
         double learningRate,
+        @Setting(label = "N", help = "Optimizer steps in all.")
         int maxIters,
+        @Setting(label = "WD", help = "AdamW's decoupled weight decay.")
         double weightDecay,
+        @Setting(label = "B", help = "AdamW's first-moment decay.")
         double beta1,
+        @Setting(label = "B", help = "AdamW's second-moment decay.")
         double beta2,
+        @Setting(label = "NORM", help = "Clip the global gradient norm (0: off).")
         double gradClip,
+
+        // --- the learning-rate schedule ---
+        @Setting(label = "BOOL", help = "Warm-up and cosine decay (false: constant learning rate).")
         boolean decayLr,
+        @Setting(label = "N", help = "Linear warm-up iterations.")
         int warmupIters,
+        @Setting(label = "N", help = "Iteration where the cosine reaches min-lr.")
         int lrDecayIters,
+        @Setting(label = "LR", help = "Learning-rate floor.")
         double minLr,
+
+        @Setting(label = "N", help = "Seeds weights, batches and dropout.")
         long seed,
+
+        // --- LoRA (Hu et al. 2021), with --init-from: adapters on the frozen base; PEFT's names and defaults ---
+        @Setting(label = "R", absent = "0", help = "LoRA: train rank-R adapters B A on the targets, the base frozen"
+                + " (default 0: every weight trains).")
         int loraRank,
+        @Setting(label = "A", absent = "8.0", help = "LoRA: the adapters' output is scaled by A / R (default 8,"
+                + " PEFT's).")
         double loraAlpha,
+        @Setting(label = "P", absent = "0.0", help = "LoRA: dropout on the adapters' input (default 0).")
         double loraDropout,
+        @Setting(label = "LIST", absent = "c_attn", help = "LoRA: the layers, comma-separated, by the end of their"
+                + " names: c_attn (default), c_proj (attn.c_proj and mlp.c_proj), attn.c_proj, mlp.c_proj, c_fc,"
+                + " lm_head (untied only).")
         String loraTargets) {
 
     /**
@@ -94,24 +164,19 @@ public record TrainConfig(
 
     private static final Pattern CAPITAL = Pattern.compile("([a-z0-9])([A-Z])");
 
+    /** A setting as its component declares it: the kebab-case key, the Java type and its {@link Setting}. */
+    public record Declared(String key, Class<?> type, Setting about) {
+    }
+
+    /** Every setting, in declaration order: the presets', the flags' and config.properties' list. */
+    public static final List<Declared> SETTINGS = Arrays.stream(TrainConfig.class.getRecordComponents())
+            .map(c -> new Declared(kebab(c.getName()), c.getType(), Objects.requireNonNull(
+                    c.getAnnotation(Setting.class), () -> c.getName() + " has no @Setting"))).toList();
+
     /** The settings' kebab-case names, in declaration order. */
-    public static final List<String> KEYS = Arrays.stream(TrainConfig.class.getRecordComponents())
-            .map(c -> kebab(c.getName())).toList();
+    public static final List<String> KEYS = SETTINGS.stream().map(Declared::key).toList();
 
-    /**
-     * The settings added after the first presets, with nanoGPT's values (the architecture switches), AdamW's
-     * (the optimizer) or off ({@code target-val-loss}): what a file that leaves one out means.
-     */
-    private static final Map<String, String> OPTIONAL_DEFAULTS = Map.ofEntries(
-            Map.entry("norm", "layernorm"), Map.entry("pos", "learned"), Map.entry("rope-base", "10000.0"),
-            Map.entry("mlp", "gelu"), Map.entry("mlp-hidden", "0"), Map.entry("qk-norm", "false"),
-            Map.entry("tie-embeddings", "true"), Map.entry("logit-softcap", "0.0"), Map.entry("optimizer", "adamw"),
-            Map.entry("muon-lr", "0.02"), Map.entry("muon-momentum", "0.95"), Map.entry("muon-nesterov", "true"),
-            Map.entry("muon-ns-steps", "5"), Map.entry("muon-weight-decay", "0.0"), Map.entry("health-interval", "0"),
-            Map.entry("lora-rank", "0"), Map.entry("lora-alpha", "8.0"), Map.entry("lora-dropout", "0.0"),
-            Map.entry("lora-targets", "c_attn"), Map.entry("target-val-loss", "0.0"));
-
-    /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW for the rest. */
+    /** Which optimizer trains the model: AdamW for every weight, or Muon for the block matrices and AdamW elsewhere. */
     public enum Optimizer { ADAMW, MUON }
 
     public TrainConfig {
@@ -132,7 +197,8 @@ public record TrainConfig(
         require(nEmbd >= 1 && nEmbd % nHead == 0,
                 "n-embd (" + nEmbd + ") must be a positive multiple of n-head (" + nHead + ")");
         require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got " + dropout);
-        require(learningRate > 0 && Double.isFinite(learningRate), "learning-rate must be positive, got " + learningRate);
+        require(learningRate > 0 && Double.isFinite(learningRate),
+                "learning-rate must be positive, got " + learningRate);
         require(maxIters >= 0, "max-iters must not be negative, got " + maxIters);
         require(weightDecay >= 0, "weight-decay must not be negative, got " + weightDecay);
         require(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1), got " + beta1);
@@ -161,9 +227,9 @@ public record TrainConfig(
     /** The optimizer these settings ask for, over {@code params}; AdamW's epsilon is PyTorch's default. */
     public quill.model.Optimizer newOptimizer(Map<String, quill.autograd.Parameter> params) {
         double eps = Trainer.ADAM_EPS;
-        return optimizer == Optimizer.ADAMW ? new quill.model.AdamW(params, beta1, beta2, eps, weightDecay)
-                : new quill.model.MuonAdamW(params, new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps,
-                        muonWeightDecay), muonLr, learningRate, beta1, beta2, eps, weightDecay);
+        if (optimizer == Optimizer.ADAMW) return new quill.model.AdamW(params, beta1, beta2, eps, weightDecay);
+        var muon = new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay);
+        return new quill.model.MuonAdamW(params, muon, muonLr, learningRate, beta1, beta2, eps, weightDecay);
     }
 
     /** The model's architecture switches. */
@@ -215,7 +281,8 @@ public record TrainConfig(
                 throw new IllegalArgumentException("no preset named '" + name + "'; the presets are: "
                         + String.join(", ", presetNames()));
             }
-            return fromMap(parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "preset " + name), " in preset " + name);
+            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            return fromMap(parse(text, "preset " + name), " in preset " + name);
         }
     }
 
@@ -341,7 +408,8 @@ public record TrainConfig(
         for (int i = 0; i < components.length; i++) {
             String key = kebab(components[i].getName());
             types[i] = components[i].getType();
-            String text = map.getOrDefault(key, OPTIONAL_DEFAULTS.get(key));
+            String absent = SETTINGS.get(i).about().absent();
+            String text = map.getOrDefault(key, absent.isEmpty() ? null : absent);
             if (text == null) {
                 missing.add(key);
                 continue;
@@ -349,7 +417,9 @@ public record TrainConfig(
             values[i] = convert(key, text, types[i], where);
         }
         for (String key : map.keySet()) if (!KEYS.contains(key)) throw unknown(key, where);
-        if (!missing.isEmpty()) throw new IllegalArgumentException("missing settings" + where + ": " + String.join(", ", missing));
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException("missing settings" + where + ": " + String.join(", ", missing));
+        }
         try {
             return TrainConfig.class.getDeclaredConstructor(types).newInstance(values);
         } catch (java.lang.reflect.InvocationTargetException e) {
@@ -377,14 +447,13 @@ public record TrainConfig(
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new IllegalArgumentException("setting " + key + where + " must be " + typeName(type) + ", got '" + text + "'");
+        throw new IllegalArgumentException("setting " + key + where + " must be " + typeName(type) + ", got '" + text
+                + "'");
     }
 
     /** The Java type of the named setting. */
     public static Class<?> typeOf(String key) {
-        for (RecordComponent c : TrainConfig.class.getRecordComponents()) {
-            if (kebab(c.getName()).equals(key)) return c.getType();
-        }
+        for (Declared s : SETTINGS) if (s.key().equals(key)) return s.type();
         throw unknown(key, "");
     }
 

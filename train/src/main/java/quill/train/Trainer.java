@@ -35,7 +35,8 @@ import java.util.function.IntConsumer;
  * {@code gradientAccumulationSteps} random batches, adds up their gradients, clips the global
  * gradient norm, takes one AdamW step at the scheduled learning rate and zeroes the gradients.
  * Every {@code evalInterval} iterations (and at the first and last) it estimates train and val loss
- * in eval mode and checkpoints when val loss improves.
+ * in eval mode and checkpoints when val loss improves. {@link #loop} is those steps in train.py's order, one line
+ * each; what it changes from one iteration to the next is in {@link RunState}.
  *
  * <p>The initial weights, then every batch (training and eval, in nanoGPT's order) come from one
  * {@link TorchGenerator} seeded with {@code seed}, as nanoGPT's all come from {@code torch.manual_seed(seed)}:
@@ -160,14 +161,62 @@ public final class Trainer {
         }
     }
 
+    // The run's tools, made once by start(); the loop does not change them (what it changes is in RunState).
+    private TokenFile train;
+    private TokenFile val;
+    private Optimizer optimizer;
+    private LearningRateSchedule schedule;
+    private TrainingStep step;
+    private ProgressLine progress;
+    private FullEval fullEval;
+
+    /**
+     * The loop of nanoGPT's {@code train.py} ({@code while True:}, its lines 255-330), one pass per iteration, in its
+     * order; the methods it calls hold the bookkeeping (checkpoints, metrics.jsonl, the console lines).
+     */
     private Outcome loop(Checkpoint resumeFrom) throws IOException {
+        RunState s = start(resumeFrom);        // the model and optimizer, the first batch drawn; or a checkpoint's
+        try (s.metrics; s.workers) {           // closed however the run ends
+            while (true) {
+                if (stopRequested) return stop(s);                 // Ctrl-C: save where the run stands, return
+
+                // the learning rate of this iteration: linear warm-up, then cosine decay to min-lr
+                double lr = schedule.at(s.iter);
+
+                // every eval-interval iterations (and at max-iters): estimate train and val loss, checkpoint
+                if (evalDue(s) && evaluate(s)) break;              // true: the val loss reached --target-val-loss
+
+                // termination: after the eval at max-iters (nanoGPT takes one more step there, then stops)
+                if (s.iter >= config.maxIters()) break;
+
+                // forward and backward over each micro-batch, clip the gradient, update, zero the gradients
+                HealthStats health = healthDue(s) ? new HealthStats() : null;   // watch this step, for quill report
+                long t0 = System.nanoTime();
+                TrainingStep.Result r = step(s, lr, health);
+                double ms = (System.nanoTime() - t0) / 1e6;
+
+                // timing and logging: metrics.jsonl and the progress line
+                log(s, r, lr, ms, health);
+                s.iter++;
+                afterStep.accept(s.iter - 1);
+            }
+            finish(s);                         // the last checkpoint, the whole val split, the target's check
+        }
+        return report(s, resumeFrom != null);  // the closing lines and a sample
+    }
+
+    /**
+     * Everything before nanoGPT's loop: checks the settings against the data, makes the model (the first draws of
+     * the generator) and the optimizer, restores a checkpoint's weights, moments and state, and prints the model.
+     */
+    private RunState start(Checkpoint resumeFrom) throws IOException {
         TrainConfig c = config;
-        TokenFile train = TokenFile.open(data.trainBin());
-        TokenFile val = TokenFile.open(data.valBin());
+        train = TokenFile.open(data.trainBin());
+        val = TokenFile.open(data.valBin());
         for (TokenFile f : List.of(train, val)) {
             if (f.size() <= c.blockSize()) {
-                throw new IllegalArgumentException("block-size " + c.blockSize() + " is longer than the data: " + f.path()
-                        + " holds " + f.size() + " tokens; use a --block-size below " + f.size());
+                throw new IllegalArgumentException("block-size " + c.blockSize() + " is longer than the data: "
+                        + f.path() + " holds " + f.size() + " tokens; use a --block-size below " + f.size());
             }
         }
         Tokenizer tokenizer = data.tokenizer();
@@ -182,203 +231,228 @@ public final class Trainer {
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
-        Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
-        this.model = model;
+        model = new Gpt(shape, rng);                                        // the initial weights: the first draws
         if (resumeFrom == null) initTransform.accept(model);
         if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
         if (initFrom != null) {
             initFrom.initialize(model);
             if (c.lora() != null) FineTune.adapt(model, c.lora(), initFrom.base().modelConfig().vocabSize(), rng);
         }
-        List<Parameter> params = List.copyOf(model.parameters().values());
-        Optimizer optimizer = c.newOptimizer(model.trainable());
-        LearningRateSchedule schedule = LearningRateSchedule.of(c);
+        optimizer = c.newOptimizer(model.trainable());
+        schedule = LearningRateSchedule.of(c);
 
-        BatchStream batches = new BatchStream(train, rng, c.batchSize(), c.blockSize()); // X, Y = get_batch('train')
-        int iter = 0;
-        int lastEvalIter = -1;
-        double bestVal = Double.POSITIVE_INFINITY;
+        // the record of the run so far: a resumed run keeps what its metrics.jsonl has up to the checkpoint
+        Path metricsFile = outDir.resolve("metrics.jsonl");
+        TrainingState saved = resumeFrom == null ? null : resumeFrom.state();
+        MetricsLog metrics;
         List<MetricsLog.Step> steps = new ArrayList<>();
         List<MetricsLog.Eval> evals = new ArrayList<>();
-        MetricsLog metrics;
-        Path metricsFile = outDir.resolve("metrics.jsonl");
-        if (resumeFrom != null) {
+        if (saved != null) {
             resumeFrom.loadWeights(model);
             resumeFrom.loadOptimizer(optimizer);
-            TrainingState s = resumeFrom.state();
-            iter = s.iter();
-            lastEvalIter = s.lastEvalIter();
-            bestVal = Math.min(s.bestValLoss(), bestOnDisk());
-            rng.setState(s.rngState());
-            batches.resume(s.nextBatch());
-            model.setDropoutState(s.dropoutState());
-            metrics = MetricsLog.resume(metricsFile, iter, lastEvalIter);
+            model.setDropoutState(saved.dropoutState());
+            metrics = MetricsLog.resume(metricsFile, saved.iter(), saved.lastEvalIter());
             MetricsLog.read(metricsFile, steps, evals);
-            out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(), iter, bestVal);
         } else {
             metrics = MetricsLog.create(metricsFile);
         }
+
+        BatchStream batches = new BatchStream(train, rng, c.batchSize(), c.blockSize()); // X, Y = get_batch('train')
+        DataParallel workers = new DataParallel(model, threads);         // the threads that share each batch
+        RunState s = new RunState(rng, batches, workers, metrics, steps, evals);
+        if (saved != null) {
+            s.resume(saved, bestOnDisk());                                // the generator, the batch drawn ahead
+            out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(),
+                    s.iter, s.bestVal);
+        }
+        printModel(shape, resumeFrom != null);
+
+        step = new TrainingStep(workers, optimizer, c);
+        progress = new ProgressLine(out, terminal, c.logInterval());
+        fullEval = new FullEval(data.readVal(), tokenizer);
+        model.setTraining(true);
+        return s;
+    }
+
+    /** The model's shape and size; with LoRA, what trains; with --init-from, where the weights come from. */
+    private void printModel(GptConfig shape, boolean resumed) {
+        TrainConfig c = config;
+        long all = countParameters(model.parameters().values());
         out.printf(Locale.ROOT, "model: %s, %.2fM parameters; %d tokens per iteration, shared by %d worker thread%s%n",
-                describe(shape), countParameters(params) / 1e6, c.tokensPerIter(), threads, threads == 1 ? "" : "s");
+                describe(shape), all / 1e6, c.tokensPerIter(), threads, threads == 1 ? "" : "s");
         if (model.lora() != null) {
             long trainable = countParameters(model.trainable().values());
             long adapters = countParameters(model.adapters().values());
             out.printf(Locale.ROOT, "LoRA rank %d, alpha %s on %s: %,d trainable parameters (%.2f%% of the model's):"
                     + " %,d in adapters%s; the rest frozen%n", c.loraRank(), c.loraAlpha(), c.loraTargets(), trainable,
-                    100.0 * trainable / countParameters(params), adapters, trainable == adapters ? ""
+                    100.0 * trainable / all, adapters, trainable == adapters ? ""
                             : ", the others the token embedding, whose new ids' rows must learn");
-        } else if (initFrom != null && resumeFrom == null) {
+        } else if (initFrom != null && !resumed) {
             out.println("starting from " + initFrom.file() + " (iteration " + initFrom.base().state().iter()
                     + " of its run): every weight trains");
         }
+    }
 
-        DataParallel workers = new DataParallel(model, threads);
-        TrainingStep step = new TrainingStep(workers, optimizer, c);
-        ProgressLine progress = new ProgressLine(out, terminal, c.logInterval());
+    /** Ctrl-C ({@link #requestStop}): the state is saved to ckpt-last.zip, unless it holds this iteration already. */
+    private Outcome stop(RunState s) throws IOException {
+        progress.clear();
+        Path last = Checkpoint.last(outDir);
+        if (s.savedIter != s.iter) save(last, s);
+        out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
+                s.iter, last, outDir);
+        return Outcome.STOPPED;
+    }
+
+    /** nanoGPT evaluates every eval-interval iterations; Quill also at max-iters, and never twice at one iteration. */
+    private boolean evalDue(RunState s) {
+        return (s.iter % config.evalInterval() == 0 || s.iter == config.maxIters()) && s.iter != s.lastEvalIter;
+    }
+
+    /** Every health-interval iterations the step is watched ({@link HealthStats}); 0 turns it off. */
+    private boolean healthDue(RunState s) {
+        return config.healthInterval() > 0 && s.iter % config.healthInterval() == 0;
+    }
+
+    /**
+     * nanoGPT's {@code estimate_loss()} on train and val, then its line and checkpoint. The eval is written to
+     * metrics.jsonl and the loss plot; an estimate at or below {@code target-val-loss} is checked on the whole val
+     * split. Returns whether that confirmed the target (the run ends there).
+     */
+    private boolean evaluate(RunState s) throws IOException {
+        long t0 = System.nanoTime();
+        model.setTraining(false);                                        // no dropout while estimating
+        double trainLoss = estimateLoss(s, train);
+        double valLoss = estimateLoss(s, val);
+        model.setTraining(true);
+        if (!Double.isFinite(trainLoss) || !Double.isFinite(valLoss)) {
+            progress.clear();
+            throw diverged(String.format(Locale.ROOT, "the %s became %s in the eval at iteration %d",
+                    Double.isFinite(trainLoss) ? "val loss" : "train loss",
+                    Double.isFinite(trainLoss) ? valLoss : trainLoss, s.iter), Checkpoint.last(outDir));
+        }
+        s.lastEvalIter = s.iter;
+        MetricsLog.Eval e = new MetricsLog.Eval(s.iter, trainLoss, valLoss, s.elapsedSeconds());
+        s.evals.add(e);
+        s.metrics.eval(e);
+        s.metrics.flush();
+        boolean improved = valLoss < s.bestVal;
+        if (improved) s.bestVal = valLoss;
+        if (s.iter > 0 && config.targetValLoss() > 0 && valLoss <= config.targetValLoss()) confirmTarget(s);
+        String saved = checkpoint(s, improved);
+        progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s", s.iter, trainLoss,
+                valLoss, improved && s.iter > 0 ? " (best so far)" : "", saved.isEmpty() ? "" : "; " + saved));
+        if (s.fullValIter == s.iter) {
+            s.metrics.fullEval(s.iter, s.fullVal);
+            if (s.reached) return true;
+            progress.println(String.format(Locale.ROOT, "  whole val split: loss %.4f, above the target %.4f%s",
+                    s.fullVal.loss(), config.targetValLoss(), s.iter < config.maxIters() ? ": training on" : ""));
+        }
+        LossPlot.draw(outDir.resolve("loss.png"), s.steps, s.evals, title());
+        s.evalSeconds = (System.nanoTime() - t0) / 1e9;
+        return false;
+    }
+
+    /** --target-val-loss: an estimate that reaches the target is confirmed on the whole val split. */
+    private void confirmTarget(RunState s) {
+        s.fullVal = fullEval.run(s.workers);
+        s.fullValIter = s.iter;
+        s.reached = s.fullVal.loss() <= config.targetValLoss();
+    }
+
+    /**
+     * After an eval (not the first): ckpt-best.zip and ckpt-last.zip when val loss improved or the target is reached,
+     * ckpt-last.zip alone with always-save-checkpoint. Returns what it saved, for the eval's line ("" for nothing).
+     */
+    private String checkpoint(RunState s, boolean improved) throws IOException {
+        if (s.iter == 0 || !(improved || s.reached || config.alwaysSaveCheckpoint())) return "";
         Path last = Checkpoint.last(outDir);
         Path best = Checkpoint.best(outDir);
-        int savedIter = resumeFrom != null ? iter : -1;
-        double emaMs = 0;
-        double evalSeconds = 0;
-        // wall time for the evals' elapsed_s: this process's, after what a resumed run had already spent
-        long runStart = System.nanoTime();
-        double elapsedBefore = evals.isEmpty() || evals.get(evals.size() - 1).elapsedS() == null ? 0
-                : evals.get(evals.size() - 1).elapsedS();
-        FullEval fullEval = new FullEval(data.readVal(), tokenizer);
-        FullEval.Result fullVal = null;   // the whole val split's loss at iteration fullValIter
-        int fullValIter = -1;
-        int bestSavedIter = -1;           // the iteration whose model this process wrote to ckpt-best.zip
-        boolean reached = false;
-        double targetSeconds = 0;
-        try (metrics; workers) {
-            model.setTraining(true);
-            while (true) {
-                if (stopRequested) {
-                    progress.clear();
-                    if (savedIter != iter) {
-                        save(last, state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model), model, optimizer);
-                    }
-                    out.printf("stopped at iteration %d; saved %s. Continue with: quill train --resume --out-dir %s%n",
-                            iter, last, outDir);
-                    return Outcome.STOPPED;
-                }
-                if ((iter % c.evalInterval() == 0 || iter == c.maxIters()) && iter != lastEvalIter) {
-                    long t0 = System.nanoTime();
-                    model.setTraining(false);
-                    double trainLoss = estimateLoss(workers, train, rng);
-                    double valLoss = estimateLoss(workers, val, rng);
-                    model.setTraining(true);
-                    if (!Double.isFinite(trainLoss) || !Double.isFinite(valLoss)) {
-                        progress.clear();
-                        throw diverged(String.format(Locale.ROOT, "the %s became %s in the eval at iteration %d",
-                                Double.isFinite(trainLoss) ? "val loss" : "train loss",
-                                Double.isFinite(trainLoss) ? valLoss : trainLoss, iter), last);
-                    }
-                    lastEvalIter = iter;
-                    MetricsLog.Eval e = new MetricsLog.Eval(iter, trainLoss, valLoss,
-                            elapsedBefore + (System.nanoTime() - runStart) / 1e9);
-                    evals.add(e);
-                    metrics.eval(e);
-                    metrics.flush();
-                    boolean improved = valLoss < bestVal;
-                    if (improved) bestVal = valLoss;
-                    // --target-val-loss: an estimate that reaches the target is confirmed on the whole val split
-                    if (iter > 0 && c.targetValLoss() > 0 && valLoss <= c.targetValLoss()) {
-                        fullVal = fullEval.run(workers);
-                        fullValIter = iter;
-                        reached = fullVal.loss() <= c.targetValLoss();
-                    }
-                    String note = "";
-                    if (iter > 0 && (improved || reached || c.alwaysSaveCheckpoint())) {
-                        TrainingState now = state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model);
-                        if (improved || reached) {   // the model that met the target is the one to keep
-                            // best first: a kill between the two leaves ckpt-last.zip at the older state, which
-                            // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
-                            save(best, now, model, optimizer);
-                            writer.copy(best, last);
-                            bestSavedIter = iter;
-                        } else {
-                            save(last, now, model, optimizer);
-                        }
-                        savedIter = iter;
-                        note = "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
-                    }
-                    progress.println(String.format(Locale.ROOT, "eval %d: train loss %.4f, val loss %.4f%s%s",
-                            iter, trainLoss, valLoss, improved && iter > 0 ? " (best so far)" : "", note.isEmpty() ? "" : "; " + note));
-                    if (fullValIter == iter) {
-                        metrics.fullEval(iter, fullVal);
-                        if (reached) break;
-                        progress.println(String.format(Locale.ROOT, "  whole val split: loss %.4f, above the target"
-                                + " %.4f%s", fullVal.loss(), c.targetValLoss(),
-                                iter < c.maxIters() ? ": training on" : ""));
-                    }
-                    LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());
-                    evalSeconds = (System.nanoTime() - t0) / 1e9;
-                }
-                if (iter >= c.maxIters()) break;
+        if (improved || s.reached) {   // the model that met the target is the one to keep
+            // best first: a kill between the two leaves ckpt-last.zip at the older state, which
+            // names a best val loss that ckpt-best.zip matches or beats, never one it lacks
+            save(best, s);
+            writer.copy(best, last);
+            s.bestSavedIter = s.iter;
+        } else {
+            save(last, s);
+        }
+        s.savedIter = s.iter;
+        return "saved " + last.getFileName() + (improved ? " and " + best.getFileName() : "");
+    }
 
-                // one optimizer step
-                long t0 = System.nanoTime();
-                double lr = schedule.at(iter);
-                long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
-                List<int[]> starts = new ArrayList<>(c.gradientAccumulationSteps());
-                boolean healthStep = c.healthInterval() > 0 && iter % c.healthInterval() == 0;
-                HealthStats health = healthStep ? new HealthStats() : null;
-                TrainingStep.Result r = step.run((bx, by) -> starts.add(batches.next(bx, by)), lr, health);
-                double loss = r.loss(), norm = r.gradNorm();
-                if (!r.updated()) {
-                    progress.clear();
-                    String what = String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
-                            Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? norm : loss, iter,
-                            lr);
-                    String where = investigate(workers, train, starts, dropoutBefore, iter, norm, steps, lr);
-                    throw diverged(what, last, where);
-                }
-                double ms = (System.nanoTime() - t0) / 1e6;
+    /**
+     * One optimizer step ({@link TrainingStep}: forward and backward over each micro-batch, its rows shared by the
+     * {@link DataParallel} workers; clipping; the optimizer's update; zeroed gradients). A step whose loss or
+     * gradient is not finite leaves the weights alone and ends the run with the NaN detective's finding.
+     */
+    private TrainingStep.Result step(RunState s, double lr, HealthStats health) {
+        long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
+        List<int[]> starts = new ArrayList<>(config.gradientAccumulationSteps());
+        TrainingStep.Result r = step.run((x, y) -> starts.add(s.batches.next(x, y)), lr, health);
+        if (!r.updated()) {
+            progress.clear();
+            double loss = r.loss();
+            String what = String.format(Locale.ROOT, "the %s became %s at iteration %d (learning rate %.3g)",
+                    Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? r.gradNorm() : loss,
+                    s.iter, lr);
+            String where = investigate(s.workers, starts, dropoutBefore, s.iter, r.gradNorm(), s.steps, lr);
+            throw diverged(what, Checkpoint.last(outDir), where);
+        }
+        return r;
+    }
 
-                MetricsLog.Step s = new MetricsLog.Step(iter, loss, lr, ms, c.tokensPerIter() / (ms / 1000), norm,
-                        r.clipped());
-                steps.add(s);
-                metrics.step(s);
-                if (health != null) metrics.health(health.toJson(iter));
-                emaMs = emaMs == 0 ? ms : 0.9 * emaMs + 0.1 * ms;
-                int left = c.maxIters() - iter - 1;
-                double secondsLeft = left * emaMs / 1000
-                        + evalSeconds * (left / c.evalInterval() + 1);
-                if (progress.step(iter, c.maxIters(), loss, emaMs, c.tokensPerIter() / (emaMs / 1000), secondsLeft)) {
-                    metrics.flush();
-                }
-                iter++;
-                afterStep.accept(iter - 1);
-            }
-            if (savedIter != iter) {
-                save(last, state(iter, lastEvalIter, bestVal, rng, batches.ahead(), model), model, optimizer);
-            }
-            if (fullValIter != iter) {
-                fullVal = fullEval.run(workers);                             // the final model, every val token once
-                metrics.fullEval(iter, fullVal);
-                if (c.targetValLoss() > 0 && fullVal.loss() <= c.targetValLoss()) {
-                    reached = true;                                           // at max-iters, on the whole split
-                    if (bestSavedIter != iter) writer.copy(last, best);
-                }
-            }
-            if (reached) {
-                targetSeconds = secondsSinceLaunch();   // the checkpoint that met the target is on disk
-                metrics.target(iter, c.targetValLoss(), targetSeconds);
+    /** The step's line in metrics.jsonl (and its health statistics), and the progress line with the time left. */
+    private void log(RunState s, TrainingStep.Result r, double lr, double ms, HealthStats health) throws IOException {
+        TrainConfig c = config;
+        MetricsLog.Step line = new MetricsLog.Step(s.iter, r.loss(), lr, ms, c.tokensPerIter() / (ms / 1000),
+                r.gradNorm(), r.clipped());
+        s.steps.add(line);
+        s.metrics.step(line);
+        if (health != null) s.metrics.health(health.toJson(s.iter));
+        s.emaMs = s.emaMs == 0 ? ms : 0.9 * s.emaMs + 0.1 * ms;
+        int left = c.maxIters() - s.iter - 1;
+        double secondsLeft = left * s.emaMs / 1000 + s.evalSeconds * (left / c.evalInterval() + 1);
+        if (progress.step(s.iter, c.maxIters(), r.loss(), s.emaMs, c.tokensPerIter() / (s.emaMs / 1000), secondsLeft)) {
+            s.metrics.flush();
+        }
+    }
+
+    /**
+     * After the last iteration: ckpt-last.zip, unless it holds this iteration already; the final model's loss on
+     * the whole val split, which at max-iters decides the target too; the time to the target.
+     */
+    private void finish(RunState s) throws IOException {
+        Path last = Checkpoint.last(outDir);
+        if (s.savedIter != s.iter) save(last, s);
+        if (s.fullValIter != s.iter) {
+            s.fullVal = fullEval.run(s.workers);                          // the final model, every val token once
+            s.metrics.fullEval(s.iter, s.fullVal);
+            if (config.targetValLoss() > 0 && s.fullVal.loss() <= config.targetValLoss()) {
+                s.reached = true;                                       // at max-iters, on the whole split
+                if (s.bestSavedIter != s.iter) writer.copy(last, Checkpoint.best(outDir));
             }
         }
+        if (s.reached) {
+            s.targetSeconds = secondsSinceLaunch();   // the checkpoint that met the target is on disk
+            s.metrics.target(s.iter, config.targetValLoss(), s.targetSeconds);
+        }
+    }
+
+    /** The closing lines: the whole val split's loss, the target's verdict, where the files are, and a sample. */
+    private Outcome report(RunState s, boolean resumed) throws IOException {
         progress.clear();
-        out.printf(Locale.ROOT, "full val split (%,d tokens, every one predicted once): loss %.4f, %.4f bits/char, in %.1f s%n",
-                fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
-        if (c.targetValLoss() > 0) reportTarget(reached, iter, fullVal, targetSeconds, resumeFrom != null);
-        if (reached) LossPlot.draw(outDir.resolve("loss.png"), steps, evals, title());   // with the last eval
-        out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are in %s%n",
-                iter, bestVal, outDir);
-        if (reached) {   // a speedrun ends here: the closing sample would only add to its time
+        FullEval.Result fullVal = s.fullVal;
+        out.printf(Locale.ROOT, "full val split (%,d tokens, every one predicted once): loss %.4f, %.4f bits/char,"
+                + " in %.1f s%n", fullVal.predictions(), fullVal.loss(), fullVal.bitsPerChar(), fullVal.seconds());
+        if (config.targetValLoss() > 0) reportTarget(s.reached, s.iter, fullVal, s.targetSeconds, resumed);
+        if (s.reached) LossPlot.draw(outDir.resolve("loss.png"), s.steps, s.evals, title());   // with the last eval
+        out.printf(Locale.ROOT, "done: %d iterations, best val loss %.4f. Checkpoints, metrics.jsonl and loss.png are"
+                + " in %s%n", s.iter, s.bestVal, outDir);
+        if (s.reached) {   // a speedrun ends here: the closing sample would only add to its time
             out.println("see what it writes: quill sample --out-dir " + outDir);
             return Outcome.TARGET_REACHED;
         }
-        if (sampleChars > 0) sample(model, tokenizer);
+        if (sampleChars > 0) sample(data.tokenizer());
         return Outcome.FINISHED;
     }
 
@@ -406,8 +480,10 @@ public final class Trainer {
         }
     }
 
-    private void save(Path file, TrainingState state, Gpt model, Optimizer optimizer) throws IOException {
-        writer.write(file, config, data.tokenizer(), state, model, optimizer, data.sourceSha256(), initFrom);
+    /** Writes a checkpoint: the model, the optimizer's moments, where the run stands ({@link RunState#checkpoint}). */
+    private void save(Path file, RunState s) throws IOException {
+        writer.write(file, config, data.tokenizer(), s.checkpoint(model), model, optimizer, data.sourceSha256(),
+                initFrom);
     }
 
     private static DivergedException diverged(String what, Path last) {
@@ -425,8 +501,8 @@ public final class Trainer {
      * The NaN detective ({@link NanDetective}): replays the failed step at {@code iter}, from its micro-batches'
      * {@code starts} and the dropout state before it, and says where the first non-finite value appeared.
      */
-    private String investigate(DataParallel workers, TokenFile train, List<int[]> starts, long dropoutState, int iter,
-                               double norm, List<MetricsLog.Step> steps, double lr) {
+    private String investigate(DataParallel workers, List<int[]> starts, long dropoutState, int iter, double norm,
+                               List<MetricsLog.Step> steps, double lr) {
         List<int[][][]> micro = new ArrayList<>();
         for (int[] s : starts) {
             int[][][] xy = new int[2][config.batchSize()][config.blockSize()];
@@ -461,23 +537,23 @@ public final class Trainer {
      * Mean loss over {@code evalIters} random batches, nanoGPT's {@code estimate_loss}. The batches are drawn
      * first, in order, then shared among the workers, so the estimate does not depend on the thread count.
      */
-    private double estimateLoss(DataParallel workers, TokenFile file, TorchGenerator rng) {
+    private double estimateLoss(RunState s, TokenFile file) {
         List<int[][]> xs = new ArrayList<>();
         List<int[][]> ys = new ArrayList<>();
         for (int k = 0; k < config.evalIters(); k++) {
             int[][] x = new int[config.batchSize()][config.blockSize()];
             int[][] y = new int[config.batchSize()][config.blockSize()];
-            file.sampleBatch(rng, x, y);
+            file.sampleBatch(s.rng, x, y);
             xs.add(x);
             ys.add(y);
         }
         double sum = 0;
-        for (double loss : workers.losses(xs, ys)) sum += loss;
+        for (double loss : s.workers.losses(xs, ys)) sum += loss;
         return sum / config.evalIters();
     }
 
     /** A short sample from the trained model, as a first taste (`quill sample` has all the controls). */
-    private void sample(Gpt model, Tokenizer tokenizer) {
+    private void sample(Tokenizer tokenizer) {
         int[] start;
         try {
             start = tokenizer.encode("\n");
@@ -501,13 +577,13 @@ public final class Trainer {
     public static void checkResumable(Checkpoint ckpt, TrainConfig c, Tokenizer tokenizer) {
         if (ckpt.quantization() != null) {
             throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it is quantised ("
-                    + ckpt.quantization().describe() + ") and holds no optimizer state; resume from the float checkpoint"
-                    + " it was made from");
+                    + ckpt.quantization().describe() + ") and holds no optimizer state; resume from the float"
+                    + " checkpoint it was made from");
         }
         if (!ckpt.state().resumable()) {
-            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it (checkpoint"
-                    + " format 1), whose batches were drawn differently; start a new run in another --out-dir ('quill sample'"
-                    + " still reads its weights)");
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": an earlier Quill wrote it"
+                    + " (checkpoint format 1), whose batches were drawn differently; start a new run in another"
+                    + " --out-dir ('quill sample' still reads its weights)");
         }
         GptConfig saved = ckpt.modelConfig();
         String[][] pairs = {
@@ -528,12 +604,14 @@ public final class Trainer {
             if (!p[1].equals(p[2])) {
                 String drop = p[0].equals("architecture") ? "the architecture flags" : "--" + p[0];
                 throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": it has " + p[0] + " " + p[2]
-                        + " but the settings say " + p[1] + "; drop " + drop + " (or start a new run in another --out-dir)");
+                        + " but the settings say " + p[1] + "; drop " + drop
+                        + " (or start a new run in another --out-dir)");
             }
         }
         if (!ckpt.tokenizer().toJson().equals(tokenizer.toJson())) {
-            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from dataset "
-                    + c.dataset() + "'s; resume with the dataset it was trained on (--dataset " + ckpt.config().dataset() + ")");
+            throw new IllegalArgumentException("cannot resume from " + ckpt.file() + ": its vocabulary differs from"
+                    + " dataset " + c.dataset() + "'s; resume with the dataset it was trained on (--dataset "
+                    + ckpt.config().dataset() + ")");
         }
     }
 
@@ -557,23 +635,22 @@ public final class Trainer {
                 c.architecture());
     }
 
-    private static TrainingState state(int iter, int lastEvalIter, double bestVal, TorchGenerator rng, int[] nextBatch, Gpt model) {
-        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), nextBatch, model.dropoutState());
-    }
-
     private void prepareOutDir() throws IOException {
         try {
             Files.createDirectories(outDir);
-            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png", "config.properties")) {
+            for (String f : List.of(Checkpoint.LAST, Checkpoint.BEST, "metrics.jsonl", "loss.png",
+                    "config.properties")) {
                 AtomicFiles.requireRegularOrAbsent(outDir.resolve(f));        // fail now, not at the first save
             }
             removeLeftovers();
             AtomicFiles.write(outDir.resolve("config.properties"),
-                    ("# the effective settings of this run; `quill train --config " + outDir.resolve("config.properties")
-                            + "` repeats it\n" + config.toProperties()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    ("# the effective settings of this run; `quill train --config "
+                            + outDir.resolve("config.properties") + "` repeats it\n" + config.toProperties())
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (IOException e) {
             String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
-            throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another with --out-dir", e);
+            throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another"
+                    + " with --out-dir", e);
         }
     }
 
@@ -601,7 +678,8 @@ public final class Trainer {
 
     private static String describe(GptConfig g) {
         return String.format(Locale.ROOT, "%d layers, %d heads, %d embd, block %d, vocab %d, dropout %s, bias %s, %s",
-                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias(), describe(g.arch()));
+                g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.dropout(), g.bias(),
+                describe(g.arch()));
     }
 
     /** "nanoGPT's architecture", or the switches that differ from it ("norm=rmsnorm pos=rope"). */

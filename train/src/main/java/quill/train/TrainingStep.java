@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * One optimizer step of nanoGPT's train.py: {@code gradientAccumulationSteps} micro-batches of forward and
  * backward (each adding 1/steps of its gradient, its rows shared among the {@link DataParallel} workers),
- * clipping of the global gradient norm, an AdamW update and zeroed gradients. {@link Trainer} runs it in its loop and {@code quill bench} times it, so what is
- * benchmarked is exactly what trains.
+ * clipping of the global gradient norm, an AdamW update and zeroed gradients. {@link Trainer} runs it in its loop
+ * and {@code quill bench} times it, so what is benchmarked is exactly what trains.
  */
 public final class TrainingStep {
 

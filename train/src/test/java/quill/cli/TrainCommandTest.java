@@ -146,4 +146,27 @@ class TrainCommandTest {
         assertTrue(r.err().startsWith("error: no checkpoint at " + tmp.resolve("nothing").resolve("ckpt-last.zip")),
                 r.err());
     }
+
+    /** Every setting is a flag, made from its declaration: listed in --help with its description, typed as it is. */
+    @Test
+    void everySettingIsAFlagWithItsHelp() {
+        CliRun help = CliRun.quill("train", "--help");
+        assertEquals(0, help.exitCode(), help.err());
+        String text = help.out().replaceAll("\\s+", "");                 // picocli wraps the descriptions
+        for (quill.train.TrainConfig.Declared s : quill.train.TrainConfig.SETTINGS) {
+            String flag = "--" + s.key() + (s.type() == boolean.class ? "[=BOOL]" : "=" + s.about().label());
+            assertTrue(text.contains(flag + s.about().help().replaceAll("\\s+", "")), flag);
+        }
+        assertTrue(text.indexOf("--lora-targets") < text.indexOf("-h,--help"), "the help options stay last");
+
+        picocli.CommandLine cli = Quill.commandLine();
+        cli.parseArgs("train", "--bias", "--qk-norm=false", "--seed", "7", "--norm", "rmsnorm");
+        picocli.CommandLine.Model.CommandSpec train = cli.getSubcommands().get("train").getCommandSpec();
+        java.util.function.Function<String, Object> value = flag -> train.findOption(flag).getValue();
+        assertEquals(true, value.apply("--bias"), "a switch alone is true");
+        assertEquals(false, value.apply("--qk-norm"));
+        assertEquals(7L, value.apply("--seed"));
+        assertEquals("rmsnorm", value.apply("--norm"));
+        assertEquals(null, value.apply("--max-iters"), "a flag not given leaves the preset's value");
+    }
 }

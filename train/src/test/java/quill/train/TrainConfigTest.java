@@ -124,4 +124,48 @@ class TrainConfigTest {
         assertEquals("beta1", TrainConfig.kebab("beta1"));
         assertTrue(TrainConfig.KEYS.contains("gradient-accumulation-steps"));
     }
+
+    /**
+     * A preset is a learner's list of every setting: each names all of them, once, and nothing else (a setting
+     * added to {@link TrainConfig} is added to every preset, with its comment).
+     */
+    @Test
+    void everyPresetNamesEverySettingAndNothingElse() throws IOException {
+        for (String name : TrainConfig.presetNames()) {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.InputStream in = TrainConfig.class.getResourceAsStream("/presets/" + name + ".properties")) {
+                p.load(in);
+            }
+            assertEquals(new java.util.TreeSet<>(TrainConfig.KEYS), new java.util.TreeSet<>(p.stringPropertyNames()),
+                    name);
+            TrainConfig.preset(name);   // and every value reads
+        }
+    }
+
+    /** Each setting is declared once, on its component: a flag label, a help line, and what leaving it out means. */
+    @Test
+    void everySettingIsDeclaredWithItsLabelAndHelp() throws IOException {
+        assertEquals(TrainConfig.class.getRecordComponents().length, TrainConfig.SETTINGS.size());
+        StringBuilder old = new StringBuilder();          // the CPU preset without the settings added later
+        Map<String, String> absent = new java.util.HashMap<>();
+        TrainConfig cpu = TrainConfig.preset("shakespeare_char_cpu");
+        for (TrainConfig.Declared s : TrainConfig.SETTINGS) {
+            assertFalse(s.about().label().isBlank(), s.key());
+            assertTrue(s.about().help().endsWith("."), s.key());
+            assertEquals(s.type() == boolean.class, s.about().label().equals("BOOL"), s.key());
+            assertEquals(s.type(), TrainConfig.typeOf(s.key()));
+            if (s.about().absent().isEmpty()) {
+                old.append(s.key()).append(" = ").append(cpu.toMap().get(s.key())).append('\n');
+            } else {
+                absent.put(s.key(), s.about().absent());
+            }
+        }
+        // a file that leaves them out (a run saved before they existed) reads as nanoGPT's, AdamW, no LoRA, no target
+        TrainConfig before = TrainConfig.parseProperties(old.toString(), "an old config.properties");
+        assertEquals(cpu.with(absent), before);
+        assertEquals(0, before.healthInterval());
+        assertEquals(quill.model.Architecture.NormType.LAYERNORM, before.norm());
+        assertEquals(TrainConfig.Optimizer.ADAMW, before.optimizer());
+        assertEquals(0, before.loraRank());
+    }
 }
