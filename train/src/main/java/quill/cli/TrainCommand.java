@@ -10,6 +10,7 @@ import picocli.CommandLine.Spec;
 import quill.checkpoint.Checkpoint;
 import quill.data.DatasetPreparer;
 import quill.train.FineTune;
+import quill.train.MetricsLog;
 import quill.data.PreparedData;
 import quill.checkpoint.RunLock;
 import quill.train.TrainConfig;
@@ -136,9 +137,10 @@ public final class TrainCommand implements Callable<Integer> {
         Path outDir = Path.of(config.outDir());
         Checkpoint checkpoint = null;
         String loaded = null;
+        Path resumeFile = resume ? resumeFile(outDir, out) : null;
         if (resume) {
-            loaded = stamp(Checkpoint.last(outDir));
-            checkpoint = Checkpoint.load(Checkpoint.last(outDir));
+            loaded = stamp(resumeFile);
+            checkpoint = Checkpoint.load(resumeFile);
             config = resumed(checkpoint, overrides);
         } else {
             refuseToOverwrite(outDir);
@@ -152,25 +154,44 @@ public final class TrainCommand implements Callable<Integer> {
         if (checkpoint != null) {
             Trainer.checkResumable(checkpoint, config, data.tokenizer());
             Trainer.checkSameData(checkpoint, data, allowDataChange);
-            if (checkpoint.state().iter() >= config.maxIters()) {
-                out.printf("nothing to do: the run in %s has done %d iterations and --max-iters is %d; raise"
-                        + " --max-iters to continue it%n", outDir, checkpoint.state().iter(), config.maxIters());
-                return 0;
-            }
         }
         // nothing above wrote to the run folder; from here on this process is the only one that does
         try (RunLock lock = RunLock.acquire(outDir, resume ? "quill train --resume" : "quill train")) {
             if (resume) {
-                if (!stamp(Checkpoint.last(outDir)).equals(loaded)) { // another run wrote it meanwhile: check again
-                    checkpoint = Checkpoint.load(Checkpoint.last(outDir));
+                if (!stamp(resumeFile).equals(loaded)) {               // another run wrote it meanwhile: check again
+                    checkpoint = Checkpoint.load(resumeFile);
                     config = resumed(checkpoint, overrides);
                     Trainer.checkResumable(checkpoint, config, data.tokenizer());
+                }
+                int iter = checkpoint.state().iter();
+                if (iter > config.maxIters() || iter == config.maxIters()
+                        && MetricsLog.hasFullEval(outDir.resolve("metrics.jsonl"), iter)) {
+                    Trainer.removeLeftovers(outDir, out);
+                    out.printf("nothing to do: the run in %s has done %d iterations and --max-iters is %d; raise"
+                            + " --max-iters to continue it%n", outDir, iter, config.maxIters());
+                    return 0;
+                }
+                if (iter == config.maxIters()) {   // killed after its last checkpoint: the loop only finishes it
+                    out.printf("the run in %s was stopped after its last checkpoint (iteration %d) and before its"
+                            + " end: finishing it%n", outDir, iter);
                 }
             } else {
                 refuseToOverwrite(outDir);
             }
             return train(config, data, checkpoint, out);
         }
+    }
+
+    /**
+     * The checkpoint {@code --resume} continues from: ckpt-last.zip; or, when a run was killed during its first save
+     * (ckpt-best.zip is written first, then copied to ckpt-last.zip), ckpt-best.zip, which then holds the same state.
+     */
+    private static Path resumeFile(Path outDir, PrintWriter out) {
+        Path last = Checkpoint.last(outDir), best = Checkpoint.best(outDir);
+        if (Files.exists(last, java.nio.file.LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(best)) return last;
+        out.printf("note: %s has %s but no %s (a run was killed during its first save): resuming from %s%n", outDir,
+                best.getFileName(), last.getFileName(), best.getFileName());
+        return best;
     }
 
     /** Which file stands at {@code path} and when it was written: a rename over it changes this. */

@@ -168,6 +168,14 @@ public final class MetricsLog implements Closeable {
     }
 
     /**
+     * Whether {@code file} records the whole val split's loss at {@code iter}: the last thing a run writes before its
+     * closing lines, so a run whose last checkpoint is at its max-iters but lacks it was stopped before its end.
+     */
+    public static boolean hasFullEval(Path file, int iter) throws IOException {
+        return lines(file).stream().anyMatch(o -> o.has("full_val_loss") && o.get("iter").getAsInt() == iter);
+    }
+
+    /**
      * A line as a JSON object with a numeric {@code iter}; null for a torn last line of a killed run, or other text.
      */
     private static JsonObject parse(String line) {

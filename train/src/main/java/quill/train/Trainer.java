@@ -654,8 +654,12 @@ public final class Trainer {
         }
     }
 
-    /** Temporary files that killed runs left in the run folder (a running one's are its own: not touched). */
     private void removeLeftovers() throws IOException {
+        removeLeftovers(outDir, out);
+    }
+
+    /** Temporary files that killed runs left in the run folder (a running one's are its own: not touched). */
+    public static void removeLeftovers(Path outDir, PrintWriter out) throws IOException {
         long[] a = CheckpointWriter.removeLeftovers(outDir);
         long[] b = AtomicFiles.removeLeftovers(outDir, List.of("config.properties", "metrics.jsonl", "loss.png"));
         long files = a[0] + b[0];

@@ -85,6 +85,52 @@ class RunFolderCommandTest {
         }
     }
 
+    /**
+     * A run killed after its last checkpoint but before its end (the whole val split, the closing lines): --resume
+     * finishes it instead of saying there is nothing to do; once finished, it says so and removes what killed
+     * processes left.
+     */
+    @Test
+    void aRunKilledAfterItsLastCheckpointIsFinishedByResume() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        Path metrics = out().resolve("metrics.jsonl");
+        List<String> lines = Files.readAllLines(metrics);
+        List<String> withoutEnd = lines.stream().filter(l -> !l.contains("full_val_loss")).toList();
+        assertEquals(lines.size() - 1, withoutEnd.size(), "the finished run records the whole val split once");
+        Files.write(metrics, withoutEnd);                                  // as a kill before the end leaves it
+        CliRun finish = train("--resume", "--max-iters", "3");
+        assertEquals(0, finish.exitCode(), finish.err());
+        assertTrue(finish.out().contains("was stopped after its last checkpoint (iteration 3) and before its end:"
+                + " finishing it"), finish.out());
+        assertTrue(finish.out().contains("full val split"), finish.out());
+        assertEquals(lines.size(), Files.readAllLines(metrics).size());
+        assertTrue(Files.readAllLines(metrics).get(lines.size() - 1).contains("full_val_loss"));
+
+        Path leftover = out().resolve(".loss.png." + quill.train.TinyRun.deadPid() + "-2.tmp");
+        Files.writeString(leftover, "a killed run's half-written picture");
+        CliRun again = train("--resume", "--max-iters", "3");
+        assertTrue(again.out().contains("nothing to do"), again.out());
+        assertFalse(Files.exists(leftover), "a finished run's folder keeps no leftovers");
+    }
+
+    /**
+     * A kill during a run's first save leaves ckpt-best.zip (written first) without ckpt-last.zip (its copy):
+     * --resume continues from ckpt-best.zip, which holds the same state, and the run ends as it would have.
+     */
+    @Test
+    void aKillDuringTheFirstSaveLeavesARunThatResumes() throws IOException {
+        assertEquals(0, train("--max-iters", "3").exitCode());
+        List<String> uninterrupted = Files.readAllLines(out().resolve("metrics.jsonl"));
+        Path run = out();
+        Files.delete(Checkpoint.last(run));
+        CliRun resumed = train("--resume", "--max-iters", "6");
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.out().contains("note: " + run + " has ckpt-best.zip but no ckpt-last.zip (a run was killed"
+                + " during its first save): resuming from ckpt-best.zip"), resumed.out());
+        assertTrue(Files.isRegularFile(Checkpoint.last(run)));
+        assertTrue(Files.readAllLines(out().resolve("metrics.jsonl")).containsAll(uninterrupted.subList(0, 3)));
+    }
+
     /** The checkpoint records which text it trained on; resuming on another is refused unless asked for. */
     @Test
     void resumingOnChangedDataIsRefusedUnlessAllowed() throws IOException {
