@@ -4,6 +4,7 @@ import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
 import quill.model.Optimizer;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 import quill.model.GptConfig;
 import quill.tokenizer.StreamingDecoder;
 import quill.tokenizer.Tokenizer;
@@ -174,7 +175,7 @@ public final class Trainer {
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
-        Gpt model = new Gpt(shape, rng);                                    // the initial weights: the first draws
+        Gpt model = Gpt.drawnFrom(shape, rng);                                   // the initial weights: the first draws
         this.model = model;
         if (resumeFrom == null) initTransform.accept(model);
         if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
@@ -203,7 +204,7 @@ public final class Trainer {
             bestVal = Math.min(s.bestValLoss(), bestOnDisk());
             rng.setState(s.rngState());
             batches.resume(s.nextBatch());
-            model.setDropoutState(s.dropoutState());
+            GptHooks.setDropoutState(model, s.dropoutState());
             metrics = MetricsLog.resume(metricsFile, iter, lastEvalIter);
             MetricsLog.read(metricsFile, steps, evals);
             out.printf(Locale.ROOT, "resuming from %s at iteration %d (best val loss %.4f)%n", resumeFrom.file(), iter, bestVal);
@@ -312,7 +313,7 @@ public final class Trainer {
                 // one optimizer step
                 long t0 = System.nanoTime();
                 double lr = schedule.at(iter);
-                long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
+                long dropoutBefore = GptHooks.dropoutState(model);          // with the starts: what a replay needs
                 List<int[]> starts = new ArrayList<>(c.gradientAccumulationSteps());
                 boolean healthStep = c.healthInterval() > 0 && iter % c.healthInterval() == 0;
                 HealthStats health = healthStep ? new HealthStats() : null;
@@ -550,7 +551,7 @@ public final class Trainer {
     }
 
     private static TrainingState state(int iter, int lastEvalIter, double bestVal, TorchGenerator rng, int[] nextBatch, Gpt model) {
-        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), nextBatch, model.dropoutState());
+        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), nextBatch, GptHooks.dropoutState(model));
     }
 
     private void prepareOutDir() throws IOException {
