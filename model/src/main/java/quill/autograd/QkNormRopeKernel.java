@@ -26,7 +26,7 @@ final class QkNormRopeKernel {
         else backwardFloat(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
     }
 
-    /** {@link Variants#qkNormRope} over rows [from, to) of doubles, keeping each head's rstd (when qkNorm) for the backward. */
+    /** {@link Variants#qkNormRope} over rows [from, to) of doubles, keeping each head's rstd (when qkNorm). */
     private static void forwardDouble(Elements in, Elements y, double[] rstd, int nHead, int hs, int c3, int t,
                                       int pos0, boolean qkNorm, Rope rope, int from, int to) {
         double[] row = new double[c3];

@@ -39,8 +39,9 @@ final class AdamWKernel {
             ve.get(from, v, n);
             for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
             for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
-            for (int i = 0; i < n; i++) {                                            // p -= lr / (1 - b1^t) m / denom
-                p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // sqrt(v / (1 - b2^t)) + eps
+            // p -= lr / (1 - b1^t) m / denom,  denom = sqrt(v / (1 - b2^t)) + eps
+            for (int i = 0; i < n; i++) {
+                p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps);
             }
             pe.put(from, p, n);
             me.put(from, m, n);
@@ -51,7 +52,8 @@ final class AdamWKernel {
     /** As {@link #updateDouble}, in float for a parameter of floats, as torch.optim.AdamW computes it. */
     private static void updateFloat(Elements pe, Elements ge, Elements me, Elements ve, double beta1, double beta2,
                                     double eps, float decay, float stepSize, float bias2Sqrt, int start, int end) {
-        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
+        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps;
+        float c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
         float[] p = new float[Elements.BLOCK], g = new float[Elements.BLOCK], m = new float[Elements.BLOCK],
                 v = new float[Elements.BLOCK];
         for (int from = start; from < end; from += Elements.BLOCK) {
@@ -62,7 +64,9 @@ final class AdamWKernel {
             ve.get(from, v, n);
             for (int i = 0; i < n; i++) m[i] = b1 * m[i] + c1 * g[i];
             for (int i = 0; i < n; i++) v[i] = b2 * v[i] + c2 * g[i] * g[i];
-            for (int i = 0; i < n; i++) p[i] = p[i] * decay - stepSize * m[i] / ((float) Math.sqrt(v[i]) / bias2Sqrt + e);
+            for (int i = 0; i < n; i++) {
+                p[i] = p[i] * decay - stepSize * m[i] / ((float) Math.sqrt(v[i]) / bias2Sqrt + e);
+            }
             pe.put(from, p, n);
             me.put(from, m, n);
             ve.put(from, v, n);

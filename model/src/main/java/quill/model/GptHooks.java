@@ -32,7 +32,7 @@ public final class GptHooks {
         model.setDropoutState(state);
     }
 
-    /** Writes the {@link Gpt#trainable} weights and the adapters as {@code <name>.npy} into {@code dir} (a LoRA run's). */
+    /** Writes the {@link Gpt#trainable} weights and adapters as {@code <name>.npy} into {@code dir} (a LoRA run's). */
     public static void saveTrainable(Gpt model, Path dir) throws IOException {
         model.saveTrainable(dir);
     }

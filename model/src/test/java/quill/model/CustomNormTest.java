@@ -70,6 +70,7 @@ class CustomNormTest {
     void aNormThatMisnamesItsParametersIsRefused() {
         Norm.Factory sameName = (name, nEmbd, bias, type) -> new RmsNorm("norm", nEmbd, bias, type);
         assertEquals("two parameters are named norm.weight: a Norm must name its parameters after the name it is given",
-                assertThrows(IllegalArgumentException.class, () -> Gpt.withNorm(GptTest.TINY, 1, sameName)).getMessage());
+                assertThrows(IllegalArgumentException.class,
+                        () -> Gpt.withNorm(GptTest.TINY, 1, sameName)).getMessage());
     }
 }

@@ -114,7 +114,8 @@ class GptTest {
     @Test
     void theReadableModelComputesWhatTheFusedOneDoes() {
         for (GptConfig config : List.of(TINY, new GptConfig(7, 5, 2, 2, 4, 0.2, false))) {
-            Gpt fused = Gpt.inPrecision(config, 5, DataType.DOUBLE), readable = Gpt.inPrecision(config, 5, DataType.DOUBLE);
+            Gpt fused = Gpt.inPrecision(config, 5, DataType.DOUBLE);
+            Gpt readable = Gpt.inPrecision(config, 5, DataType.DOUBLE);
             readable.setReadable(true);
             double loss = fused.forwardBackward(X, Y, 1.0);
             assertEquals(loss, readable.forwardBackward(X, Y, 1.0), 1e-12 * loss);

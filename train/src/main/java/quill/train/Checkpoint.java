@@ -130,8 +130,8 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         if (base != null) return FineTune.newModel(this, base);   // a LoRA run's: its base, then the adapters
         if (customNorm != null) {
             throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint cannot"
-                    + " describe; in Java, build it with Gpt.withNorm(config, seed, " + simpleName(customNorm) + "::new)"
-                    + " and call Checkpoint.loadWeights(model)");
+                    + " describe; in Java, build it with Gpt.withNorm(config, seed, " + simpleName(customNorm)
+                    + "::new) and call Checkpoint.loadWeights(model)");
         }
         Gpt model = Gpt.forLoading(modelConfig, config.seed());
         loadWeights(model);
