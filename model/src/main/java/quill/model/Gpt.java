@@ -40,6 +40,10 @@ import java.util.Map;
  * <p>{@link #forward} builds the autograd tape in ordinary memory (for notebooks and debuggers).
  * {@link #forwardBackward}, {@link #loss} and {@link #nextTokenLogits} run the same code inside an ND4J
  * workspace, so a training step reuses its activation memory instead of allocating it anew.
+ *
+ * <p>One constructor, nanoGPT's {@code GPT(config)} at a seed; the other ways to make a model are static factories
+ * named for their use. What only the training runtime needs (replicas, the dropout generator's state, a LoRA run's
+ * files, a custom norm's name) is reached through {@link GptHooks}.
  */
 public final class Gpt {
     private final GptConfig config;
