@@ -70,8 +70,8 @@ class VariantsTest {
         }
     }
 
-    private static void assertFloatMatchesDouble(String what, java.util.function.Function<Tensor[], Tensor> op,
-                                                 INDArray... inputs) {
+    static void assertFloatMatchesDouble(String what, java.util.function.Function<Tensor[], Tensor> op,
+                                         INDArray... inputs) {
         INDArray[] values = new INDArray[2];
         INDArray[][] grads = new INDArray[2][inputs.length];
         DataType[] types = {DataType.DOUBLE, DataType.FLOAT};
