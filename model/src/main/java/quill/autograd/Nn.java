@@ -15,8 +15,10 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The neural-network functions a GPT is made of, as in {@code torch.nn.functional}. Matrix products go to
  * BLAS; the rest are single loops over the arrays' elements ({@link Elements}), forward and backward side
- * by side with the math in the comments, as in llm.c. Each is checked against finite differences, and the
- * fused ones (layer norm, GELU, softmax, cross-entropy) also against the same function composed from {@link Ops}.
+ * by side with the math in the comments, as in llm.c. Layer norm's and GELU's loops, which come in a float and a
+ * double version, are in their kernels ({@link LayerNormKernel}, {@link GeluKernel}), called under the formula.
+ * Each is checked against finite differences, and the fused ones (layer norm, GELU, softmax, cross-entropy) also
+ * against the same function composed from {@link Ops}.
  */
 public final class Nn {
     private Nn() {
