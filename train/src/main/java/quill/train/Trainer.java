@@ -175,7 +175,7 @@ public final class Trainer {
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
-        Gpt model = Gpt.drawnFrom(shape, rng);                                   // the initial weights: the first draws
+        Gpt model = Gpt.drawnFrom(shape, rng);                              // the initial weights: the first draws
         this.model = model;
         if (resumeFrom == null) initTransform.accept(model);
         if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
