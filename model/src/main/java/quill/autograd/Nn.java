@@ -15,8 +15,10 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The neural-network functions a GPT is made of, as in {@code torch.nn.functional}. Matrix products go to
  * BLAS; the rest are single loops over the arrays' elements ({@link Elements}), forward and backward side
- * by side with the math in the comments, as in llm.c. Each is checked against finite differences, and the
- * fused ones (layer norm, GELU, softmax, cross-entropy) also against the same function composed from {@link Ops}.
+ * by side with the math in the comments, as in llm.c. Layer norm's and GELU's loops, which come in a float and a
+ * double version, are in their kernels ({@link LayerNormKernel}, {@link GeluKernel}), called under the formula.
+ * Each is checked against finite differences, and the fused ones (layer norm, GELU, softmax, cross-entropy) also
+ * against the same function composed from {@link Ops}.
  */
 public final class Nn {
     private Nn() {
@@ -101,10 +103,8 @@ public final class Nn {
         Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
         Elements we = new Elements(weight.value()), be = bias == null ? null : new Elements(bias.value());
         double[] mean = new double[n], rstd = new double[n];
-        Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
-            if (in.isDouble()) layerNormRows(in, we, be, y, mean, rstd, c, eps, from, to);
-            else layerNormRowsFloat(in, we, be, y, mean, rstd, c, eps, from, to);
-        });
+        Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) ->  // y = (x - mean) / sqrt(var + eps) * w + b
+                LayerNormKernel.forward(in, we, be, y, mean, rstd, c, eps, from, to));
         Tensor[] parents = bias == null ? new Tensor[]{x, weight} : new Tensor[]{x, weight, bias};
         return Tensor.op("layerNorm", out, g -> {
             Elements dy = new Elements(Elements.contiguousCopy(g));
@@ -112,10 +112,9 @@ public final class Nn {
             Elements dx = dxArray == null ? null : new Elements(dxArray);
             int chunks = Parallel.chunks(n, ROWS_PER_CHUNK);
             double[][] dw = new double[chunks][c], db = new double[chunks][c];  // per chunk, summed in order below
-            Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) -> {
-                if (in.isDouble()) layerNormBackwardRows(in, we, dy, dx, mean, rstd, dw[chunk], db[chunk], c, from, to);
-                else layerNormBackwardRowsFloat(in, we, dy, dx, mean, rstd, dw[chunk], db[chunk], c, from, to);
-            });
+            // dw = sum_rows g xhat, db = sum_rows g, dx = rstd (g w - mean(g w) - xhat mean(g w xhat))
+            Parallel.range(n, ROWS_PER_CHUNK, (chunk, from, to) ->
+                    LayerNormKernel.backward(in, we, dy, dx, mean, rstd, dw[chunk], db[chunk], c, from, to));
             for (int k = 1; k < chunks; k++) {
                 for (int j = 0; j < c; j++) {
                     dw[0][j] += dw[k][j];
@@ -128,118 +127,25 @@ public final class Nn {
         }, parents);
     }
 
-    /** Layer norm of rows [from, to) of doubles, keeping each row's mean and rstd for the backward. */
-    private static void layerNormRows(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
-                                      int c, double eps, int from, int to) {
-        double[] row = new double[c], w = new double[c], b = new double[c];
-        we.get(0, w, c);
-        if (be != null) be.get(0, b, c);
-        for (int r = from; r < to; r++) {
-            in.get(r * c, row, c);
-            double m = 0, v = 0;
-            for (int j = 0; j < c; j++) m += row[j];
-            m /= c;                                                       // mean = sum x / C
-            for (int j = 0; j < c; j++) v += (row[j] - m) * (row[j] - m);
-            double s = 1 / Math.sqrt(v / c + eps);                        // rstd = 1 / sqrt(var + eps)
-            for (int j = 0; j < c; j++) row[j] = (row[j] - m) * s * w[j] + b[j]; // y = (x - mean) * rstd * w + b
-            y.put(r * c, row, c);
-            mean[r] = m;
-            rstd[r] = s;
-        }
-    }
-
-    /** As {@link #layerNormRows}, on floats; the mean and variance are summed in double. */
-    private static void layerNormRowsFloat(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
-                                           int c, double eps, int from, int to) {
-        float[] row = new float[c], w = new float[c], b = new float[c];
-        we.get(0, w, c);
-        if (be != null) be.get(0, b, c);
-        for (int r = from; r < to; r++) {
-            in.get(r * c, row, c);
-            double m = 0, v = 0;
-            for (int j = 0; j < c; j++) m += row[j];
-            m /= c;
-            for (int j = 0; j < c; j++) v += (row[j] - m) * (row[j] - m);
-            double s = 1 / Math.sqrt(v / c + eps);
-            float mf = (float) m, sf = (float) s;
-            for (int j = 0; j < c; j++) row[j] = (row[j] - mf) * sf * w[j] + b[j];
-            y.put(r * c, row, c);
-            mean[r] = m;
-            rstd[r] = s;
-        }
-    }
-
-    /**
-     * Layer norm backward over rows [from, to) of doubles: writes dx (when not null) and adds the rows'
-     * shares of dw and db.
-     */
-    private static void layerNormBackwardRows(Elements in, Elements we, Elements dy, Elements dx, double[] mean,
-                                              double[] rstd, double[] dw, double[] db, int c, int from, int to) {
-        double[] xhat = new double[c], gRow = new double[c], w = new double[c];
-        we.get(0, w, c);
-        for (int r = from; r < to; r++) {
-            in.get(r * c, xhat, c);
-            dy.get(r * c, gRow, c);
-            double sumDxhat = 0, sumDxhatXhat = 0;
-            for (int j = 0; j < c; j++) {
-                xhat[j] = (xhat[j] - mean[r]) * rstd[r];                  // xhat = (x - mean) * rstd
-                dw[j] += gRow[j] * xhat[j];                               // y = xhat * w + b:  dw = sum_rows g xhat
-                db[j] += gRow[j];                                         //                    db = sum_rows g
-                double dxhat = gRow[j] * w[j];                            //                    dxhat = g w
-                sumDxhat += dxhat;
-                sumDxhatXhat += dxhat * xhat[j];
-            }
-            if (dx == null) continue;
-            // xhat = (x - mean) * rstd:  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-            double meanDxhat = sumDxhat / c, meanDxhatXhat = sumDxhatXhat / c;
-            for (int j = 0; j < c; j++) gRow[j] = rstd[r] * (gRow[j] * w[j] - meanDxhat - xhat[j] * meanDxhatXhat);
-            dx.put(r * c, gRow, c);
-        }
-    }
-
-    /** As {@link #layerNormBackwardRows}, on floats; the sums over a row and over rows are kept in double. */
-    private static void layerNormBackwardRowsFloat(Elements in, Elements we, Elements dy, Elements dx, double[] mean,
-                                                   double[] rstd, double[] dw, double[] db, int c, int from, int to) {
-        float[] xhat = new float[c], gRow = new float[c], w = new float[c];
-        we.get(0, w, c);
-        for (int r = from; r < to; r++) {
-            in.get(r * c, xhat, c);
-            dy.get(r * c, gRow, c);
-            float m = (float) mean[r], s = (float) rstd[r];
-            double sumDxhat = 0, sumDxhatXhat = 0;
-            for (int j = 0; j < c; j++) {
-                xhat[j] = (xhat[j] - m) * s;
-                dw[j] += gRow[j] * xhat[j];
-                db[j] += gRow[j];
-                float dxhat = gRow[j] * w[j];
-                sumDxhat += dxhat;
-                sumDxhatXhat += dxhat * xhat[j];
-            }
-            if (dx == null) continue;
-            float meanDxhat = (float) (sumDxhat / c), meanDxhatXhat = (float) (sumDxhatXhat / c);
-            for (int j = 0; j < c; j++) gRow[j] = s * (gRow[j] * w[j] - meanDxhat - xhat[j] * meanDxhatXhat);
-            dx.put(r * c, gRow, c);
-        }
-    }
-
     /** Rows per parallel chunk of the row-wise kernels: below this, one thread is faster. */
     private static final int ROWS_PER_CHUNK = 64;
 
     /**
      * GELU as PyTorch's default, {@code x * Phi(x)} with Phi the normal CDF {@code (1 + erf(x / sqrt 2)) / 2}.
-     * erf is Abramowitz and Stegun's 7.1.28 ({@link Gelu}): GELU is within 5e-7 of PyTorch's, its
-     * derivative within 1.4e-6, and the backward differentiates that same formula, so finite-difference
-     * checks hold exactly.
+     * In float32 erf is Abramowitz and Stegun's 7.1.28 ({@link GeluKernel}): GELU is within 5e-7 of PyTorch's,
+     * its derivative within 1.4e-6, and the backward differentiates that same formula; in float64 erf is exact.
      */
     public static Tensor gelu(Tensor x) {
         int n = (int) x.value().length();
         INDArray out = Elements.empty(x.dataType(), x.shape());
         Elements in = new Elements(Elements.contiguousCopy(x.value())), y = new Elements(out);
-        Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) -> Gelu.forward(in, y, start, end)); // out = x * Phi(x)
+        Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) ->
+                GeluKernel.forward(in, y, start, end));                  // out = x * Phi(x)
         return Tensor.op("gelu", out, g -> {
             INDArray dxArray = Elements.empty(x.dataType(), x.shape());
             Elements dy = new Elements(Elements.contiguousCopy(g)), dx = new Elements(dxArray);
-            Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) -> Gelu.backward(in, dy, dx, start, end)); // dx = g (Phi + x Phi')
+            Parallel.range(n, 4 * Elements.BLOCK, (chunk, start, end) ->
+                    GeluKernel.backward(in, dy, dx, start, end));        // dx = g (Phi(x) + x Phi'(x))
             x.addFreshGrad(dxArray);
         }, x);
     }

@@ -91,52 +91,10 @@ public final class AdamW implements Optimizer {
         // every element's update is independent: the parameters, end to end, are shared among the threads
         Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             double decay = states.get(i).param.rank() >= 2 ? 1 - lr * weightDecay : 1;   // decoupled weight decay, weights only
-            if (pe[i].isDouble()) update(pe[i], ge[i], me[i], ve[i], decay, stepSize, bias2Sqrt, start, end);
-            else updateFloat(pe[i], ge[i], me[i], ve[i], (float) decay, (float) stepSize, (float) bias2Sqrt, start, end);
+            // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p = p decay - lr / (1 - b1^t) m / denom,
+            // denom = sqrt(v / (1 - b2^t)) + eps
+            AdamWKernel.update(pe[i], ge[i], me[i], ve[i], beta1, beta2, eps, decay, stepSize, bias2Sqrt, start, end);
         });
-    }
-
-    /** The update of elements [start, end) of one parameter of doubles. */
-    private void update(Elements pe, Elements ge, Elements me, Elements ve, double decay, double stepSize,
-                        double bias2Sqrt, int start, int end) {
-        double[] p = new double[Elements.BLOCK], g = new double[Elements.BLOCK], m = new double[Elements.BLOCK],
-                v = new double[Elements.BLOCK];
-        for (int from = start; from < end; from += Elements.BLOCK) {
-            int n = Math.min(Elements.BLOCK, end - from);
-            pe.get(from, p, n);
-            ge.get(from, g, n);
-            me.get(from, m, n);
-            ve.get(from, v, n);
-            for (int i = 0; i < n; i++) m[i] = beta1 * m[i] + (1 - beta1) * g[i];          // m = b1 m + (1 - b1) g
-            for (int i = 0; i < n; i++) v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];   // v = b2 v + (1 - b2) g^2
-            for (int i = 0; i < n; i++) {                                                  // p -= lr / (1 - b1^t) m / denom
-                p[i] = p[i] * decay - stepSize * m[i] / (Math.sqrt(v[i]) / bias2Sqrt + eps); // denom = sqrt(v / (1 - b2^t)) + eps
-            }
-            pe.put(from, p, n);
-            me.put(from, m, n);
-            ve.put(from, v, n);
-        }
-    }
-
-    /** As {@link #update}, in float for a parameter of floats, as torch.optim.AdamW computes it. */
-    private void updateFloat(Elements pe, Elements ge, Elements me, Elements ve, float decay, float stepSize,
-                             float bias2Sqrt, int start, int end) {
-        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, c1 = (float) (1 - beta1), c2 = (float) (1 - beta2);
-        float[] p = new float[Elements.BLOCK], g = new float[Elements.BLOCK], m = new float[Elements.BLOCK],
-                v = new float[Elements.BLOCK];
-        for (int from = start; from < end; from += Elements.BLOCK) {
-            int n = Math.min(Elements.BLOCK, end - from);
-            pe.get(from, p, n);
-            ge.get(from, g, n);
-            me.get(from, m, n);
-            ve.get(from, v, n);
-            for (int i = 0; i < n; i++) m[i] = b1 * m[i] + c1 * g[i];
-            for (int i = 0; i < n; i++) v[i] = b2 * v[i] + c2 * g[i] * g[i];
-            for (int i = 0; i < n; i++) p[i] = p[i] * decay - stepSize * m[i] / ((float) Math.sqrt(v[i]) / bias2Sqrt + e);
-            pe.put(from, p, n);
-            me.put(from, m, n);
-            ve.put(from, v, n);
-        }
     }
 
     /**
@@ -149,24 +107,7 @@ public final class AdamW implements Optimizer {
         long[] lengths = grads.stream().mapToLong(Elements::length).toArray();
         double[] partial = new double[Parallel.threads()];                        // one per chunk, at most
         Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
-            Elements ge = grads.get(i);
-            double sum = 0;
-            if (ge.isDouble()) {
-                double[] g = new double[Elements.BLOCK];
-                for (int from = start; from < end; from += Elements.BLOCK) {
-                    int n = Math.min(Elements.BLOCK, end - from);
-                    ge.get(from, g, n);
-                    for (int k = 0; k < n; k++) sum += g[k] * g[k];
-                }
-            } else {
-                float[] g = new float[Elements.BLOCK];
-                for (int from = start; from < end; from += Elements.BLOCK) {
-                    int n = Math.min(Elements.BLOCK, end - from);
-                    ge.get(from, g, n);
-                    for (int k = 0; k < n; k++) sum += (double) g[k] * g[k];   // summed in double
-                }
-            }
-            partial[chunk] += sum;
+            partial[chunk] += AdamWKernel.sumOfSquares(grads.get(i), start, end);  // sum g^2, in double
         });
         double sumSq = 0;
         for (double s : partial) sumSq += s;                                       // in chunk order

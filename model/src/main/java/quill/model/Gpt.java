@@ -33,13 +33,17 @@ import java.util.Map;
  * <p>One forward pass serves training, evaluation and generation: {@link KvCache} runs the same blocks, each
  * given its cache of keys and values.
  *
- * <p>The norms are also pluggable from Java: {@link #Gpt(GptConfig, long, Norm.Factory)} builds {@code ln_1},
+ * <p>The norms are also pluggable from Java: {@link #withNorm(GptConfig, long, Norm.Factory)} builds {@code ln_1},
  * {@code ln_2} and {@code ln_f} with a {@link Norm} of your own (RMSNorm, say) and everything else as usual, so the
  * backward, the optimizer, checkpoints and the training loop work unchanged. See {@link Norm}.
  *
  * <p>{@link #forward} builds the autograd tape in ordinary memory (for notebooks and debuggers).
  * {@link #forwardBackward}, {@link #loss} and {@link #nextTokenLogits} run the same code inside an ND4J
  * workspace, so a training step reuses its activation memory instead of allocating it anew.
+ *
+ * <p>One constructor, nanoGPT's {@code GPT(config)} at a seed; the other ways to make a model are static factories
+ * named for their use. What only the training runtime needs (replicas, the dropout generator's state, a LoRA run's
+ * files, a custom norm's name) is reached through {@link GptHooks}.
  */
 public final class Gpt {
     private final GptConfig config;
@@ -65,38 +69,54 @@ public final class Gpt {
     private boolean readable;
 
     /**
-     * A model in float32 with nanoGPT's initial weights for {@code seed}: the same values nanoGPT draws after
-     * {@code torch.manual_seed(seed)} (see {@link #initialize}).
+     * nanoGPT's {@code GPT(config)} after {@code torch.manual_seed(seed)}: a float32 model whose initial weights
+     * are the values nanoGPT draws, draw for draw (see {@link #initialize}). The other ways to make a model are
+     * the static factories below, each named for what it is for.
      */
     public Gpt(GptConfig config, long seed) {
-        this(config, seed, DataType.FLOAT);
+        this(config, new TorchGenerator(seed), DataType.FLOAT, null);
     }
 
-    /** As {@link #Gpt(GptConfig, long)} in the given precision (DOUBLE for gradient checks and exact comparisons). */
-    public Gpt(GptConfig config, long seed, DataType type) {
-        this(config, new TorchGenerator(seed), type, null);
+    /**
+     * As {@link #Gpt(GptConfig, long)} in the given precision: DOUBLE for gradient checks ({@code GradCheck}) and
+     * exact comparisons with PyTorch's float64 dumps; FLOAT is the constructor's model.
+     */
+    public static Gpt inPrecision(GptConfig config, long seed, DataType type) {
+        return new Gpt(config, new TorchGenerator(seed), type, null);
     }
 
     /**
      * A float32 model whose norms ({@code ln_1}, {@code ln_2}, {@code ln_f}) are made by {@code norm}, for
-     * example {@code new Gpt(config, 1337, RmsNorm::new)}; every other layer and its init are as usual.
+     * example {@code Gpt.withNorm(config, 1337, RmsNorm::new)}; every other layer and its init are as usual.
      */
-    public Gpt(GptConfig config, long seed, Norm.Factory norm) {
-        this(config, seed, DataType.FLOAT, norm);
+    public static Gpt withNorm(GptConfig config, long seed, Norm.Factory norm) {
+        return withNorm(config, seed, norm, DataType.FLOAT);
     }
 
-    /** As {@link #Gpt(GptConfig, long, Norm.Factory)} in the given precision. */
-    public Gpt(GptConfig config, long seed, DataType type, Norm.Factory norm) {
-        this(config, new TorchGenerator(seed), type, norm);
+    /** As {@link #withNorm(GptConfig, long, Norm.Factory)} in the given precision (DOUBLE to gradient-check it). */
+    public static Gpt withNorm(GptConfig config, long seed, Norm.Factory norm, DataType type) {
+        if (norm == null) throw new IllegalArgumentException("withNorm needs a Norm.Factory, e.g. RmsNorm::new");
+        return new Gpt(config, new TorchGenerator(seed), type, norm);
     }
 
     /**
-     * A float32 model whose initial weights are the next draws of {@code init}, as nanoGPT's come from
-     * torch's global generator; the training loop then draws its batches from the same generator, as
-     * nanoGPT does.
+     * The model {@code quill train} builds: float32, its initial weights the next draws of {@code init}, as
+     * nanoGPT's come from torch's global generator; the training loop then draws its batches from the same
+     * generator, as nanoGPT does.
      */
-    public Gpt(GptConfig config, TorchGenerator init) {
-        this(config, init, DataType.FLOAT, null);
+    public static Gpt drawnFrom(GptConfig config, TorchGenerator init) {
+        return new Gpt(config, init, DataType.FLOAT, null);
+    }
+
+    /**
+     * A float32 model of {@code config} whose weights are zeros, for a checkpoint's weights to replace
+     * ({@link #load}): nanoGPT's initial weights would be drawn only to be overwritten, a large part of
+     * {@code quill sample}'s start-up. {@code seed} seeds the dropout masks as {@link #Gpt(GptConfig, long)} does.
+     */
+    public static Gpt forLoading(GptConfig config, long seed) {
+        Gpt model = new Gpt(config, null, DataType.FLOAT, null);
+        model.dropoutRng.setState(dropoutRng(seed).state());
+        return model;
     }
 
     /**
@@ -125,17 +145,6 @@ public final class Gpt {
         lnF.parameters().forEach(this::register);
         if (lmHead != wte.weight) register(lmHead);
         this.dropoutRng = dropoutRng(init == null ? 0 : init.seed());
-    }
-
-    /**
-     * A float32 model of {@code config} whose weights are zeros, for a checkpoint's weights to replace
-     * ({@link #load}): nanoGPT's initial weights would be drawn only to be overwritten, a large part of
-     * {@code quill sample}'s start-up. {@code seed} seeds the dropout masks as {@link #Gpt(GptConfig, long)} does.
-     */
-    public static Gpt forLoading(GptConfig config, long seed) {
-        Gpt model = new Gpt(config, null, DataType.FLOAT, null);
-        model.dropoutRng.setState(dropoutRng(seed).state());
-        return model;
     }
 
     private static Rng dropoutRng(long seed) {
@@ -196,7 +205,7 @@ public final class Gpt {
      * gradients of its own: a worker that trains on part of each batch on another thread
      * ({@code quill.train.DataParallel}).
      */
-    public Gpt replica() {
+    Gpt replica() {
         Gpt replica = new Gpt(config, null, type, customNorm ? norm : null);
         for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
             replica.parameters.get(p.getKey()).value().assign(p.getValue().value());
@@ -474,21 +483,21 @@ public final class Gpt {
     }
 
     /** The dropout generator's state: save it with a checkpoint to resume with the same masks. */
-    public long dropoutState() {
+    long dropoutState() {
         return dropoutRng.state();
     }
 
-    public void setDropoutState(long state) {
+    void setDropoutState(long state) {
         dropoutRng.setState(state);
     }
 
     /** Writes the {@link #trainable} weights and the adapters as {@code <name>.npy} into {@code dir} (a LoRA run's). */
-    public void saveTrainable(Path dir) throws IOException {
+    void saveTrainable(Path dir) throws IOException {
         ParameterFiles.save(trainable().values(), dir);
     }
 
     /** Reads what {@link #saveTrainable} wrote into a model adapted and frozen alike; on error nothing changes. */
-    public void loadTrainable(Path dir) throws IOException {
+    void loadTrainable(Path dir) throws IOException {
         ParameterFiles.load(trainable(), dir, config);
     }
 
@@ -539,15 +548,10 @@ public final class Gpt {
     }
 
     /**
-     * Whether this model's norms are a Java class of the user's ({@link #Gpt(GptConfig, long, Norm.Factory)}):
-     * a checkpoint records the architecture by name, and cannot rebuild such a model by itself.
+     * The class name of this model's norms when they are a Java class of the user's ({@link #withNorm}), else
+     * null: a checkpoint records the architecture by name, and cannot rebuild such a model by itself.
      */
-    public boolean hasCustomNorm() {
-        return customNorm;
-    }
-
-    /** The custom norm's class name (for messages), or null. */
-    public String customNormName() {
+    String customNormName() {
         return customNorm ? lnF.getClass().getName() : null;
     }
 }

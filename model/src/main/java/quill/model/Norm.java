@@ -10,7 +10,7 @@ import java.util.List;
  * The normalisation layer of a {@link Gpt}: {@code ln_1} and {@code ln_2} in every block and the final
  * {@code ln_f}. The default is {@link LayerNorm}; to try another (RMSNorm, say), implement this interface
  * with the ops of {@code quill.autograd.Ops} and {@code Nn}, which record their own backward, and pass its
- * constructor to {@link Gpt#Gpt(GptConfig, long, Factory)}:
+ * constructor to {@link Gpt#withNorm(GptConfig, long, Factory)}:
  *
  * <pre>{@code
  * class RmsNorm implements Norm {
@@ -24,7 +24,7 @@ import java.util.List;
  *     }
  *     public List<Parameter> parameters() { return List.of(weight); }
  * }
- * Gpt model = new Gpt(config, 1337, RmsNorm::new);
+ * Gpt model = Gpt.withNorm(config, 1337, RmsNorm::new);
  * }</pre>
  *
  * Check the new layer's gradient with {@link quill.autograd.GradCheck} before training with it.

@@ -175,7 +175,7 @@ public final class ReferenceCheck {
     /** Runs the whole comparison in the given precision (FLOAT as training does, or DOUBLE). */
     public static List<Row> run(Path dir, DataType type) throws IOException {
         Dump dump = readConfig(dir);
-        Gpt gpt = new Gpt(dump.model(), 0, type);
+        Gpt gpt = Gpt.inPrecision(dump.model(), 0, type);
         Map<String, Parameter> params = gpt.parameters();
         gpt.load(dir.resolve("params"));
         gpt.setTraining(false);   // a dump is made without dropout

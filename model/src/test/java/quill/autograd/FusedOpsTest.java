@@ -33,6 +33,19 @@ class FusedOpsTest {
         same("gelu", t -> Nn.gelu(t[0]), t -> Composed.gelu(t[0]), 2e-6, random(1, 5, 9).muli(4));
     }
 
+    /**
+     * The float loops (training's) against the double ones, at training's sizes: outputs and gradients agree to
+     * float rounding (GELU's float erf is A&amp;S's, within 3e-7 of the double one's).
+     */
+    @Test
+    void floatKernelsEqualTheDoubleOnes() {
+        VariantsTest.assertFloatMatchesDouble("layerNorm", t -> Nn.layerNorm(t[0], t[1], t[2], Nn.LAYER_NORM_EPS),
+                random(21, 3, 64, 128).muli(3), random(22, 128).addi(1), random(23, 128));
+        VariantsTest.assertFloatMatchesDouble("layerNorm without bias",
+                t -> Nn.layerNorm(t[0], t[1], null, Nn.LAYER_NORM_EPS), random(24, 3, 64, 128), random(25, 128));
+        VariantsTest.assertFloatMatchesDouble("gelu", t -> Nn.gelu(t[0]), random(26, 3, 64, 512).muli(3));
+    }
+
     @Test
     void softmax() {
         same("softmax", t -> Nn.softmax(t[0]), t -> Composed.softmax(t[0]), random(1, 2, 3, 7).muli(3));

@@ -58,6 +58,22 @@ class AdamWTest {
         assertEquals(3, adamW.steps());
     }
 
+    /** The float loop (training's) is the double loop's formula: after three steps they agree to float rounding. */
+    @Test
+    void floatStepsEqualTheDoubleOnesToFloatRounding() {
+        Map<String, Parameter> f = params(DataType.FLOAT), d = params(DataType.DOUBLE);
+        AdamW inFloat = new AdamW(f, 0.9, 0.99, 1e-8, 0.1), inDouble = new AdamW(d, 0.9, 0.99, 1e-8, 0.1);
+        for (int t = 1; t <= 3; t++) {
+            inFloat.step(0.01);
+            inDouble.step(0.01);
+        }
+        for (String n : f.keySet()) {
+            double[] a = f.get(n).value().castTo(DataType.DOUBLE).data().asDouble();
+            double[] b = d.get(n).value().data().asDouble();
+            for (int i = 0; i < a.length; i++) assertEquals(b[i], a[i], 1e-6 * (1 + Math.abs(b[i])), n + "[" + i + "]");
+        }
+    }
+
     @Test
     void clipGradNormScalesOnlyAboveTheLimit() {
         Map<String, Parameter> p = params(DataType.FLOAT);

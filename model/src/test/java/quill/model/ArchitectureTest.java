@@ -74,7 +74,8 @@ class ArchitectureTest {
     void everyVariantsGradientMatchesFiniteDifferences() {
         for (Map.Entry<String, Architecture> v : VARIANTS.entrySet()) {
             for (boolean bias : v.getKey().equals("modern") ? new boolean[]{true, false} : new boolean[]{true}) {
-                Gpt gpt = new Gpt(new GptConfig(7, 5, 2, 2, 4, 0.0, bias).with(v.getValue()), 3, DataType.DOUBLE);
+                GptConfig config = new GptConfig(7, 5, 2, 2, 4, 0.0, bias).with(v.getValue());
+                Gpt gpt = Gpt.inPrecision(config, 3, DataType.DOUBLE);
                 randomise(gpt, DataType.DOUBLE);
                 double error = GradCheck.maxRelativeError(() -> Nn.crossEntropy(gpt.forward(GptTest.X), GptTest.Y),
                         gpt.parameters().values());
@@ -92,8 +93,9 @@ class ArchitectureTest {
         for (Map.Entry<String, Architecture> v : VARIANTS.entrySet()) {
             cachedEqualsFull(v.getKey(), cfg -> new Gpt(cfg.with(v.getValue()), 7), DataType.FLOAT, 1e-5);
         }
-        cachedEqualsFull("custom norm", cfg -> new Gpt(cfg, 7, CustomNormTest.RmsNorm::new), DataType.FLOAT, 1e-5);
-        cachedEqualsFull("modern, float64", cfg -> new Gpt(cfg.with(VARIANTS.get("modern")), 7, DataType.DOUBLE),
+        cachedEqualsFull("custom norm", cfg -> Gpt.withNorm(cfg, 7, CustomNormTest.RmsNorm::new), DataType.FLOAT, 1e-5);
+        cachedEqualsFull("modern, float64",
+                cfg -> Gpt.inPrecision(cfg.with(VARIANTS.get("modern")), 7, DataType.DOUBLE),
                 DataType.DOUBLE, 1e-10);
     }
 

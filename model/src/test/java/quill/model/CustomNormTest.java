@@ -40,7 +40,7 @@ class CustomNormTest {
 
     @Test
     void customNormKeepsNanoGptNamesAndPassesTheGradientCheck() {
-        Gpt gpt = new Gpt(GptTest.TINY, 3, DataType.DOUBLE, RmsNorm::new);
+        Gpt gpt = Gpt.withNorm(GptTest.TINY, 3, RmsNorm::new, DataType.DOUBLE);
         assertEquals(List.of("transformer.h.0.ln_1.weight", "transformer.h.0.attn.c_attn.weight"),
                 List.copyOf(gpt.parameters().keySet()).subList(2, 4));
         assertTrue(gpt.parameters().containsKey("transformer.ln_f.weight"));
@@ -52,7 +52,7 @@ class CustomNormTest {
 
     @Test
     void customNormTrains() {
-        Gpt gpt = new Gpt(new GptConfig(7, 8, 2, 2, 16, 0.0, false), 1, RmsNorm::new);
+        Gpt gpt = Gpt.withNorm(new GptConfig(7, 8, 2, 2, 16, 0.0, false), 1, RmsNorm::new);
         AdamW optimizer = new AdamW(gpt.parameters(), 0.9, 0.99, 1e-8, 0.0);
         int[][] x = {{1, 2, 3, 4, 5, 6, 0, 1}, {3, 4, 5, 6, 0, 1, 2, 3}};
         int[][] y = {{2, 3, 4, 5, 6, 0, 1, 2}, {4, 5, 6, 0, 1, 2, 3, 4}};
@@ -70,6 +70,7 @@ class CustomNormTest {
     void aNormThatMisnamesItsParametersIsRefused() {
         Norm.Factory sameName = (name, nEmbd, bias, type) -> new RmsNorm("norm", nEmbd, bias, type);
         assertEquals("two parameters are named norm.weight: a Norm must name its parameters after the name it is given",
-                assertThrows(IllegalArgumentException.class, () -> new Gpt(GptTest.TINY, 1, sameName)).getMessage());
+                assertThrows(IllegalArgumentException.class,
+                        () -> Gpt.withNorm(GptTest.TINY, 1, sameName)).getMessage());
     }
 }

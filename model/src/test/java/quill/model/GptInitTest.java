@@ -22,7 +22,7 @@ class GptInitTest {
                 c.get("n_layer").getAsInt(), c.get("n_head").getAsInt(), c.get("n_embd").getAsInt(), 0.0,
                 c.get("bias").getAsBoolean());
         TorchGenerator g = new TorchGenerator(1337);
-        Gpt model = new Gpt(config, g);
+        Gpt model = Gpt.drawnFrom(config, g);
 
         JsonObject expected = torch.getAsJsonObject("tiny_params");
         Map<String, Parameter> params = model.parameters();

@@ -83,7 +83,7 @@ class GptTest {
     @Test
     void wholeModelGradientMatchesFiniteDifferences() {
         for (GptConfig config : List.of(TINY, new GptConfig(7, 5, 1, 2, 4, 0.25, false))) {
-            Gpt gpt = new Gpt(config, 3, DataType.DOUBLE);
+            Gpt gpt = Gpt.inPrecision(config, 3, DataType.DOUBLE);
             long state = gpt.dropoutState();
             double error = GradCheck.maxRelativeError(() -> {
                 gpt.setDropoutState(state);                   // the same dropout masks in every pass
@@ -95,7 +95,7 @@ class GptTest {
 
     @Test
     void forwardBackwardAddsScaledGradientsAndMatchesTheTape() {
-        Gpt gpt = new Gpt(TINY, 5, DataType.DOUBLE);
+        Gpt gpt = Gpt.inPrecision(TINY, 5, DataType.DOUBLE);
         double loss = gpt.forwardBackward(X, Y, 1.0);
         Map<String, INDArray> once = snapshotGrads(gpt);
         gpt.forwardBackward(X, Y, 0.5);
@@ -114,7 +114,8 @@ class GptTest {
     @Test
     void theReadableModelComputesWhatTheFusedOneDoes() {
         for (GptConfig config : List.of(TINY, new GptConfig(7, 5, 2, 2, 4, 0.2, false))) {
-            Gpt fused = new Gpt(config, 5, DataType.DOUBLE), readable = new Gpt(config, 5, DataType.DOUBLE);
+            Gpt fused = Gpt.inPrecision(config, 5, DataType.DOUBLE);
+            Gpt readable = Gpt.inPrecision(config, 5, DataType.DOUBLE);
             readable.setReadable(true);
             double loss = fused.forwardBackward(X, Y, 1.0);
             assertEquals(loss, readable.forwardBackward(X, Y, 1.0), 1e-12 * loss);

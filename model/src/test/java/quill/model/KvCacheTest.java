@@ -17,7 +17,7 @@ class KvCacheTest {
 
     /** A small model with weights large enough that the logits are far from uniform. */
     private static Gpt model(boolean bias, DataType type) {
-        Gpt model = new Gpt(new GptConfig(VOCAB, BLOCK, 2, 2, 8, 0.0, bias), 7, type);
+        Gpt model = Gpt.inPrecision(new GptConfig(VOCAB, BLOCK, 2, 2, 8, 0.0, bias), 7, type);
         Nd4j.getRandom().setSeed(3);
         for (Parameter p : model.parameters().values()) {
             p.value().addi(Nd4j.randn(type, p.value().shape()).muli(0.3));

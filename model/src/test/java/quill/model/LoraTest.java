@@ -26,7 +26,7 @@ class LoraTest {
             Architecture.PosType.LEARNED, 10000, Architecture.MlpType.GELU, 0, false, false, 0);
 
     private static Gpt adapted(DataType type, LoraConfig lora) {
-        Gpt model = new Gpt(GptTest.TINY.with(UNTIED), 3, type);
+        Gpt model = Gpt.inPrecision(GptTest.TINY.with(UNTIED), 3, type);
         model.addLora(lora, new TorchGenerator(5));
         return model;
     }
@@ -89,7 +89,7 @@ class LoraTest {
             double scale = adapted.amaxNumber().doubleValue();
             double tolerance = type == DataType.FLOAT ? 1e-5 : 1e-12;
             assertTrue(adapted.sub(merged).amaxNumber().doubleValue() <= tolerance * scale, type + ": merged differs");
-            assertFalse(adapted.equals(new Gpt(GptTest.TINY.with(UNTIED), 3, type).forward(GptTest.X).value()),
+            assertFalse(adapted.equals(Gpt.inPrecision(GptTest.TINY.with(UNTIED), 3, type).forward(GptTest.X).value()),
                     "the adapters changed the model");
         }
     }

@@ -14,6 +14,7 @@ import com.google.gson.JsonParser;
 import quill.model.AdamW;
 import quill.model.Optimizer;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 import quill.model.GptConfig;
 import quill.tokenizer.Tokenizer;
 
@@ -139,7 +140,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         if (base != null) return FineTune.newModel(this, base);   // a LoRA run's: its base, then the adapters
         if (customNorm != null) {
             throw new IOException(file + " holds a model with a custom norm (" + customNorm + ") that a checkpoint"
-                    + " cannot describe; in Java, build it with new Gpt(config, seed, " + simpleName(customNorm)
+                    + " cannot describe; in Java, build it with Gpt.withNorm(config, seed, " + simpleName(customNorm)
                     + "::new) and call Checkpoint.loadWeights(model)");
         }
         Gpt model = Gpt.forLoading(modelConfig, config.seed());
@@ -154,7 +155,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
      * RMSNorm do), so that is checked, not left to the parameter files.
      */
     public void loadWeights(Gpt model) throws IOException {
-        String built = model.customNormName(), saved = customNorm;
+        String built = GptHooks.customNormName(model), saved = customNorm;
         if (!model.config().arch().equals(modelConfig.arch()) || !java.util.Objects.equals(built, saved)) {
             throw new IOException("cannot load " + file + " into this model: the checkpoint is "
                     + Trainer.describe(modelConfig.arch()) + (saved == null ? "" : " with norm " + saved)
@@ -162,7 +163,7 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                     + (built == null ? "" : " with norm " + built));
         }
         if (model.lora() != null) {   // a LoRA run's checkpoint holds what it trained, the base the rest
-            extractAndLoad(MODEL, model::loadTrainable);
+            extractAndLoad(MODEL, dir -> GptHooks.loadTrainable(model, dir));
             return;
         }
         if (quantization == null) {

@@ -7,6 +7,7 @@ import quill.train.TrainingState;
 import com.google.gson.JsonObject;
 import quill.model.Optimizer;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 import quill.tokenizer.Tokenizer;
 
 import java.io.BufferedOutputStream;
@@ -55,20 +56,21 @@ public final class CheckpointWriter {
 
     /**
      * As above, for a run started from {@code base} (null: from scratch), which {@code checkpoint.json} records; a
-     * model with LoRA adapters saves only what it trains ({@link Gpt#saveTrainable}).
+     * model with LoRA adapters saves only what it trains ({@link GptHooks#saveTrainable}).
      */
     public void write(Path target, TrainConfig config, Tokenizer tokenizer, TrainingState state, Gpt model,
                       Optimizer optimizer, String sourceSha256, FineTune base) throws IOException {
         Path staging = Files.createTempDirectory(target.toAbsolutePath().getParent(),
                 STAGING + ProcessHandle.current().pid() + "-");
         try {
-            if (model.lora() != null) model.saveTrainable(staging.resolve("model"));
+            if (model.lora() != null) GptHooks.saveTrainable(model, staging.resolve("model"));
             else model.save(staging.resolve("model"));
             optimizer.save(staging.resolve("optimizer"));
             JsonObject meta = new JsonObject();
             meta.addProperty("format", Checkpoint.FORMAT);
             meta.add("model", Checkpoint.GSON.toJsonTree(model.config()));
-            if (model.hasCustomNorm()) meta.addProperty(Checkpoint.CUSTOM_NORM, model.customNormName());
+            String customNorm = GptHooks.customNormName(model);
+            if (customNorm != null) meta.addProperty(Checkpoint.CUSTOM_NORM, customNorm);
             meta.add("state", Checkpoint.GSON.toJsonTree(state));
             if (sourceSha256 != null) meta.addProperty(Checkpoint.SOURCE_SHA256, sourceSha256);
             if (base != null) meta.add(FineTune.KEY, base.toJson());

@@ -5,6 +5,7 @@ import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
 import quill.model.AdamW;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 import quill.model.GptConfig;
 import quill.model.Npy;
 import quill.tokenizer.Tokenizer;
@@ -97,7 +98,7 @@ public final class NanoGptImport {
                 ? number(top.get("best_val_loss"), "best_val_loss", ckptFile).doubleValue() : Double.POSITIVE_INFINITY;
         // nanoGPT saves at an eval and does not keep its random state: the run goes on with fresh batches
         TrainingState state = new TrainingState(iter, iter, best, new TorchGenerator(config.seed()).state(), new int[0],
-                gpt.dropoutState());
+                GptHooks.dropoutState(gpt));
 
         Files.createDirectories(outDir);
         AtomicFiles.write(outDir.resolve("config.properties"), ("# imported from " + ckptFile + "\n"

@@ -6,6 +6,7 @@ import quill.autograd.Parameter;
 import quill.autograd.Rng;
 import quill.model.Backend;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -56,7 +57,7 @@ public final class DataParallel implements AutoCloseable {
         this.threadsBefore = Backend.threads();
         Backend.setThreads(1);
         for (int k = 1; k < workers; k++) {
-            Gpt replica = model.replica();
+            Gpt replica = GptHooks.replica(model);
             replicas.add(replica);
             replicaParams.add(List.copyOf(replica.trainable().values()));
             int id = k;
@@ -100,7 +101,8 @@ public final class DataParallel implements AutoCloseable {
             Gpt replica = replicas.get(k - 1);
             replica.setTraining(model.isTraining());
             // a dropout stream per worker, drawn afresh each batch from the model's (whose state is checkpointed)
-            replica.setDropoutState(new Rng(model.dropoutState() ^ k * 0x9E3779B97F4A7C15L).nextLong());
+            long state = new Rng(GptHooks.dropoutState(model) ^ k * 0x9E3779B97F4A7C15L).nextLong();
+            GptHooks.setDropoutState(replica, state);
             int[][] xk = Arrays.copyOfRange(x, from[k], from[k + 1]);
             int[][] yk = Arrays.copyOfRange(y, from[k], from[k + 1]);
             double share = (double) xk.length / x.length;

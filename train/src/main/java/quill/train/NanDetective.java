@@ -5,6 +5,7 @@ import quill.autograd.Elements;
 import quill.autograd.Parameter;
 import quill.autograd.TapeWatch;
 import quill.autograd.Tensor;
+import quill.model.GptHooks;
 
 import java.util.List;
 import java.util.Locale;
@@ -46,7 +47,7 @@ final class NanDetective implements TapeWatch.Listener {
         }
         NanDetective detective = new NanDetective();
         for (Parameter p : params) p.zeroGrad();
-        workers.model().setDropoutState(dropoutState);
+        GptHooks.setDropoutState(workers.model(), dropoutState);
         TapeWatch.start(detective, null);                        // every worker's thread
         try {
             for (int[][][] xy : micro) workers.forwardBackward(xy[0], xy[1], 1.0 / micro.size());

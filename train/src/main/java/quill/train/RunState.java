@@ -2,6 +2,7 @@ package quill.train;
 
 import quill.autograd.TorchGenerator;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -78,6 +79,6 @@ final class RunState {
 
     /** Where the run stands, for a checkpoint: with it a resumed run continues exactly. */
     TrainingState checkpoint(Gpt model) {
-        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), batches.ahead(), model.dropoutState());
+        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), batches.ahead(), GptHooks.dropoutState(model));
     }
 }

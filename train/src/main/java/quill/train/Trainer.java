@@ -12,6 +12,7 @@ import quill.autograd.Parameter;
 import quill.autograd.TorchGenerator;
 import quill.model.Optimizer;
 import quill.model.Gpt;
+import quill.model.GptHooks;
 import quill.model.GptConfig;
 import quill.tokenizer.StreamingDecoder;
 import quill.tokenizer.Tokenizer;
@@ -231,7 +232,7 @@ public final class Trainer {
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
-        model = new Gpt(shape, rng);                                        // the initial weights: the first draws
+        model = Gpt.drawnFrom(shape, rng);                                        // the initial weights: the first draws
         if (resumeFrom == null) initTransform.accept(model);
         if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
         if (initFrom != null) {
@@ -250,7 +251,7 @@ public final class Trainer {
         if (saved != null) {
             resumeFrom.loadWeights(model);
             resumeFrom.loadOptimizer(optimizer);
-            model.setDropoutState(saved.dropoutState());
+            GptHooks.setDropoutState(model, saved.dropoutState());
             metrics = MetricsLog.resume(metricsFile, saved.iter(), saved.lastEvalIter());
             MetricsLog.read(metricsFile, steps, evals);
         } else {
@@ -386,7 +387,7 @@ public final class Trainer {
      * gradient is not finite leaves the weights alone and ends the run with the NaN detective's finding.
      */
     private TrainingStep.Result step(RunState s, double lr, HealthStats health) {
-        long dropoutBefore = model.dropoutState();                  // with the starts: what a replay needs
+        long dropoutBefore = GptHooks.dropoutState(model);                  // with the starts: what a replay needs
         List<int[]> starts = new ArrayList<>(config.gradientAccumulationSteps());
         TrainingStep.Result r = step.run((x, y) -> starts.add(s.batches.next(x, y)), lr, health);
         if (!r.updated()) {

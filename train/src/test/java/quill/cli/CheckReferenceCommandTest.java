@@ -181,7 +181,7 @@ class CheckReferenceCommandTest {
 
     /** Writes a reference dump (README format) computed by our model in double precision. */
     static void writeDump(Path dir, GptConfig config, int b, int t, int steps) throws IOException {
-        Gpt gpt = new Gpt(config, 11, DataType.DOUBLE);
+        Gpt gpt = Gpt.inPrecision(config, 11, DataType.DOUBLE);
         Random r = new Random(5);
         int[][] x = new int[b][t], y = new int[b][t];
         for (int i = 0; i < b; i++) {

@@ -111,7 +111,7 @@ class ArchitectureRunTest {
     void aCustomNormIsRecordedAndNotRebuiltFromTheFile(@TempDir Path tmp) throws IOException {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
         TrainConfig config = TinyRun.config(tmp.resolve("out"), 5).with(Map.of("bias", "false"));
-        Gpt model = new Gpt(Trainer.modelConfig(config, data.tokenizer().vocabSize()), 1, ScaleNorm::new);
+        Gpt model = Gpt.withNorm(Trainer.modelConfig(config, data.tokenizer().vocabSize()), 1, ScaleNorm::new);
         Path file = tmp.resolve("custom.zip");
         quill.model.AdamW adamW = new quill.model.AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         new CheckpointWriter().write(file, config, data.tokenizer(),
@@ -122,7 +122,7 @@ class ArchitectureRunTest {
         assertTrue(e.getMessage().contains("custom norm") && e.getMessage().contains("ScaleNorm::new"), e.getMessage());
         e = assertThrows(IOException.class, () -> ckpt.loadWeights(new Gpt(model.config(), 1)));
         assertTrue(e.getMessage().contains("with norm"), e.getMessage());
-        Gpt again = new Gpt(model.config(), 2, ScaleNorm::new);
+        Gpt again = Gpt.withNorm(model.config(), 2, ScaleNorm::new);
         ckpt.loadWeights(again);                                          // the same class: loads
         assertEquals(model.parameters().get("transformer.wte.weight").value(),
                 again.parameters().get("transformer.wte.weight").value());

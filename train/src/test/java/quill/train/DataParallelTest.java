@@ -41,10 +41,10 @@ class DataParallelTest {
     void workersSumToTheWholeBatchsGradient() {
         Random r = new Random(3);
         int[][] x = ids(r, 7), y = ids(r, 7);
-        Gpt alone = new Gpt(CONFIG, 5, DataType.DOUBLE);
+        Gpt alone = Gpt.inPrecision(CONFIG, 5, DataType.DOUBLE);
         double expectedLoss = alone.forwardBackward(x, y, 0.5);
 
-        Gpt shared = new Gpt(CONFIG, 5, DataType.DOUBLE);
+        Gpt shared = Gpt.inPrecision(CONFIG, 5, DataType.DOUBLE);
         try (DataParallel workers = new DataParallel(shared, 3)) {
             double loss = workers.forwardBackward(x, y, 0.5);
             assertEquals(expectedLoss, loss, 1e-12);
@@ -66,8 +66,8 @@ class DataParallelTest {
     void replicasFollowTheModelsWeights() {
         Random r = new Random(4);
         int[][] x = ids(r, 4), y = ids(r, 4);
-        Gpt a = new Gpt(CONFIG, 5, DataType.DOUBLE);
-        Gpt b = new Gpt(CONFIG, 5, DataType.DOUBLE);
+        Gpt a = Gpt.inPrecision(CONFIG, 5, DataType.DOUBLE);
+        Gpt b = Gpt.inPrecision(CONFIG, 5, DataType.DOUBLE);
         try (DataParallel workers = new DataParallel(b, 2)) {
             workers.forwardBackward(x, y, 1.0);
             for (Parameter p : List.of(a.parameters().values().iterator().next(),
@@ -116,8 +116,8 @@ class DataParallelTest {
     void moreWorkersThanRowsStillWork() {
         Random r = new Random(7);
         int[][] x = ids(r, 2), y = ids(r, 2);
-        Gpt alone = new Gpt(CONFIG, 8, DataType.DOUBLE);
-        Gpt shared = new Gpt(CONFIG, 8, DataType.DOUBLE);
+        Gpt alone = Gpt.inPrecision(CONFIG, 8, DataType.DOUBLE);
+        Gpt shared = Gpt.inPrecision(CONFIG, 8, DataType.DOUBLE);
         try (DataParallel workers = new DataParallel(shared, 4)) {
             assertEquals(alone.forwardBackward(x, y, 1.0), workers.forwardBackward(x, y, 1.0), 1e-12);
         }

@@ -14,9 +14,13 @@ package quill.autograd;
  * exp. With r = 1 / (1 + s P(s)), {@code 1 - r^16 = s P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}, so
  * {@code erf(z) = z P(s) r (1+r)(1+r^2)(1+r^4)(1+r^8)}: no sign test and no cancellation near 0. Each
  * step is its own short loop over a block so that the JIT compiles it to SIMD instructions.
+ *
+ * <p>One of the kernels (the {@code *Kernel} classes of this package). The two versions stay: they are two
+ * formulas, not one in two precisions (the series erf would cost training many times A&amp;S's polynomial, and
+ * the polynomial's 3e-7 would spoil the float64 checks).
  */
-final class Gelu {
-    private Gelu() {
+final class GeluKernel {
+    private GeluKernel() {
     }
 
     private static final double SQRT1_2 = 1 / Math.sqrt(2);
