@@ -1,5 +1,12 @@
 package quill.autograd;
 
+import quill.kernels.Blas;
+import quill.kernels.Elements;
+import quill.kernels.GeluKernel;
+import quill.kernels.LayerNormKernel;
+import quill.random.Rng;
+import quill.runtime.Parallel;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -65,7 +72,8 @@ public final class Nn {
             for (int j = 0; j < t; j++) {
                 int id = ids[i][j];
                 if (id < 0 || id >= vocab) {
-                    throw new IllegalArgumentException("embedding: id " + id + " is outside the table's " + vocab + " rows");
+                    throw new IllegalArgumentException("embedding: id " + id + " is outside the table's " + vocab
+                            + " rows");
                 }
                 flat[i * t + j] = id;
             }
@@ -157,7 +165,8 @@ public final class Nn {
         INDArray y = Nd4j.exec(new SoftMax(x2, Elements.empty(x.dataType(), n, len), 1))[0]; // y = exp(x) / sum exp(x)
         return Tensor.op("softmax", y.reshape('c', x.shape()), g -> {
             INDArray dxArray = Elements.empty(x.dataType(), x.shape());
-            softmaxBackward(new Elements(Elements.contiguousCopy(g)), new Elements(y), new Elements(dxArray), n, len, 1.0, false);
+            softmaxBackward(new Elements(Elements.contiguousCopy(g)), new Elements(y), new Elements(dxArray), n, len,
+                    1.0, false);
             x.addFreshGrad(dxArray);
         }, x);
     }
@@ -197,7 +206,8 @@ public final class Nn {
         softmaxBackward(e, new Elements(y), e, rows, len, scale, causal);
     }
 
-    private static void softmaxBackward(Elements g, Elements y, Elements dx, int rows, int len, double scale, boolean causal) {
+    private static void softmaxBackward(Elements g, Elements y, Elements dx, int rows, int len, double scale,
+            boolean causal) {
         Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> {
             double[] gRow = new double[len], yRow = new double[len];
             for (int r = from; r < to; r++) {
@@ -260,7 +270,8 @@ public final class Nn {
         for (int i = 0; i < n; i++) {
             int target = targets[i / t][i % t];
             if (target != -1 && (target < 0 || target >= v)) {
-                throw new IllegalArgumentException("crossEntropy: target " + target + " is outside the " + v + " classes");
+                throw new IllegalArgumentException("crossEntropy: target " + target + " is outside the " + v
+                        + " classes");
             }
             flat[i] = target;
             if (target != -1) count++;

@@ -1,5 +1,13 @@
 package quill.autograd;
 
+import quill.kernels.Elements;
+import quill.kernels.PointwiseKernel;
+import quill.kernels.QkNormRopeKernel;
+import quill.kernels.RmsNormKernel;
+import quill.kernels.Rope;
+import quill.kernels.SwigluKernel;
+import quill.runtime.Parallel;
+
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 

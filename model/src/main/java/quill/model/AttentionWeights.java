@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.runtime.StepMemory;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;

@@ -3,7 +3,7 @@ package quill.model;
 import org.nd4j.linalg.api.buffer.DataType;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.autograd.Tensor;
 
 import java.util.ArrayList;

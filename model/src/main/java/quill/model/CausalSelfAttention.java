@@ -7,8 +7,8 @@ import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
-import quill.autograd.Rope;
+import quill.random.Rng;
+import quill.kernels.Rope;
 import quill.autograd.Tensor;
 import quill.autograd.Variants;
 

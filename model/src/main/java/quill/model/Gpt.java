@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.runtime.StepMemory;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -8,9 +10,9 @@ import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.autograd.Tensor;
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 import quill.autograd.Variants;
 
 import java.io.IOException;
@@ -159,7 +161,7 @@ public final class Gpt {
      *       nn.Linear its weight and bias with uniform values (kaiming_uniform_). nanoGPT overwrites every one of
      *       them, but they use up draws, so they are drawn here too and thrown away.</li>
      *   <li>{@code self.apply(self._init_weights)}: every Embedding and Linear weight normal(0, 0.02), biases zero,
-     *       module by module in the order they were built; lm_head comes last, and as it is wte, wte is drawn twice.</li>
+     * module by module in the order they were built; lm_head comes last, and as it is wte, wte is drawn twice.</li>
      *   <li>The projections into the residual stream, every {@code c_proj.weight}: normal(0, 0.02 / sqrt(2 nLayer))
      *       (GPT-2 paper), so the residual stream's variance does not grow with depth.</li>
      * </ol>

@@ -2,7 +2,7 @@ package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.autograd.Elements;
+import quill.kernels.Elements;
 import quill.autograd.Tensor;
 
 import java.util.Arrays;
@@ -50,7 +50,9 @@ public final class KvCache {
     /** The tokens whose keys and values are cached, at positions 0..length-1. */
     private final int[] tokens;
     private int length;
-    /** Where {@link #tokens} starts in the history last passed to {@link #nextTokenLogits}, and that history's length. */
+    /**
+     * Where {@link #tokens} starts in the history last passed to {@link #nextTokenLogits}, and that history's length.
+     */
     private int windowStart, historyLength;
 
     /** A cache with nanoGPT's exact cropping (slide 1). */
@@ -65,7 +67,8 @@ public final class KvCache {
     public KvCache(Gpt model, int slide) {
         GptConfig c = model.config();
         if (slide < 1 || slide > c.blockSize()) {
-            throw new IllegalArgumentException("slide must be between 1 and blockSize (" + c.blockSize() + "), got " + slide);
+            throw new IllegalArgumentException("slide must be between 1 and blockSize (" + c.blockSize() + "), got "
+                    + slide);
         }
         this.model = model;
         this.blockSize = c.blockSize();
@@ -84,7 +87,8 @@ public final class KvCache {
      * is recomputed from the window of the history it must condition on.
      */
     public float[] nextTokenLogits(int[] history, int n) {
-        if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n + " is not in [1, " + history.length + "]");
+        if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n + " is not in [1, "
+                + history.length + "]");
         boolean extendsCache = length > 0 && n == historyLength + 1
                 && Arrays.equals(tokens, 0, length, history, windowStart, windowStart + length);
         int from, t;

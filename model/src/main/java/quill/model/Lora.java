@@ -6,9 +6,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.autograd.Tensor;
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 
 import java.util.List;
 

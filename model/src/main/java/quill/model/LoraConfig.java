@@ -37,7 +37,8 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
         for (String t : targets) {
             if (LAYERS.stream().noneMatch(layer -> matches(t, layer))) {
                 throw new IllegalArgumentException("unknown lora target '" + t + "': the layers that take an"
-                        + " adapter are " + String.join(", ", LAYERS) + " (a name may be shortened to its end: c_attn, c_proj, c_fc)");
+                        + " adapter are " + String.join(", ", LAYERS)
+                        + " (a name may be shortened to its end: c_attn, c_proj, c_fc)");
             }
         }
         targets = List.copyOf(targets);

@@ -4,7 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import quill.autograd.Composed;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.autograd.Tensor;
 import quill.autograd.Variants;
 

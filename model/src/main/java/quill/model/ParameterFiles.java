@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.io.Npy;
+
 import org.nd4j.linalg.api.ndarray.INDArray;
 import quill.autograd.Parameter;
 

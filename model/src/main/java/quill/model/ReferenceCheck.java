@@ -1,5 +1,11 @@
 package quill.model;
 
+import quill.io.Npy;
+import quill.optim.AdamW;
+import quill.optim.Muon;
+import quill.optim.MuonAdamW;
+import quill.optim.Optimizer;
+
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;

@@ -1,5 +1,7 @@
 package quill.autograd;
 
+import quill.random.Rng;
+
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;

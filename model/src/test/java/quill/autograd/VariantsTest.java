@@ -1,5 +1,8 @@
 package quill.autograd;
 
+import quill.kernels.GeluKernel;
+import quill.kernels.Rope;
+
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -20,7 +23,8 @@ class VariantsTest {
 
     @Test
     void gradients() {
-        check("rmsNorm", t -> Variants.rmsNorm(t[0], t[1], Variants.RMS_NORM_EPS), random(1, 2, 3, 6), random(2, 6).addi(1));
+        check("rmsNorm", t -> Variants.rmsNorm(t[0], t[1], Variants.RMS_NORM_EPS), random(1, 2, 3, 6),
+                random(2, 6).addi(1));
         check("reluSquared", t -> Variants.reluSquared(t[0]), random(3, 3, 7).muli(3));
         check("softcap", t -> Variants.softcap(t[0], 1.5), random(4, 2, 9).muli(4));
         check("swiglu", t -> Variants.swiglu(t[0]), random(5, 2, 3, 8).muli(2));
@@ -161,7 +165,8 @@ class VariantsTest {
     void qkNormGivesEachHeadUnitRms() {
         INDArray out = Variants.qkNormRope(Tensor.constant(random(10, 1, 3, 24).muli(5)), 2, true, null, 0).value();
         for (int head = 0; head < 4; head++) {                                     // q's two heads, then k's
-            INDArray h = out.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all(),
+            INDArray h = out.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
                     org.nd4j.linalg.indexing.NDArrayIndex.interval(head * 4, head * 4 + 4));
             INDArray rms = org.nd4j.linalg.ops.transforms.Transforms.sqrt(h.mul(h).mean(2));
             assertTrue(rms.sub(1).amaxNumber().doubleValue() < 1e-4, "head " + head + " rms " + rms);

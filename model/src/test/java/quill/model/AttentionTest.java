@@ -5,7 +5,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.autograd.Tensor;
 
 
@@ -22,7 +22,8 @@ class AttentionTest {
                 GptConfig config = new GptConfig(11, 8, 1, 3, 12, dropout, bias);
                 CausalSelfAttention attn = new CausalSelfAttention("attn", config, DataType.DOUBLE);
                 long seed = 3;
-                for (Parameter p : attn.parameters()) p.value().assign(GradCheckData.random(seed++, p.shape()).muli(0.3));
+                for (Parameter p : attn.parameters()) p.value().assign(GradCheckData.random(seed++,
+                        p.shape()).muli(0.3));
                 INDArray input = GradCheckData.random(5, 2, 6, 12);
                 INDArray r = GradCheckData.random(6, 2, 6, 12);
 
@@ -49,8 +50,10 @@ class AttentionTest {
                 for (Parameter p : attn.parameters()) close(what + " d" + p.name(), p.grad(), grads1.get(p.name()));
                 attn.readable = false;
                 // the weights read out are softmax rows: causal, summing to 1
-                assertEquals(0.0, weights.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                        org.nd4j.linalg.indexing.NDArrayIndex.point(1), org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 6)).amaxNumber().doubleValue());
+                assertEquals(0.0, weights.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.point(1),
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 6)).amaxNumber().doubleValue());
                 assertEquals(2 * 3 * 6, weights.sumNumber().doubleValue(), 1e-9);
             }
         }

@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.optim.AdamW;
+
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;

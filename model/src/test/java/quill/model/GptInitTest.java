@@ -3,7 +3,7 @@ package quill.model;
 import com.google.gson.JsonObject;
 import org.junit.jupiter.api.Test;
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 
 import java.io.IOException;
 import java.util.Map;
@@ -16,7 +16,7 @@ class GptInitTest {
 
     @Test
     void aSeedGivesNanoGptsInitialWeights() throws IOException {
-        JsonObject torch = quill.autograd.TorchGeneratorTestAccess.torchValues();
+        JsonObject torch = quill.random.TorchGeneratorTestAccess.torchValues();
         JsonObject c = torch.getAsJsonObject("tiny_config");
         GptConfig config = new GptConfig(c.get("vocab").getAsInt(), c.get("block").getAsInt(),
                 c.get("n_layer").getAsInt(), c.get("n_head").getAsInt(), c.get("n_embd").getAsInt(), 0.0,
@@ -28,7 +28,7 @@ class GptInitTest {
         Map<String, Parameter> params = model.parameters();
         assertEquals(expected.keySet(), params.keySet());
         for (String name : expected.keySet()) {
-            float[] want = quill.autograd.TorchGeneratorTestAccess.floats(expected.getAsJsonArray(name));
+            float[] want = quill.random.TorchGeneratorTestAccess.floats(expected.getAsJsonArray(name));
             assertArrayEquals(want, params.get(name).value().reshape(-1).toFloatVector(), 2e-8f, name);
         }
         // and the generator is where nanoGPT's is when it draws the first batch

@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.io.Npy;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -32,11 +34,13 @@ class GptTest {
     @Test
     void configSaysWhatIsWrong() {
         assertEquals("nEmbd (10) must be divisible by nHead (4): each head gets nEmbd / nHead channels",
-                assertThrows(IllegalArgumentException.class, () -> new GptConfig(65, 8, 1, 4, 10, 0, true)).getMessage());
+                assertThrows(IllegalArgumentException.class,
+                () -> new GptConfig(65, 8, 1, 4, 10, 0, true)).getMessage());
         assertEquals("vocabSize must be positive, got 0",
                 assertThrows(IllegalArgumentException.class, () -> new GptConfig(0, 8, 1, 1, 8, 0, true)).getMessage());
         assertEquals("dropout must be in [0, 1), got 1.0",
-                assertThrows(IllegalArgumentException.class, () -> new GptConfig(65, 8, 1, 1, 8, 1.0, true)).getMessage());
+                assertThrows(IllegalArgumentException.class,
+                () -> new GptConfig(65, 8, 1, 1, 8, 1.0, true)).getMessage());
         assertThrows(IllegalArgumentException.class, () -> new GptConfig(65, 8, 1, 1, 8, Double.NaN, true));
         assertThrows(IllegalArgumentException.class, () -> new GptConfig(65, -8, 1, 1, 8, 0, true));
     }
@@ -75,8 +79,10 @@ class GptTest {
         assertEquals(0.02 / Math.sqrt(8), std(p.get("transformer.h.3.mlp.c_proj.weight").value()), 0.0005);
         assertEquals(0.0, p.get("transformer.h.0.attn.c_attn.bias").value().amaxNumber().doubleValue());
         assertEquals(1.0, p.get("transformer.ln_f.weight").value().minNumber().doubleValue());
-        assertEquals(p.get("transformer.wte.weight").value(), new Gpt(gpt.config(), 7).parameters().get("transformer.wte.weight").value());
-        assertNotEquals(p.get("transformer.wte.weight").value(), new Gpt(gpt.config(), 8).parameters().get("transformer.wte.weight").value());
+        assertEquals(p.get("transformer.wte.weight").value(),
+                new Gpt(gpt.config(), 7).parameters().get("transformer.wte.weight").value());
+        assertNotEquals(p.get("transformer.wte.weight").value(),
+                new Gpt(gpt.config(), 8).parameters().get("transformer.wte.weight").value());
     }
 
     /** The whole model's backward pass against finite differences of its loss, dropout included. */
@@ -107,7 +113,8 @@ class GptTest {
         tapeLoss.backward();
         assertEquals(tapeLoss.value().getDouble(0), loss, 1e-12);
         assertEquals(loss, gpt.loss(X, Y), 1e-12);
-        for (Parameter p : gpt.parameters().values()) assertTrue(p.grad().equalsWithEps(once.get(p.name()), 1e-12), p.name());
+        for (Parameter p : gpt.parameters().values()) assertTrue(p.grad().equalsWithEps(once.get(p.name()), 1e-12),
+                p.name());
     }
 
     /** setReadable runs nanoGPT's lines op by op: the same loss and gradients as the fused ops, with dropout too. */
@@ -170,7 +177,8 @@ class GptTest {
     @Test
     void badInputIsRefused() {
         Gpt gpt = new Gpt(TINY, 5);
-        assertThrows(IllegalArgumentException.class, () -> gpt.loss(new int[][]{{1, 2, 3, 4, 5, 6}}, new int[][]{{1, 2, 3, 4, 5, 6}}));
+        assertThrows(IllegalArgumentException.class,
+                () -> gpt.loss(new int[][]{{1, 2, 3, 4, 5, 6}}, new int[][]{{1, 2, 3, 4, 5, 6}}));
         assertThrows(IllegalArgumentException.class, () -> gpt.loss(new int[][]{{7}}, new int[][]{{1}}));
         assertThrows(IllegalArgumentException.class, () -> gpt.loss(new int[][]{{1, 2}}, new int[][]{{1}}));
     }
@@ -182,7 +190,8 @@ class GptTest {
         assertEquals(a.parameters().size(), Files.list(dir).count());
         byte[] head = Files.readAllBytes(dir.resolve("transformer.h.0.attn.c_attn.weight.npy"));
         String header = new String(head, 0, 80, java.nio.charset.StandardCharsets.ISO_8859_1);
-        assertTrue(header.startsWith("\u0093NUMPY") && header.contains("'descr': '<f4'") && header.contains("'shape': (12, 4)"), header);
+        assertTrue(header.startsWith("\u0093NUMPY") && header.contains("'descr': '<f4'")
+                && header.contains("'shape': (12, 4)"), header);
         b.load(dir);
         for (String name : a.parameters().keySet()) {
             assertEquals(a.parameters().get(name).value(), b.parameters().get(name).value(), name);
@@ -202,12 +211,14 @@ class GptTest {
 
         Npy.write(Nd4j.zeros(DataType.FLOAT, 3), dir.resolve("transformer.h.1.ln_2.bias.npy"));
         IOException shape = assertThrows(IOException.class, () -> b.load(dir));
-        assertTrue(shape.getMessage().contains("transformer.h.1.ln_2.bias.npy has shape [3], expected [4]"), shape.getMessage());
+        assertTrue(shape.getMessage().contains("transformer.h.1.ln_2.bias.npy has shape [3], expected [4]"),
+                shape.getMessage());
 
         Npy.write(Nd4j.zeros(DataType.FLOAT, 4), dir.resolve("transformer.h.1.ln_2.bias.npy"));
         Npy.write(Nd4j.zeros(DataType.FLOAT, 4), dir.resolve("transformer.h.7.ln_2.bias.npy"));
         IOException unknown = assertThrows(IOException.class, () -> b.load(dir));
-        assertTrue(unknown.getMessage().contains("unknown parameter file") && unknown.getMessage().contains("transformer.h.7.ln_2.bias.npy"),
+        assertTrue(unknown.getMessage().contains("unknown parameter file")
+                && unknown.getMessage().contains("transformer.h.7.ln_2.bias.npy"),
                 unknown.getMessage());
 
         Gpt noBias = new Gpt(new GptConfig(7, 5, 2, 2, 4, 0.0, false), 1);

@@ -7,11 +7,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.util.Random;
 
 /** Reproducible random double arrays for the model's tests. */
-final class GradCheckData {
+public final class GradCheckData {
     private GradCheckData() {
     }
 
-    static INDArray random(long seed, long... shape) {
+    public static INDArray random(long seed, long... shape) {
         Random r = new Random(seed);
         long n = 1;
         for (long s : shape) n *= s;

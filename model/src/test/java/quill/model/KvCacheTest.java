@@ -40,7 +40,10 @@ class KvCacheTest {
         }
     }
 
-    /** Growing the history one token at a time, well past blockSize: the cache must equal the full forward on the cropped context. */
+    /**
+     * Growing the history one token at a time, well past blockSize: the cache must equal the full forward on the
+     * cropped context.
+     */
     private static void matchesFullForward(boolean bias, DataType type, double tolerance) {
         Gpt model = model(bias, type);
         KvCache cache = new KvCache(model);

@@ -8,7 +8,7 @@ import quill.autograd.GradAssert;
 import quill.autograd.GradCheck;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.optim.AdamW;
+
 import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.memory.AllocationsTracker;

@@ -1,5 +1,8 @@
 package quill.model;
 
+import quill.optim.AdamW;
+import quill.optim.Muon;
+
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 

@@ -1,5 +1,7 @@
 package quill.model;
 
+import quill.optim.AdamW;
+
 import quill.autograd.Parameter;
 
 import java.util.Arrays;

@@ -11,11 +11,11 @@ import quill.train.TrainingStep;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
-import quill.model.Backend;
+import quill.random.TorchGenerator;
+import quill.runtime.Backend;
 import quill.model.Gpt;
 import quill.model.GptConfig;
-import quill.model.Optimizer;
+import quill.optim.Optimizer;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;

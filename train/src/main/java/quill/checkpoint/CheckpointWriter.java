@@ -5,7 +5,7 @@ import quill.train.TrainConfig;
 import quill.train.TrainingState;
 
 import com.google.gson.JsonObject;
-import quill.model.Optimizer;
+import quill.optim.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 import quill.tokenizer.Tokenizer;

@@ -6,7 +6,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Parameter;
 import quill.model.Gpt;
-import quill.model.Npy;
+import quill.io.Npy;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;

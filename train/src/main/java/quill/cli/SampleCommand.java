@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import quill.model.Backend;
+import quill.runtime.Backend;
 import quill.model.Gpt;
 import quill.checkpoint.Checkpoint;
 import quill.sample.Sampler;

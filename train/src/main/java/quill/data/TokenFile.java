@@ -1,6 +1,6 @@
 package quill.data;
 
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

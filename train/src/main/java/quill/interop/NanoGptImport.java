@@ -2,12 +2,12 @@ package quill.interop;
 
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
-import quill.model.AdamW;
+import quill.random.TorchGenerator;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 import quill.model.GptConfig;
-import quill.model.Npy;
+import quill.io.Npy;
 import quill.tokenizer.Tokenizer;
 import quill.checkpoint.AtomicFiles;
 import quill.checkpoint.Checkpoint;

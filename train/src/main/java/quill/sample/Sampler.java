@@ -1,6 +1,6 @@
 package quill.sample;
 
-import quill.autograd.Rng;
+import quill.random.Rng;
 import quill.model.Gpt;
 import quill.model.KvCache;
 

@@ -2,7 +2,7 @@ package quill.train;
 
 import quill.data.TokenFile;
 
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 
 /**
  * The training batches, nanoGPT's {@code get_batch('train')}: random windows of the token file, each batch drawn

@@ -1,10 +1,10 @@
 package quill.train;
 
-import quill.autograd.Elements;
-import quill.autograd.Parallel;
+import quill.kernels.Elements;
+import quill.runtime.Parallel;
 import quill.autograd.Parameter;
-import quill.autograd.Rng;
-import quill.model.Backend;
+import quill.random.Rng;
+import quill.runtime.Backend;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 
@@ -29,7 +29,8 @@ import java.util.concurrent.Future;
  *
  * <p>Worker 0 is the model itself, on the calling thread. Every worker's ND4J, OpenBLAS and kernel threads
  * are set to one, until {@link #close} gives the calling thread its thread count back (a notebook that
- * trained a model then runs its other cells with every core again). Between batches the workers are idle, so the sums of the gradients, the copies of the
+ * trained a model then runs its other cells with every core again). Between batches the workers are idle, so the sums
+ * of the gradients, the copies of the
  * weights and the optimizer step ({@link TrainingStep}) share the parameters among all the cores instead.
  *
  * <p>The result equals the single-threaded step up to float rounding (the gradients are summed in another
@@ -109,7 +110,8 @@ public final class DataParallel implements AutoCloseable {
             results.add(threads.get(k - 1).submit(() -> share * replica.forwardBackward(xk, yk, lossScale * share)));
         }
         double share = (double) from[1] / x.length;
-        double loss = share * model.forwardBackward(Arrays.copyOfRange(x, 0, from[1]), Arrays.copyOfRange(y, 0, from[1]),
+        double loss = share * model.forwardBackward(Arrays.copyOfRange(x, 0, from[1]),
+                Arrays.copyOfRange(y, 0, from[1]),
                 lossScale * share);
         for (Future<Double> r : results) loss += await(r);
         sumGradients(replicaParams.subList(0, n - 1));
@@ -138,10 +140,12 @@ public final class DataParallel implements AutoCloseable {
      * meanwhile, so the parameters are shared among all the threads; each element is summed in worker order.
      */
     private void sumGradients(List<List<Parameter>> replicas) {
-        Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+        Parallel.withThreads(workers(),
+                () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             Elements sum = new Elements(params.get(i).grad());
             List<Elements> grads = replicas.stream().map(theirs -> new Elements(theirs.get(i).grad())).toList();
-            double[] total = scratch[chunk][0], g = scratch[chunk][1], zeros = scratch[chunk][2];   // zeros is never written
+            double[] total = scratch[chunk][0], g = scratch[chunk][1],
+                    zeros = scratch[chunk][2];   // zeros is never written
             for (int from = start; from < end; from += Elements.BLOCK) {
                 int len = Math.min(Elements.BLOCK, end - from);
                 sum.get(from, total, len);
@@ -157,7 +161,8 @@ public final class DataParallel implements AutoCloseable {
 
     /** The replicas take the model's current weights (an optimizer step or a loaded checkpoint changed them). */
     private void copyWeights() {
-        Parallel.withThreads(workers(), () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
+        Parallel.withThreads(workers(),
+                () -> Parallel.rangeOver(lengths, 8 * Elements.BLOCK, (chunk, i, start, end) -> {
             Elements weights = new Elements(params.get(i).value());
             List<Elements> copies = replicaParams.stream().map(theirs -> new Elements(theirs.get(i).value())).toList();
             double[] w = scratch[chunk][0];

@@ -9,7 +9,7 @@ import com.google.gson.JsonParser;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 import quill.model.Gpt;
 import quill.model.LoraConfig;
 import quill.tokenizer.CharTokenizer;

@@ -4,12 +4,12 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.autograd.Elements;
+import quill.kernels.Elements;
 import quill.autograd.Parameter;
 import quill.autograd.TapeWatch;
 import quill.autograd.Tensor;
 import quill.model.Gpt;
-import quill.model.StepMemory;
+import quill.runtime.StepMemory;
 
 import java.util.LinkedHashMap;
 import java.util.List;

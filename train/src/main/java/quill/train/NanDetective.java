@@ -1,7 +1,7 @@
 package quill.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.autograd.Elements;
+import quill.kernels.Elements;
 import quill.autograd.Parameter;
 import quill.autograd.TapeWatch;
 import quill.autograd.Tensor;

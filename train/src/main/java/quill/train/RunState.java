@@ -1,6 +1,6 @@
 package quill.train;
 
-import quill.autograd.TorchGenerator;
+import quill.random.TorchGenerator;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 
@@ -79,6 +79,7 @@ final class RunState {
 
     /** Where the run stands, for a checkpoint: with it a resumed run continues exactly. */
     TrainingState checkpoint(Gpt model) {
-        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), batches.ahead(), GptHooks.dropoutState(model));
+        return new TrainingState(iter, lastEvalIter, bestVal, rng.state(), batches.ahead(),
+                GptHooks.dropoutState(model));
     }
 }

@@ -212,7 +212,7 @@ public record TrainConfig(
         // checks the switches' values (the fields are assigned only after this constructor's body)
         new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
         require(muonLr > 0 && Double.isFinite(muonLr), "muon-lr must be positive, got " + muonLr);
-        new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay).check();
+        new quill.optim.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay).check();
         require(loraRank >= 0, "lora-rank must not be negative (0 trains every weight), got " + loraRank);
         new quill.model.LoraConfig(Math.max(1, loraRank), loraAlpha, loraDropout,
                 quill.model.LoraConfig.parseTargets(loraTargets));   // checks the LoRA settings' values
@@ -225,11 +225,11 @@ public record TrainConfig(
     }
 
     /** The optimizer these settings ask for, over {@code params}; AdamW's epsilon is PyTorch's default. */
-    public quill.model.Optimizer newOptimizer(Map<String, quill.autograd.Parameter> params) {
+    public quill.optim.Optimizer newOptimizer(Map<String, quill.autograd.Parameter> params) {
         double eps = Trainer.ADAM_EPS;
-        if (optimizer == Optimizer.ADAMW) return new quill.model.AdamW(params, beta1, beta2, eps, weightDecay);
-        var muon = new quill.model.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay);
-        return new quill.model.MuonAdamW(params, muon, muonLr, learningRate, beta1, beta2, eps, weightDecay);
+        if (optimizer == Optimizer.ADAMW) return new quill.optim.AdamW(params, beta1, beta2, eps, weightDecay);
+        var muon = new quill.optim.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay);
+        return new quill.optim.MuonAdamW(params, muon, muonLr, learningRate, beta1, beta2, eps, weightDecay);
     }
 
     /** The model's architecture switches. */

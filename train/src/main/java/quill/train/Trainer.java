@@ -9,8 +9,8 @@ import quill.plot.LossPlot;
 import quill.sample.Sampler;
 
 import quill.autograd.Parameter;
-import quill.autograd.TorchGenerator;
-import quill.model.Optimizer;
+import quill.random.TorchGenerator;
+import quill.optim.Optimizer;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 import quill.model.GptConfig;
@@ -232,7 +232,8 @@ public final class Trainer {
         }
         prepareOutDir(); // only once the settings are accepted: a refused run changes nothing in the folder
         TorchGenerator rng = new TorchGenerator(c.seed());                // torch.manual_seed(seed)
-        model = Gpt.drawnFrom(shape, rng);                                        // the initial weights: the first draws
+        model = Gpt.drawnFrom(shape,
+                rng);                                        // the initial weights: the first draws
         if (resumeFrom == null) initTransform.accept(model);
         if (resumeFrom != null) initFrom = FineTune.baseOf(resumeFrom);   // a LoRA run resumes on its base's weights
         if (initFrom != null) {

@@ -8,7 +8,7 @@ package quill.train;
  *                     does not evaluate the same iteration twice
  * @param bestValLoss  the lowest val loss of any evaluation so far
  * @param rngState     the state of the generator that draws every batch, training and eval, in nanoGPT's
- *                     order ({@link quill.autograd.TorchGenerator#state()})
+ *                     order ({@link quill.random.TorchGenerator#state()})
  * @param nextBatch    the starts of the next training batch's windows, already drawn (nanoGPT draws each
  *                     batch right after the previous one is used, before the eval that may come between)
  * @param dropoutState the model's dropout generator's state

@@ -1,9 +1,9 @@
 package quill.train;
 
-import quill.autograd.Parallel;
+import quill.runtime.Parallel;
 import quill.autograd.Parameter;
-import quill.model.AdamW;
-import quill.model.Optimizer;
+import quill.optim.AdamW;
+import quill.optim.Optimizer;
 
 import java.util.List;
 

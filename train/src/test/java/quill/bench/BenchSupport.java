@@ -1,7 +1,7 @@
 package quill.bench;
 
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import quill.model.StepMemory;
+import quill.runtime.StepMemory;
 
 /**
  * What the JMH benchmarks share: the shape of {@code shakespeare_char_cpu} and a step workspace configured as

@@ -20,7 +20,6 @@ import quill.autograd.Nn;
 import quill.autograd.Ops;
 import quill.autograd.Parameter;
 import quill.autograd.Tensor;
-import quill.bench.StepBenchmark;
 
 import java.util.concurrent.TimeUnit;
 

@@ -5,10 +5,9 @@ import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.profiler.OpProfiler;
 import quill.autograd.Parameter;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.train.DataParallel;
-import quill.bench.StepBenchmark;
 import quill.train.TrainConfig;
 
 import java.lang.management.ManagementFactory;

@@ -8,7 +8,7 @@ import quill.train.TrainingState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.tokenizer.CharTokenizer;
 
@@ -40,7 +40,7 @@ class CheckpointTest {
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path file = tmp.resolve(Checkpoint.LAST);
         new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         float[] saved = firstWeights(model);
         long size = Files.size(file);
 
@@ -48,7 +48,7 @@ class CheckpointTest {
         for (Parameter p : model.parameters().values()) p.value().addi(1);
         CheckpointWriter dying = new CheckpointWriter(out -> new FailAfter(out, size / 2));
         IOException e = assertThrows(IOException.class, () -> dying.write(file, config, tokenizer,
-                new TrainingState(10, 10, 2.0, new quill.autograd.TorchGenerator(4).state(), new int[]{5}, 6),
+                new TrainingState(10, 10, 2.0, new quill.random.TorchGenerator(4).state(), new int[]{5}, 6),
                 model, optimizer));
         assertTrue(e.getMessage().startsWith("cannot write checkpoint " + file
                 + " (the previous one, if any, is intact)"));
@@ -57,7 +57,7 @@ class CheckpointTest {
         TrainingState state = ckpt.state();
         assertEquals(List.of(5, 5, 2.5, 3L),
                 List.of(state.iter(), state.lastEvalIter(), state.bestValLoss(), state.dropoutState()));
-        assertArrayEquals(new quill.autograd.TorchGenerator(1).state(), state.rngState());
+        assertArrayEquals(new quill.random.TorchGenerator(1).state(), state.rngState());
         assertArrayEquals(new int[]{2}, state.nextBatch());
         assertArrayEquals(saved, firstWeights(ckpt.newModel()));
         try (var files = Files.list(tmp)) {
@@ -75,7 +75,7 @@ class CheckpointTest {
         Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
         Path current = tmp.resolve("current.zip");
         new CheckpointWriter().write(current, config, tokenizer, new TrainingState(5, 5, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model,
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model,
                 new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
         Path old = tmp.resolve("old.zip");
         try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(current.toFile());
@@ -109,7 +109,7 @@ class CheckpointTest {
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path good = tmp.resolve("good.zip");
         new CheckpointWriter().write(good, config, tokenizer, new TrainingState(5, 5, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         byte[] bytes = Files.readAllBytes(good);
 
         Path missing = tmp.resolve("missing.zip");

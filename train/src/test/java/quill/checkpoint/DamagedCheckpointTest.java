@@ -7,7 +7,7 @@ import quill.train.TrainingState;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.tokenizer.CharTokenizer;
 
@@ -43,7 +43,7 @@ class DamagedCheckpointTest {
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         Path file = tmp.resolve("good.zip");
         new CheckpointWriter().write(file, config, tokenizer, new TrainingState(5, 5, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
         return file;
     }
 

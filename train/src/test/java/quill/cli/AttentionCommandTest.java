@@ -3,7 +3,7 @@ package quill.cli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.CharTokenizer;
@@ -41,7 +41,7 @@ class AttentionCommandTest {
         Gpt model = new Gpt(shape, 7);
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         new CheckpointWriter().write(Checkpoint.last(run), config, tokenizer,
-                new TrainingState(0, 0, Double.POSITIVE_INFINITY, new quill.autograd.TorchGenerator(1).state(),
+                new TrainingState(0, 0, Double.POSITIVE_INFINITY, new quill.random.TorchGenerator(1).state(),
                         new int[]{2}, 3), model, optimizer);
     }
 

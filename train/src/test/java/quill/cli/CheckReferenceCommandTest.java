@@ -8,10 +8,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Nn;
 import quill.autograd.Parameter;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
-import quill.model.Npy;
+import quill.io.Npy;
 import picocli.CommandLine;
 
 import java.io.IOException;

@@ -3,7 +3,7 @@ package quill.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.CharTokenizer;
@@ -75,7 +75,7 @@ class ResourceLimitsTest {
                 "out-dir", run.toString(), "n-layer", "1", "n-head", "2", "n-embd", "16", "block-size", "8"));
         Gpt model = new Gpt(new GptConfig(tokenizer.vocabSize(), 8, 1, 2, 16, 0.0, false), 1);
         new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model,
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model,
                 new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
 
         ClosedAfter stdout = new ClosedAfter(20);

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.factory.Nd4j;
 import quill.autograd.Parameter;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 import quill.tokenizer.CharTokenizer;
@@ -46,7 +46,7 @@ class SampleCommandTest {
                 Nd4j.randn(p.value().dataType(), p.value().shape()).muli(0.3));
         AdamW optimizer = new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         new CheckpointWriter().write(Checkpoint.best(run), config, tokenizer, new TrainingState(10, 10, 2.5,
-                new quill.autograd.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
+                new quill.random.TorchGenerator(1).state(), new int[]{2}, 3), model, optimizer);
     }
 
     /** {@code quill sample --out-dir <run> --max-new-tokens 30} plus {@code extra}. */

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
 import quill.cli.Quill;
-import quill.model.AdamW;
+import quill.optim.AdamW;
 import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.tokenizer.CharTokenizer;

@@ -1,7 +1,7 @@
 package quill.interop;
 
-import quill.autograd.TorchGenerator;
-import quill.model.AdamW;
+import quill.random.TorchGenerator;
+import quill.optim.AdamW;
 import quill.model.Architecture;
 import quill.model.Gpt;
 import quill.model.GptConfig;

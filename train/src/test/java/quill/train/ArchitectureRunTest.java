@@ -113,7 +113,7 @@ class ArchitectureRunTest {
         TrainConfig config = TinyRun.config(tmp.resolve("out"), 5).with(Map.of("bias", "false"));
         Gpt model = Gpt.withNorm(Trainer.modelConfig(config, data.tokenizer().vocabSize()), 1, ScaleNorm::new);
         Path file = tmp.resolve("custom.zip");
-        quill.model.AdamW adamW = new quill.model.AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
+        quill.optim.AdamW adamW = new quill.optim.AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1);
         new CheckpointWriter().write(file, config, data.tokenizer(),
                 new TrainingState(0, -1, 9, new long[]{1}, new int[]{0}, 0), model, adamW);
         Checkpoint ckpt = Checkpoint.load(file);

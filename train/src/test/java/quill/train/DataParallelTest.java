@@ -3,9 +3,9 @@ package quill.train;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.autograd.Parallel;
+import quill.runtime.Parallel;
 import quill.autograd.Parameter;
-import quill.model.Backend;
+import quill.runtime.Backend;
 import quill.model.Gpt;
 import quill.model.GptConfig;
 

@@ -1,10 +1,5 @@
 package quill.train;
 
-import quill.train.MetricsLog;
-import quill.train.TinyRun;
-import quill.train.TrainConfig;
-import quill.train.Trainer;
-
 import quill.checkpoint.Checkpoint;
 import quill.checkpoint.CheckpointWriter;
 import quill.data.PreparedData;

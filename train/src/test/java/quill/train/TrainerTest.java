@@ -46,7 +46,8 @@ class TrainerTest {
                 fullValLines++;
                 assertEquals(12, o.get("iter").getAsInt());
                 assertTrue(o.get("full_val_loss").getAsDouble() > 0);
-                assertEquals(o.get("full_val_loss").getAsDouble() / Math.log(2), o.get("full_val_bits_per_char").getAsDouble(), 1e-9);
+                assertEquals(o.get("full_val_loss").getAsDouble() / Math.log(2),
+                        o.get("full_val_bits_per_char").getAsDouble(), 1e-9);
                 assertEquals(data.valTokens() - 1, o.get("full_val_tokens").getAsInt());
             } else if (o.has("val_loss")) {
                 evalLines++;
@@ -72,7 +73,8 @@ class TrainerTest {
         assertEquals(TinyRun.config(out, 12), last.config());
         assertEquals(data.tokenizer().toJson(), last.tokenizer().toJson());
         last.newModel(); // the weights load
-        assertEquals(TrainConfig.parseProperties(Files.readString(out.resolve("config.properties")), "x"), last.config());
+        assertEquals(TrainConfig.parseProperties(Files.readString(out.resolve("config.properties")), "x"),
+                last.config());
         String text = console.toString();
         assertTrue(text.contains("eval 5: train loss"), text);
         assertTrue(text.contains("full val split (" + String.format(java.util.Locale.ROOT, "%,d", data.valTokens() - 1)
@@ -109,8 +111,10 @@ class TrainerTest {
         assertArrayEquals(expected, losses(TinyRun.steps(halves)), 1e-6);
         assertArrayEquals(expected, losses(TinyRun.steps(stopped)), 1e-6);
         double[] expectedEvals = TinyRun.evals(straight).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray();
-        assertArrayEquals(expectedEvals, TinyRun.evals(halves).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray(), 1e-6);
-        assertArrayEquals(expectedEvals, TinyRun.evals(stopped).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray(), 1e-6);
+        assertArrayEquals(expectedEvals, TinyRun.evals(halves).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray(),
+                1e-6);
+        assertArrayEquals(expectedEvals,
+                TinyRun.evals(stopped).stream().mapToDouble(MetricsLog.Eval::valLoss).toArray(), 1e-6);
     }
 
     /** Worker threads change only the order of float sums: without dropout, one and three threads learn alike. */
@@ -121,13 +125,15 @@ class TrainerTest {
         int[] threads = {1, 3};
         for (int i = 0; i < 2; i++) {
             Path out = tmp.resolve("threads-" + threads[i]);
-            Trainer t = TinyRun.trainer(TinyRun.config(out, 12).with(Map.of("dropout", "0.0")), data, new StringWriter());
+            Trainer t = TinyRun.trainer(TinyRun.config(out, 12).with(Map.of("dropout", "0.0")), data,
+                    new StringWriter());
             t.threads(threads[i]);
             t.run(null);
             losses[i] = losses(TinyRun.steps(out));
         }
         assertArrayEquals(losses[0], losses[1], 1e-5);
-        assertThrows(IllegalArgumentException.class, () -> TinyRun.trainer(TinyRun.config(tmp, 1), data, new StringWriter()).threads(0));
+        assertThrows(IllegalArgumentException.class,
+                () -> TinyRun.trainer(TinyRun.config(tmp, 1), data, new StringWriter()).threads(0));
     }
 
     @Test
@@ -190,8 +196,10 @@ class TrainerTest {
         PreparedData data = TinyRun.prepare(tmp.resolve("data"));
         Path file = Files.writeString(tmp.resolve("a-file"), "x");
         TrainConfig config = TinyRun.config(file.resolve("out"), 5);
-        IOException e = assertThrows(IOException.class, () -> TinyRun.trainer(config, data, new StringWriter()).run(null));
-        assertTrue(e.getMessage().startsWith("cannot write to the output folder " + file.resolve("out")), e.getMessage());
+        IOException e = assertThrows(IOException.class,
+                () -> TinyRun.trainer(config, data, new StringWriter()).run(null));
+        assertTrue(e.getMessage().startsWith("cannot write to the output folder " + file.resolve("out")),
+                e.getMessage());
     }
 
     private static double[] losses(List<MetricsLog.Step> steps) {

@@ -1,0 +1,131 @@
+package quill.kernels;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.lang.ref.Reference;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+
+/**
+ * The elements of a c-order contiguous FLOAT or DOUBLE array, read and written in place (no copy of the array), a block
+ * at a time into {@code float[]}s or {@code double[]}s. The hand-written kernels of {@link quill.autograd.Nn} work on
+ * those blocks with short loops, which the JIT turns into SIMD code, as llm.c loops over float arrays: in float for
+ * FLOAT arrays (sums and means are accumulated in double), in double for DOUBLE arrays (the gradient checks). Only
+ * valid while the array lives (an array in a workspace dies when the workspace closes).
+ *
+ * <p>The buffers below hold the array's address, not the array: outside workspaces ND4J frees an array's memory once
+ * the garbage collector finds the array unreachable, so an Elements keeps its array reachable until each read or write
+ * is done. Otherwise a kernel holding only the Elements (crossEntropy's probabilities, the contiguous copy of a
+ * gradient) reads freed memory, or writes into it and corrupts the native heap.
+ */
+public final class Elements {
+    /** Elements per block: small enough for the L1 cache, large enough to amortise each call. */
+    public static final int BLOCK = 2048;
+
+    private final INDArray array; // keeps the memory behind f or d allocated (see above)
+    private final FloatBuffer f;
+    private final DoubleBuffer d;
+    private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[BLOCK]);
+    private final int length;
+
+    public Elements(INDArray a) {
+        if (!contiguous(a)) throw new IllegalArgumentException("Elements needs a c-order contiguous array, got strides "
+                + Arrays.toString(a.stride()) + " for shape " + Arrays.toString(a.shape()));
+        this.array = a;
+        this.length = (int) a.length();
+        int offset = (int) a.offset();
+        long capacity = a.data().underlyingLength();
+        if (a.dataType() == DataType.FLOAT) {
+            FloatPointer p = new FloatPointer(a.data().pointer());
+            p.capacity(capacity);
+            this.f = p.asBuffer().position(offset).slice().limit(length);
+            this.d = null;
+        } else if (a.dataType() == DataType.DOUBLE) {
+            DoublePointer p = new DoublePointer(a.data().pointer());
+            p.capacity(capacity);
+            this.d = p.asBuffer().position(offset).slice().limit(length);
+            this.f = null;
+        } else {
+            throw new IllegalArgumentException("Elements works on FLOAT and DOUBLE arrays, not " + a.dataType());
+        }
+    }
+
+    /** Copies elements [from, from + n) into {@code dst[0, n)}. */
+    public void get(int from, double[] dst, int n) {
+        if (d != null) {
+            d.get(from, dst, 0, n);
+        } else {
+            float[] tmp = floats(n);
+            f.get(from, tmp, 0, n);
+            for (int i = 0; i < n; i++) dst[i] = tmp[i];
+        }
+        Reference.reachabilityFence(array);
+    }
+
+    /** Writes {@code src[0, n)} into elements [from, from + n). */
+    public void put(int from, double[] src, int n) {
+        if (d != null) {
+            d.put(from, src, 0, n);
+        } else {
+            float[] tmp = floats(n);
+            for (int i = 0; i < n; i++) tmp[i] = (float) src[i];
+            f.put(from, tmp, 0, n);
+        }
+        Reference.reachabilityFence(array);
+    }
+
+    /** Whether the array holds doubles (gradient checks); the kernels then run their double loops. */
+    public boolean isDouble() {
+        return d != null;
+    }
+
+    /** Copies elements [from, from + n) of a FLOAT array into {@code dst[0, n)}. */
+    public void get(int from, float[] dst, int n) {
+        f.get(from, dst, 0, n);
+        Reference.reachabilityFence(array);
+    }
+
+    /** Writes {@code src[0, n)} into elements [from, from + n) of a FLOAT array. */
+    public void put(int from, float[] src, int n) {
+        f.put(from, src, 0, n);
+        Reference.reachabilityFence(array);
+    }
+
+    public int length() {
+        return length;
+    }
+
+    /** Conversion space for this thread (several threads may work on disjoint parts of one array). */
+    private static float[] floats(int n) {
+        float[] f = FLOATS.get();
+        if (f.length < n) {
+            f = new float[n];
+            FLOATS.set(f);
+        }
+        return f;
+    }
+
+    /** {@code a} itself if its elements are laid out in c order without gaps, else a c-order copy. */
+    public static INDArray contiguousCopy(INDArray a) {
+        return contiguous(a) ? a : a.dup('c');
+    }
+
+    public static boolean contiguous(INDArray a) {
+        long expected = 1;
+        for (int i = a.rank() - 1; i >= 0; i--) {
+            if (a.size(i) != 1 && a.stride(i) != expected) return false;
+            expected *= a.size(i);
+        }
+        return true;
+    }
+
+    /** A new uninitialised c-order array in the current workspace. */
+    public static INDArray empty(DataType type, long... shape) {
+        return Nd4j.createUninitialized(type, shape, 'c');
+    }
+}

@@ -1,0 +1,66 @@
+package quill.kernels;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** {@link Blas#gemm}, straight to OpenBLAS, against {@code Nd4j.gemm}: every transpose, a row view, the fallbacks. */
+class BlasTest {
+
+    /** The largest |ours - ND4J's| relative to ND4J's largest |element|, for c = alpha op(a) op(b) + beta c. */
+    private static double error(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb, double alpha, double beta) {
+        INDArray expected = c.dup('c');
+        Nd4j.gemm(a, b, expected, ta, tb, alpha, beta);
+        Blas.gemm(a, b, c, ta, tb, alpha, beta);
+        return c.sub(expected).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+    }
+
+    @Test
+    void everyTransposeAndSizeMatchesNd4j() {
+        for (DataType type : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
+            double tolerance = type == DataType.FLOAT ? 1e-6 : 1e-14;
+            for (int m : new int[]{1, 3, 64}) {
+                for (boolean ta : new boolean[]{false, true}) {
+                    for (boolean tb : new boolean[]{false, true}) {
+                        int k = 32, n = 48;
+                        INDArray a = ta ? Nd4j.randn(type, k, m) : Nd4j.randn(type, m, k);
+                        INDArray b = tb ? Nd4j.randn(type, n, k) : Nd4j.randn(type, k, n);
+                        String what = type + " m=" + m + " ta=" + ta + " tb=" + tb;
+                        assertEquals(0, error(a, b, Nd4j.randn(type, m, n), ta, tb, 1.0, 0.0), tolerance, what);
+                        assertEquals(0, error(a, b, Nd4j.randn(type, m, n), ta, tb, 0.5, 1.0), tolerance,
+                                what + " beta=1");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aRowOfALargerArrayIsReadAtItsOffset() {
+        INDArray x = Nd4j.randn(DataType.FLOAT, 5, 16), w = Nd4j.randn(DataType.FLOAT, 8, 16);
+        INDArray row = x.getRow(3, true);                                   // (1, 16), offset 48
+        INDArray y = Nd4j.create(DataType.FLOAT, 1, 8);
+        Blas.gemm(row, w, y, false, true, 1.0, 0.0);
+        INDArray expected = row.dup('c').mmul(w.transpose());
+        assertEquals(0, y.sub(expected).amaxNumber().doubleValue(), 1e-5);
+    }
+
+    @Test
+    void stridedViewsAndFortranOrderGoToNd4j() {
+        INDArray a = Nd4j.randn(DataType.FLOAT, 6, 16).get(NDArrayIndex.all(), NDArrayIndex.interval(0, 8)); // gaps
+        INDArray b = Nd4j.randn(DataType.FLOAT, 'f', 8, 4);
+        assertEquals(0, error(a, b, Nd4j.create(DataType.FLOAT, 6, 4), false, false, 1.0, 0.0), 1e-6);
+    }
+
+    @Test
+    void shapesThatDoNotFitAreRejected() {
+        INDArray a = Nd4j.randn(DataType.FLOAT, 2, 3), b = Nd4j.randn(DataType.FLOAT, 4, 5);
+        INDArray c = Nd4j.create(DataType.FLOAT, 2, 5);
+        assertThrows(IllegalArgumentException.class, () -> Blas.gemm(a, b, c, false, false, 1, 0));
+    }
+}
