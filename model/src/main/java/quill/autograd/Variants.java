@@ -26,7 +26,7 @@ public final class Variants {
     }
 
     /** RMSNorm's and QK-norm's epsilon, as in the reference (and LLaMA). */
-    public static final double RMS_NORM_EPS = 1e-5;
+    public static final double RMS_NORM_EPS = RmsNormKernel.EPS;
 
     private static final int ROWS_PER_CHUNK = 64;
 

@@ -1,12 +1,10 @@
 package quill.kernels;
 
-import quill.autograd.Variants;
-
 /**
- * The loops behind {@link Variants#qkNormRope}: QK-norm and the rotary embedding's rotation of each head of q
- * and k, on the fused {@code c_attn} output. One of the kernels (the {@code *Kernel} classes of this package):
- * each comes twice, over doubles for DOUBLE arrays (gradient checks, PyTorch's float64 dumps) and over floats for
- * FLOAT arrays (training), line for line the same math; the float loop stays for training's speed, as
+ * The loops behind {@link quill.autograd.Variants#qkNormRope}: QK-norm and the rotary embedding's rotation of each
+ * head of q and k, on the fused {@code c_attn} output. One of the kernels (the {@code *Kernel} classes of this
+ * package): each comes twice, over doubles for DOUBLE arrays (gradient checks, PyTorch's float64 dumps) and over
+ * floats for FLOAT arrays (training), line for line the same math; the float loop stays for training's speed, as
  * {@link LayerNormKernel}'s. {@code VariantsTest} checks both against the composed version and the double one
  * against finite differences.
  */
@@ -28,7 +26,10 @@ public final class QkNormRopeKernel {
         else backwardFloat(in, dy, dx, rstd, nHead, hs, c3, t, pos0, qkNorm, rope, from, to);
     }
 
-    /** {@link Variants#qkNormRope} over rows [from, to) of doubles, keeping each head's rstd (when qkNorm). */
+    /**
+     * {@link quill.autograd.Variants#qkNormRope} over rows [from, to) of doubles, keeping each head's rstd (when
+     * qkNorm).
+     */
     private static void forwardDouble(Elements in, Elements y, double[] rstd, int nHead, int hs, int c3, int t,
             int pos0, boolean qkNorm, Rope rope, int from, int to) {
         double[] row = new double[c3];
@@ -38,7 +39,7 @@ public final class QkNormRopeKernel {
             for (int head = 0; head < 2 * nHead; head++) {                      // q's heads, then k's
                 int at = head * hs;
                 if (qkNorm) {
-                    double s = RmsNormKernel.rstd(row, at, hs, Variants.RMS_NORM_EPS);
+                    double s = RmsNormKernel.rstd(row, at, hs, RmsNormKernel.EPS);
                     rstd[r * 2 * nHead + head] = s;
                     for (int j = at; j < at + hs; j++) row[j] *= s;            // x = x * rsqrt(mean(x^2) + eps)
                 }
@@ -58,7 +59,7 @@ public final class QkNormRopeKernel {
             for (int head = 0; head < 2 * nHead; head++) {
                 int at = head * hs;
                 if (qkNorm) {
-                    double s = RmsNormKernel.rstd(row, at, hs, Variants.RMS_NORM_EPS);
+                    double s = RmsNormKernel.rstd(row, at, hs, RmsNormKernel.EPS);
                     rstd[r * 2 * nHead + head] = s;
                     float sf = (float) s;
                     for (int j = at; j < at + hs; j++) row[j] *= sf;
@@ -69,7 +70,7 @@ public final class QkNormRopeKernel {
         }
     }
 
-    /** {@link Variants#qkNormRope}'s backward over rows [from, to) of doubles. */
+    /** {@link quill.autograd.Variants#qkNormRope}'s backward over rows [from, to) of doubles. */
     private static void backwardDouble(Elements in, Elements dy, Elements dx, double[] rstd, int nHead, int hs, int c3,
             int t, int pos0, boolean qkNorm, Rope rope, int from, int to) {
         double[] gr = new double[c3], xr = new double[c3];

@@ -9,6 +9,9 @@ package quill.kernels;
  * the double one against finite differences.
  */
 public final class RmsNormKernel {
+    /** The epsilon under the square root, 1e-5 as in the reference (and LLaMA); QK-norm's fixed one too. */
+    public static final double EPS = 1e-5;
+
     private RmsNormKernel() {
     }
 

@@ -644,7 +644,7 @@ public final class Trainer {
                     "config.properties")) {
                 AtomicFiles.requireRegularOrAbsent(outDir.resolve(f));        // fail now, not at the first save
             }
-            removeLeftovers();
+            removeLeftovers(outDir, out);
             AtomicFiles.write(outDir.resolve("config.properties"),
                     ("# the effective settings of this run; `quill train --config "
                             + outDir.resolve("config.properties") + "` repeats it\n" + config.toProperties())
@@ -654,10 +654,6 @@ public final class Trainer {
             throw new IOException("cannot write to the output folder " + outDir + " (" + why + "); choose another"
                     + " with --out-dir", e);
         }
-    }
-
-    private void removeLeftovers() throws IOException {
-        removeLeftovers(outDir, out);
     }
 
     /** Temporary files that killed runs left in the run folder (a running one's are its own: not touched). */

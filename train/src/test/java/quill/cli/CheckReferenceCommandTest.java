@@ -95,11 +95,7 @@ class CheckReferenceCommandTest {
     @Test
     void eachPrecisionJudgesTheGradients(@TempDir Path tmp) throws IOException {
         Path dump = copy(gptTiny(), tmp.resolve("dump"));
-        Path grad = dump.resolve("grads/transformer.h.0.attn.c_proj.weight.npy");
-        INDArray g = Npy.read(grad);
-        g.putScalar(3, g.getDouble(3) + 1e-3 * g.amaxNumber().doubleValue());   // 0.1% of the largest entry
-        Files.delete(grad);
-        Npy.write(g, grad);
+        perturb(dump.resolve("grads/transformer.h.0.attn.c_proj.weight.npy"), 3, 1e-3);
         for (String precision : new String[]{"float32", "float64"}) {
             Run r = run(dump.toString(), "--precision", precision);
             assertEquals(1, r.exit(), r.out());
@@ -111,16 +107,20 @@ class CheckReferenceCommandTest {
     @Test
     void aPerturbedGradientFails(@TempDir Path tmp) throws IOException {
         Path dump = copy(gptTiny(), tmp.resolve("dump"));
-        Path grad = dump.resolve("grads/transformer.h.1.mlp.c_fc.weight.npy");
-        INDArray g = Npy.read(grad);
-        g.putScalar(7, g.getDouble(7) + 1e-2 * g.amaxNumber().doubleValue());   // 1% of the largest entry
-        Files.delete(grad);
-        Npy.write(g, grad);
+        perturb(dump.resolve("grads/transformer.h.1.mlp.c_fc.weight.npy"), 7, 1e-2);
         Run r = run(dump.toString());
         assertEquals(1, r.exit(), r.out());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("grad transformer.h.1.mlp.c_fc.weight")
                 && l.endsWith("FAIL")), r.out());
         assertTrue(r.out().contains("1 of 68 tensors differ from PyTorch"), r.out());
+    }
+
+    /** Adds {@code fraction} of the largest magnitude in the .npy file to its element {@code index}. */
+    static void perturb(Path file, int index, double fraction) throws IOException {
+        INDArray a = Npy.read(file);
+        a.putScalar(index, a.getDouble(index) + fraction * a.amaxNumber().doubleValue());
+        Files.delete(file);
+        Npy.write(a, file);
     }
 
     @Test
