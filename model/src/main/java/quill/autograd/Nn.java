@@ -45,15 +45,22 @@ public final class Nn {
                     + " does not end in " + in + ", the weight's input size " + Arrays.toString(weight.shape()));
         }
         long n = x.value().length() / in;
-        INDArray x2 = x.value().reshape('c', n, in);                                   // (N, in)
-        INDArray y2 = Elements.empty(x.dataType(), n, out);                            // (N, out)
-        Blas.gemm(x2, weight.value(), y2, false, true, 1.0, 0.0);                     // y = x W^T
-        if (bias != null) y2.addiRowVector(bias.value());                              //   + b
         long[] shape = x.shape().clone();
         shape[shape.length - 1] = out;
+        INDArray xc = Elements.contiguousCopy(x.value()), w = weight.value();
+        INDArray y = Elements.empty(x.dataType(), shape);                              // (..., out)
+        if (Elements.contiguous(w) && w.dataType() == y.dataType() && xc.dataType() == y.dataType()) {
+            // the rows of x and y as (N, in) and (N, out) matrices, without making those views
+            Blas.gemm((int) n, (int) out, (int) in, 1.0, xc, 0, (int) in, false, w, 0, (int) in, true, 0.0, y, 0,
+                    (int) out);                                                        // y = x W^T
+        } else {
+            Blas.gemm(xc.reshape('c', n, in), w, y.reshape('c', n, out), false, true, 1.0, 0.0);
+        }
+        if (bias != null) y.reshape('c', n, out).addiRowVector(bias.value());          //   + b
         Tensor[] parents = bias == null ? new Tensor[]{x, weight} : new Tensor[]{x, weight, bias};
-        return Tensor.op("linear", y2.reshape('c', shape), g -> {
+        return Tensor.op("linear", y, g -> {
             INDArray g2 = Elements.contiguousCopy(g).reshape('c', n, out);           // (N, out)
+            INDArray x2 = xc.reshape('c', n, in);                                      // (N, in)
             x.addGemmGrad(g2, weight.value(), false, false, n);                        // dx  = g W
             weight.addGemmGrad(g2, x2, true, false, out);                              // dW += g^T x
             if (bias != null) {                                                        // db += 1^T g, the column sums

@@ -9,6 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import quill.kernels.Elements;
+import quill.kernels.PointwiseKernel;
 
 import java.util.Arrays;
 
@@ -155,7 +157,10 @@ public final class Ops {
 
     /** a + b (add = true) or a * b with numpy broadcasting, into a new array. */
     static INDArray broadcastPair(INDArray a, INDArray b, boolean add) {
-        if (Arrays.equals(a.shape(), b.shape())) return add ? a.add(b) : a.mul(b);
+        if (Arrays.equals(a.shape(), b.shape())) {
+            return a.dataType() == b.dataType() && Elements.isFloatOrDouble(a) ? PointwiseKernel.addOrMul(a, b, add)
+                    : add ? a.add(b) : a.mul(b);
+        }
         long[] shape = Shape.broadcastOutputShape(a.shape(), b.shape());
         INDArray out = Nd4j.createUninitialized(a.dataType(), shape, 'c');
         INDArray[] in = {a, b};

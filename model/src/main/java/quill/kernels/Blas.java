@@ -45,17 +45,48 @@ public final class Blas {
             throw new IllegalArgumentException("gemm: shapes do not fit: " + Arrays.toString(a.shape()) + " x "
                     + Arrays.toString(b.shape()) + " into " + Arrays.toString(c.shape()));
         }
+        gemm(m, n, k, alpha, a, 0, (int) a.size(1), transA, b, 0, (int) b.size(1), transB, beta, c, 0, n);
+    }
+
+    /**
+     * The same on parts of arrays stored in c order without gaps, with no view made: op(A) is (M, K), op(B) (K, N)
+     * and C (M, N), each given by the element where it starts (counted from the array's first) and the distance
+     * between its rows. One head's queries in a (T, 3C) array of q, k and v side by side, for example, start at
+     * {@code h * hs} with rows {@code 3C} apart. Making those views costs ND4J more than a small product itself.
+     */
+    public static void gemm(int m, int n, int k, double alpha, INDArray a, long aAt, int lda, boolean transA,
+            INDArray b, long bAt, int ldb, boolean transB, double beta, INDArray c, long cAt, int ldc) {
+        DataType type = c.dataType();
+        within(a, type, aAt, lda, transA ? k : m, transA ? m : k, "a");
+        within(b, type, bAt, ldb, transB ? n : k, transB ? k : n, "b");
+        within(c, type, cAt, ldc, m, n, "c");
         int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
-        int lda = (int) a.size(1), ldb = (int) b.size(1), ldc = n;
         if (type == DataType.FLOAT) {
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, floats(a), lda, floats(b), ldb, (float) beta,
-                    floats(c), ldc);
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, floats(a, aAt), lda, floats(b, bAt), ldb,
+                    (float) beta, floats(c, cAt), ldc);
         } else {
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, doubles(a), lda, doubles(b), ldb, beta, doubles(c), ldc);
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, doubles(a, aAt), lda, doubles(b, bAt), ldb, beta,
+                    doubles(c, cAt), ldc);
         }
         Reference.reachabilityFence(a);                   // the memory lives as long as its arrays (see Elements)
         Reference.reachabilityFence(b);
         Reference.reachabilityFence(c);
+    }
+
+    /**
+     * Checks that {@code rows} rows of {@code cols} elements, {@code ld} apart from element {@code at} on, lie inside
+     * {@code x}, a c-order array without gaps of {@code type}: OpenBLAS would read or write past it without a word.
+     */
+    private static void within(INDArray x, DataType type, long at, int ld, int rows, int cols, String name) {
+        if (x.dataType() != type || !(type == DataType.FLOAT || type == DataType.DOUBLE) || !Elements.contiguous(x)) {
+            throw new IllegalArgumentException("gemm: " + name + " must be a c-order " + type + " array without gaps, "
+                    + "got " + x.dataType() + " " + Arrays.toString(x.shape()));
+        }
+        if (rows < 0 || cols < 0 || at < 0 || ld < Math.max(1, cols)
+                || (rows > 0 && at + (long) (rows - 1) * ld + cols > x.length())) {
+            throw new IllegalArgumentException("gemm: " + rows + " rows of " + cols + " elements, " + ld
+                    + " apart from element " + at + ", do not fit in " + name + " " + Arrays.toString(x.shape()));
+        }
     }
 
     /** Whether {@code x} is a matrix of {@code type} stored row after row (a single row's stride does not matter). */
@@ -64,11 +95,11 @@ public final class Blas {
                 && (x.size(1) == 1 || x.stride(1) == 1) && (x.size(0) == 1 || x.stride(0) == x.size(1));
     }
 
-    private static FloatPointer floats(INDArray x) {
-        return new FloatPointer(x.data().pointer()).position(x.offset());
+    private static FloatPointer floats(INDArray x, long at) {
+        return new FloatPointer(x.data().pointer()).position(x.offset() + at);
     }
 
-    private static DoublePointer doubles(INDArray x) {
-        return new DoublePointer(x.data().pointer()).position(x.offset());
+    private static DoublePointer doubles(INDArray x, long at) {
+        return new DoublePointer(x.data().pointer()).position(x.offset() + at);
     }
 }

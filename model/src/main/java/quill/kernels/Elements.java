@@ -115,6 +115,11 @@ public final class Elements {
         return contiguous(a) ? a : a.dup('c');
     }
 
+    /** Whether {@code a} holds FLOAT or DOUBLE elements, the two types an Elements reads. */
+    public static boolean isFloatOrDouble(INDArray a) {
+        return a.dataType() == DataType.FLOAT || a.dataType() == DataType.DOUBLE;
+    }
+
     public static boolean contiguous(INDArray a) {
         long expected = 1;
         for (int i = a.rank() - 1; i >= 0; i--) {

@@ -72,9 +72,6 @@ final class CausalSelfAttention {
         Tensor y;                                           // (B, T, C): every head's output side by side
         if (cache == null) {
             y = readable ? attendReadable(qkv, rng) : attend(qkv, rng);
-        } else if (cache.length() == 0) {                   // a prompt (or a slid window): the whole block at once,
-            y = attend(qkv, null);                          // as training computes it, then its keys and values kept
-            cache.store(qkv);
         } else {
             y = cache.attend(qkv);                          // (1, T, C): new positions over the cached ones too
         }

@@ -2,6 +2,7 @@ package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.kernels.Blas;
 import quill.kernels.Elements;
 import quill.autograd.Tensor;
 
@@ -33,14 +34,15 @@ import java.util.Arrays;
  * but each token then sees between {@code blockSize - slide + 1} and {@code blockSize} tokens of context,
  * so the text differs from nanoGPT's.
  *
- * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once, with the same batched
- * attention as training (BLAS products); the cache only keeps its keys and values. (The cache's own loops below
- * are as fast once compiled, but a sample's whole process ran slower with them: the batched products are native
- * code from the first token, the loops run interpreted until the JIT compiles them.) An appended token's
+ * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once; its attention is, per head, one
+ * BLAS product for the scores and one for the weighted values, read straight from the rows of c_attn's output
+ * ({@link Blas}'s sub-matrix form: no ND4J views, whose making cost more than these small products). Past the first
+ * block every token runs such a window, so it is what a long sample's speed depends on; when the window fills the
+ * cache, its keys and values are not kept, since the next token slides and recomputes them all. An appended token's
  * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
- * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the overhead of
- * the ND4J calls it would take. Only the last position goes on past the last block's attention
- * ({@link Block#forwardLast}): the logits need no other, so its MLP and lm_head run on one row.
+ * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the ND4J calls it
+ * would take. Only the last position goes on past the last block's attention ({@link Block#forwardLast}): the
+ * logits need no other, so its MLP and lm_head run on one row.
  */
 public final class KvCache {
     private final Gpt model;
@@ -134,36 +136,12 @@ public final class KvCache {
             return length;
         }
 
-        /** Keeps the keys and values of {@code qkv} (1, t, 3C), positions 0..t-1 of an empty cache. */
-        void store(Tensor qkvT) {
-            readAndStore(qkvT);
-        }
-
-        /** Reads {@code qkv} (1, t, 3C) into {@link #qkvRows} and stores its keys and values at length..length+t-1. */
-        private int readAndStore(Tensor qkvT) {
-            if (qkvT.size(0) != 1) throw new IllegalArgumentException("a KV cache generates one sequence at a time");
-            int t = (int) qkvT.size(1), c = nHead * headSize, hs = headSize, pos = length;
-            if (qkvRows.length < t * 3 * c) {
-                qkvRows = new double[t * 3 * c];
-                yRows = new double[t * c];
-            }
-            double[] qkv = qkvRows;
-            new Elements(Elements.contiguousCopy(qkvT.value())).get(0, qkv, t * 3 * c);
-            for (int i = 0; i < t; i++) {
-                int p = pos + i, k = i * 3 * c + c, v = k + c;                           // row i is [q | k | v]
-                for (int h = 0; h < nHead; h++) {
-                    for (int d = 0; d < hs; d++) keys[(h * hs + d) * blockSize + p] = qkv[k + h * hs + d];
-                    System.arraycopy(qkv, v + h * hs, values, (h * blockSize + p) * hs, hs);
-                }
-            }
-            return t;
-        }
-
         /**
          * Causal self-attention of the t new positions (at length..length+t-1) from their q, k and v
-         * ({@code qkv}, (1, t, 3C), after QK-norm and rotation): stores the new keys and values, then for
-         * each query and head {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position.
-         * Returns y (1, t, C), every head's output side by side. Generation only: no gradient.
+         * ({@code qkv}, (1, t, 3C), after QK-norm and rotation): for each query and head
+         * {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position, and the new keys and values kept
+         * for the tokens that follow. Returns y (1, t, C), every head's output side by side. Generation only: no
+         * gradient.
          */
         Tensor attend(Tensor qkvT) {
             return attend(qkvT, 0);
@@ -171,39 +149,124 @@ public final class KvCache {
 
         /**
          * As {@link #attend}, but only the last new position's query: y (1, 1, C). Every new key and value is
-         * still stored. The model's last block needs no more, since the next token's logits come from the
+         * still kept. The model's last block needs no more, since the next token's logits come from the
          * last position alone ({@link Block#forwardLast}).
          */
         Tensor attendLast(Tensor qkvT) {
             return attend(qkvT, (int) qkvT.size(1) - 1);
         }
 
-        /** Stores all t new keys and values; attends for the queries first..t-1: y (1, t - first, C). */
+        /** Attends for the queries first..t-1 of the t new positions: y (1, t - first, C). */
         private Tensor attend(Tensor qkvT, int first) {
-            int t = readAndStore(qkvT), c = nHead * headSize, hs = headSize, pos = length, rows = t - first;
-            double[] qkv = qkvRows, y = yRows;
-            double scale = 1 / Math.sqrt(hs);
+            if (qkvT.size(0) != 1) throw new IllegalArgumentException("a KV cache generates one sequence at a time");
+            INDArray qkv = Elements.contiguousCopy(qkvT.value()), y;
+            if (length == 0) {
+                y = window(qkv, first);
+                // a full window is followed by a slide, which recomputes every key and value: nothing to keep
+                if (qkv.size(1) < blockSize) store(qkv);
+            } else {
+                y = appended(qkv, first);
+            }
+            return Tensor.op("cachedAttention", y, g -> {
+                throw new UnsupportedOperationException("generation through a KV cache has no backward pass");
+            }, qkvT);
+        }
+
+        /**
+         * A window (a prompt, or the context after a slide) at positions 0..t-1, nothing cached before it: per head,
+         * the scores of all its queries against all its keys in one product, the masked softmax, and the weighted
+         * values in a second product, each read from and written to rows of {@code qkv} and y in place (BLAS on
+         * the arrays' memory, no views). Past the first block, every token runs one such window per block.
+         */
+        private INDArray window(INDArray qkv, int first) {
+            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize, rows = t - first, row = 3 * c;
+            DataType type = qkv.dataType();
+            INDArray att = Elements.empty(type, nHead, rows, t);            // (nh, rows, T)
+            INDArray y = Elements.empty(type, 1, rows, c);                  // (1, rows, C)
+            for (int h = 0; h < nHead; h++) {                               // att = q k^T, queries first..t-1
+                Blas.gemm(rows, t, hs, 1, qkv, (long) first * row + h * hs, row, false,
+                        qkv, c + h * hs, row, true, 0, att, (long) h * rows * t, t);
+            }
+            causalSoftmax(new Elements(att), rows, t, first);
+            for (int h = 0; h < nHead; h++) {                               // y = att v, each head into its columns
+                Blas.gemm(rows, hs, t, 1, att, (long) h * rows * t, t, false,
+                        qkv, 2 * c + h * hs, row, false, 0, y, h * hs, c);
+            }
+            return y;
+        }
+
+        /**
+         * Every row of {@code att} (nh, rows, T), the scores of query {@code first + r} for r < rows, as its softmax over
+         * the keys up to the query, and 0 for the later keys. (A method of its own, so the JIT compiles this loop
+         * soon and small, apart from the products around it.)
+         */
+        private void causalSoftmax(Elements att, int rows, int t, int first) {
+            double[] scores = new double[t];
+            for (int r = 0; r < nHead * rows; r++) {                       // softmax(att / sqrt(hs)) over keys <= query
+                int seen = first + r % rows + 1;
+                att.get(r * t, scores, seen);
+                softmax(scores, seen);
+                Arrays.fill(scores, seen, t, 0);                          // later keys: weight 0
+                att.put(r * t, scores, t);
+            }
+        }
+
+        /**
+         * Keeps the keys and values of {@code qkv} (1, t, 3C) at positions length..length+t-1; returns qkv's elements,
+         * (t, 3C) row after row, in a buffer kept between calls.
+         */
+        private double[] store(INDArray qkv) {
+            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize;
+            int n = (int) qkv.length();
+            if (qkvRows.length < n) qkvRows = new double[n];
+            double[] rows = qkvRows;
+            new Elements(qkv).get(0, rows, n);
+            for (int i = 0; i < t; i++) {
+                int p = length + i, k = i * 3 * c + c, v = k + c;                        // row i is [q | k | v]
+                for (int h = 0; h < nHead; h++) {
+                    for (int d = 0; d < hs; d++) keys[(h * hs + d) * blockSize + p] = rows[k + h * hs + d];
+                    System.arraycopy(rows, v + h * hs, values, (h * blockSize + p) * hs, hs);
+                }
+            }
+            return rows;
+        }
+
+        /**
+         * New positions after cached ones (the first block's tokens, one at a time): their keys and values go into
+         * the cache first, then each query attends over the cache in plain loops, at these sizes cheaper than the
+         * ND4J calls they would take. Returns y (1, t - first, C).
+         */
+        private INDArray appended(INDArray qkv, int first) {
+            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize, pos = length, rows = t - first;
+            double[] q = store(qkv);                                        // the queries see their own keys too
+            if (yRows.length < rows * c) yRows = new double[rows * c];
+            double[] y = yRows;
             double[] att = new double[pos + t];
             Arrays.fill(y, 0, rows * c, 0);
             for (int i = first; i < t; i++) {
                 int seen = pos + i + 1;                                                   // keys 0..pos+i
                 for (int h = 0; h < nHead; h++) {
-                    scores(qkv, i * 3 * c + h * hs, h, seen, att);                        // att = q k^T
-                    double max = Double.NEGATIVE_INFINITY, sum = 0;
-                    for (int j = 0; j < seen; j++) max = Math.max(max, att[j] * scale);
-                    for (int j = 0; j < seen; j++) {
-                        att[j] = Math.exp(att[j] * scale - max);                          // softmax(att / sqrt(hs))
-                        sum += att[j];
-                    }
-                    weightedValues(att, sum, h, seen, y, (i - first) * c + h * hs);       // y = att v
+                    scores(q, i * 3 * c + h * hs, h, seen, att);                          // att = q k^T
+                    softmax(att, seen);
+                    weightedValues(att, h, seen, y, (i - first) * c + h * hs);            // y = att v
                 }
             }
-            DataType type = qkvT.dataType();
-            INDArray out = Elements.empty(type, 1, rows, c);
+            INDArray out = Elements.empty(qkv.dataType(), 1, rows, c);
             new Elements(out).put(0, y, rows * c);
-            return Tensor.op("cachedAttention", out, g -> {
-                throw new UnsupportedOperationException("generation through a KV cache has no backward pass");
-            }, qkvT);
+            return out;
+        }
+
+        /**
+         * {@code att[0..seen) = softmax(att / sqrt(hs))}, shifted by the largest score so that exp cannot overflow.
+         */
+        private void softmax(double[] att, int seen) {
+            double scale = 1 / Math.sqrt(headSize), max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < seen; j++) max = Math.max(max, att[j] * scale);
+            for (int j = 0; j < seen; j++) {
+                att[j] = Math.exp(att[j] * scale - max);
+                sum += att[j];
+            }
+            for (int j = 0; j < seen; j++) att[j] /= sum;
         }
 
         /** {@code att[j] = q . keys[j]} for keys 0..seen-1 of head h, four channels a pass. */
@@ -224,18 +287,18 @@ public final class KvCache {
             }
         }
 
-        /** {@code y[out..out+hs) += sum_j att[j] / sum * values[j]} over keys 0..seen-1 of head h, four keys a pass. */
-        private void weightedValues(double[] att, double sum, int h, int seen, double[] y, int out) {
+        /** {@code y[out..out+hs) += sum_j att[j] values[j]} over keys 0..seen-1 of head h, four keys a pass. */
+        private void weightedValues(double[] att, int h, int seen, double[] y, int out) {
             int hs = headSize, j = 0;
             for (; j + 4 <= seen; j += 4) {
-                double w0 = att[j] / sum, w1 = att[j + 1] / sum, w2 = att[j + 2] / sum, w3 = att[j + 3] / sum;
+                double w0 = att[j], w1 = att[j + 1], w2 = att[j + 2], w3 = att[j + 3];
                 int v0 = (h * blockSize + j) * hs, v1 = v0 + hs, v2 = v1 + hs, v3 = v2 + hs;
                 for (int e = 0; e < hs; e++) {
                     y[out + e] += w0 * values[v0 + e] + w1 * values[v1 + e] + w2 * values[v2 + e] + w3 * values[v3 + e];
                 }
             }
             for (; j < seen; j++) {
-                double w = att[j] / sum;
+                double w = att[j];
                 int vRow = (h * blockSize + j) * hs;
                 for (int e = 0; e < hs; e++) y[out + e] += w * values[vRow + e];
             }

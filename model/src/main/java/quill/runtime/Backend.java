@@ -1,5 +1,6 @@
 package quill.runtime;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
@@ -26,6 +27,25 @@ public final class Backend {
         Nd4j.getEnvironment().setMaxThreads(threads);
         Nd4j.getEnvironment().setMaxMasterThreads(threads);
         Nd4j.factory().blas().setMaxThreads(threads);
+    }
+
+    /**
+     * Starts ND4J (loading its native libraries and setting up its backend, about half a second) on a thread of its
+     * own, so that it overlaps with what a command does before its first array: parsing its options, reading a
+     * checkpoint. The first ND4J call on any other thread waits until it is done (the JVM lets one thread initialise
+     * a class while others wait). A failure here is left for that first call to meet and report.
+     */
+    public static void startInBackground() {
+        Thread start = new Thread(() -> {
+            try {
+                Nd4j.create(DataType.FLOAT, 1);
+                StepMemory.outside().close();
+            } catch (Throwable e) {
+                // the command's own first ND4J call fails the same way and says why
+            }
+        }, "quill-nd4j-start");
+        start.setDaemon(true);
+        start.start();
     }
 
     /** The thread count ND4J's ops (OpenMP) use now. */

@@ -57,6 +57,37 @@ class BlasTest {
         assertEquals(0, error(a, b, Nd4j.create(DataType.FLOAT, 6, 4), false, false, 1.0, 0.0), 1e-6);
     }
 
+    /** One head's scores, q_h k_h^T, from the rows of a (T, 3C) array of q, k and v side by side, as attention reads them. */
+    @Test
+    void partsOfArraysAreReadAtTheirOffsetsAndRowStrides() {
+        for (DataType type : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
+            int t = 7, c = 12, hs = 4, h = 2;
+            INDArray qkv = Nd4j.randn(type, 1, t, 3 * c);
+            INDArray q = qkv.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.interval(h * hs, h * hs + hs));
+            INDArray k = qkv.get(NDArrayIndex.point(0), NDArrayIndex.all(),
+                    NDArrayIndex.interval(c + h * hs, c + h * hs + hs));
+            INDArray scores = Nd4j.zeros(type, 3, t, t);                                // written at slice 1 only
+            Blas.gemm(t, t, hs, 0.5, qkv, h * hs, 3 * c, false, qkv, c + h * hs, 3 * c, true, 0, scores, t * t, t);
+            INDArray expected = q.dup('c').mmul(k.dup('c').transpose()).muli(0.5);
+            double tolerance = type == DataType.FLOAT ? 1e-6 : 1e-14;
+            assertEquals(0, scores.slice(1).sub(expected).amaxNumber().doubleValue(), tolerance, type + "");
+            assertEquals(0, scores.slice(0).amaxNumber().doubleValue(), 0, type + ": nothing else written");
+            assertEquals(0, scores.slice(2).amaxNumber().doubleValue(), 0, type + ": nothing else written");
+        }
+    }
+
+    @Test
+    void partsReachingPastTheirArrayAreRejected() {
+        INDArray a = Nd4j.randn(DataType.FLOAT, 4, 8), b = Nd4j.randn(DataType.FLOAT, 8, 8);
+        INDArray c = Nd4j.create(DataType.FLOAT, 4, 8);
+        assertThrows(IllegalArgumentException.class,                                    // a's 4th row ends at 33
+                () -> Blas.gemm(4, 8, 8, 1, a, 1, 8, false, b, 0, 8, false, 0, c, 0, 8));
+        assertThrows(IllegalArgumentException.class,                                    // rows closer than their length
+                () -> Blas.gemm(4, 8, 8, 1, a, 0, 4, false, b, 0, 8, false, 0, c, 0, 8));
+        assertThrows(IllegalArgumentException.class,                                    // mixed precisions
+                () -> Blas.gemm(4, 8, 8, 1, a.castTo(DataType.DOUBLE), 0, 8, false, b, 0, 8, false, 0, c, 0, 8));
+    }
+
     @Test
     void shapesThatDoNotFitAreRejected() {
         INDArray a = Nd4j.randn(DataType.FLOAT, 2, 3), b = Nd4j.randn(DataType.FLOAT, 4, 5);

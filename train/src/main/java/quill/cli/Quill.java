@@ -2,13 +2,16 @@ package quill.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import quill.runtime.Backend;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.Set;
 
 /** The {@code quill} command: one subcommand per thing a learner does. */
 @Command(name = "quill",
@@ -45,6 +48,10 @@ public final class Quill implements Runnable {
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");       // pictures are drawn into files, never shown
+        // the commands people wait on: ND4J starts while picocli parses and the checkpoint is read
+        boolean quick = args.length > 1 && Set.of("sample", "eval", "attention").contains(args[0])
+                && !Arrays.asList(args).contains("--help") && !Arrays.asList(args).contains("-h");
+        if (quick) Backend.startInBackground();
         System.exit(commandLine().execute(args));
     }
 
