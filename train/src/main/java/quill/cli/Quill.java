@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.Set;
@@ -48,11 +49,19 @@ public final class Quill implements Runnable {
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");       // pictures are drawn into files, never shown
-        // the commands people wait on: ND4J starts while picocli parses and the checkpoint is read
-        boolean quick = args.length > 1 && Set.of("sample", "eval", "attention").contains(args[0])
-                && !Arrays.asList(args).contains("--help") && !Arrays.asList(args).contains("-h");
-        if (quick) Backend.startInBackground();
+        if (startsNd4jEarly(args)) Backend.startInBackground();
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * Whether ND4J should start at once, beside the parsing of the options and the reading of the checkpoint: for the
+     * quick commands people wait on (a sample's whole run is a few seconds, half a second of it ND4J's start), not for
+     * their help.
+     */
+    static boolean startsNd4jEarly(String[] args) {
+        List<String> words = Arrays.asList(args);
+        return !words.isEmpty() && Set.of("sample", "eval", "attention").contains(words.get(0))
+                && !words.contains("--help") && !words.contains("-h");
     }
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */
