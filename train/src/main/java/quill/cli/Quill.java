@@ -19,24 +19,7 @@ import java.util.Set;
         mixinStandardHelpOptions = true,
         versionProvider = Quill.Version.class,
         description = "A from-scratch GPT trainer on ND4J: characters or byte-level BPE, nanoGPT's model and its"
-                + " modern variants.",
-        subcommands = {
-                PrepareCommand.class,
-                TokenizeCommand.class,
-                TrainCommand.class,
-                SampleCommand.class,
-                CheckReferenceCommand.class,
-                BenchCommand.class,
-                AttentionCommand.class,
-                CompareCommand.class,
-                ReportCommand.class,
-                EvalCommand.class,
-                QuantizeCommand.class,
-                MergeLoraCommand.class,
-                ExportCommand.class,
-                ImportCommand.class,
-                CommandLine.HelpCommand.class,
-        })
+                + " modern variants.")   // its subcommands: COMMANDS below
 public final class Quill implements Runnable {
 
     @CommandLine.Spec
@@ -47,10 +30,28 @@ public final class Quill implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "Missing command: try 'quill --help'.");
     }
 
+    /** The subcommands, in the order {@code quill --help} lists them. */
+    private static final List<Class<?>> COMMANDS = List.of(
+            PrepareCommand.class,
+            TokenizeCommand.class,
+            TrainCommand.class,
+            SampleCommand.class,
+            CheckReferenceCommand.class,
+            BenchCommand.class,
+            AttentionCommand.class,
+            CompareCommand.class,
+            ReportCommand.class,
+            EvalCommand.class,
+            QuantizeCommand.class,
+            MergeLoraCommand.class,
+            ExportCommand.class,
+            ImportCommand.class,
+            CommandLine.HelpCommand.class);
+
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");       // pictures are drawn into files, never shown
         if (startsNd4jEarly(args)) Backend.startInBackground();
-        System.exit(commandLine().execute(args));
+        System.exit(commandLineFor(args).execute(args));
     }
 
     /**
@@ -66,12 +67,33 @@ public final class Quill implements Runnable {
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */
     public static CommandLine commandLine() {
+        return commandLine(COMMANDS);
+    }
+
+    /**
+     * The command line for {@code args}: with only the subcommand they name, when they name one other than help.
+     * Picocli reads every subcommand's options by reflection as it builds them, about a tenth of a second for all of
+     * them in a fresh JVM, and that is on the way to every command's first line of work (a sample's whole run is a
+     * few seconds).
+     */
+    static CommandLine commandLineFor(String[] args) {
+        for (Class<?> command : COMMANDS) {
+            String name = command.getAnnotation(Command.class).name();
+            if (args.length > 0 && args[0].equals(name) && command != CommandLine.HelpCommand.class) {
+                return commandLine(List.of(command));
+            }
+        }
+        return commandLine();
+    }
+
+    private static CommandLine commandLine(List<Class<?>> commands) {
         CommandLine cli = new CommandLine(new Quill()) {
             @Override
             public int execute(String... args) {
                 return super.execute(kebabCase(this, args));
             }
         };
+        for (Class<?> command : commands) cli.addSubcommand(command);
         return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Quill::reportFailure)
                 .setParameterExceptionHandler(Quill::reportUsageError)

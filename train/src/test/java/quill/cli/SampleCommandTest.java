@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -73,17 +72,6 @@ class SampleCommandTest {
 
         assertEquals(r.out(), sample("--num-samples", "3", "--start", "To").out());
         assertNotEquals(r.out(), sample("--num-samples", "3", "--start", "To", "--seed", "1").out());
-    }
-
-    /** ND4J starts beside the option parsing for the quick commands (the whole run of a sample is seconds). */
-    @Test
-    void nd4jStartsEarlyForQuickCommandsButNotForTheirHelp() {
-        assertTrue(Quill.startsNd4jEarly(new String[]{"sample"}));
-        assertTrue(Quill.startsNd4jEarly(new String[]{"eval", "--split", "train"}));
-        assertTrue(Quill.startsNd4jEarly(new String[]{"attention"}));
-        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--help"}));
-        assertFalse(Quill.startsNd4jEarly(new String[]{"train"}));
-        assertFalse(Quill.startsNd4jEarly(new String[]{}));
     }
 
     @Test

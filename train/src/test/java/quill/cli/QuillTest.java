@@ -1,0 +1,35 @@
+package quill.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What {@link Quill#main} does before a command runs, to start sooner: only what the command needs, ND4J early. */
+class QuillTest {
+
+    @Test
+    void aCommandLineForOneCommandHoldsOnlyThatCommand() {
+        assertEquals(Set.of("sample"), Quill.commandLineFor(new String[]{"sample", "--num-samples", "1"})
+                .getSubcommands().keySet());
+        int all = Quill.commandLine().getSubcommands().size();
+        assertEquals(all, Quill.commandLineFor(new String[]{"help", "sample"}).getSubcommands().size());
+        assertEquals(all, Quill.commandLineFor(new String[]{"--help"}).getSubcommands().size());
+        assertEquals(all, Quill.commandLineFor(new String[]{"nosuch"}).getSubcommands().size());
+        assertEquals(all, Quill.commandLineFor(new String[]{}).getSubcommands().size());
+    }
+
+    /** ND4J starts beside the option parsing for the quick commands (the whole run of a sample is seconds). */
+    @Test
+    void nd4jStartsEarlyForQuickCommandsButNotForTheirHelp() {
+        assertTrue(Quill.startsNd4jEarly(new String[]{"sample"}));
+        assertTrue(Quill.startsNd4jEarly(new String[]{"eval", "--split", "train"}));
+        assertTrue(Quill.startsNd4jEarly(new String[]{"attention"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--help"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"train"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{}));
+    }
+}
