@@ -93,7 +93,8 @@ public final class Quill implements Runnable {
                 return super.execute(kebabCase(this, args));
             }
         };
-        for (Class<?> command : commands) cli.addSubcommand(command);
+        // a CommandLine of its own, so that the command's model transformer runs (train's flags come from one)
+        for (Class<?> command : commands) cli.addSubcommand(new CommandLine(command));
         return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Quill::reportFailure)
                 .setParameterExceptionHandler(Quill::reportUsageError)

@@ -20,6 +20,10 @@ class QuillTest {
         assertEquals(all, Quill.commandLineFor(new String[]{"--help"}).getSubcommands().size());
         assertEquals(all, Quill.commandLineFor(new String[]{"nosuch"}).getSubcommands().size());
         assertEquals(all, Quill.commandLineFor(new String[]{}).getSubcommands().size());
+        for (var cli : new picocli.CommandLine[]{Quill.commandLine(), Quill.commandLineFor(new String[]{"train"})}) {
+            assertTrue(cli.getSubcommands().get("train").getCommandSpec().findOption("--max-iters") != null,
+                    "train's flags, which its model transformer makes from TrainConfig");
+        }
     }
 
     /** ND4J starts beside the option parsing for the quick commands (the whole run of a sample is seconds). */
