@@ -41,9 +41,9 @@ public final class PointwiseKernel {
     }
 
     /**
-     * a + b (with {@code add}) or a * b, elementwise, for two arrays of one shape and type: one rounding per element, as
-     * in ND4J's op, so the same bits, without the op's checks and dispatch (tens of microseconds a call, more than the
-     * arithmetic when generating a token).
+     * a + b (with {@code add}) or a * b, elementwise, for two arrays of one shape and type: one rounding per element,
+     * as in ND4J's op, so the same bits, without the op's checks and dispatch (tens of microseconds a call, more than
+     * the arithmetic when generating a token).
      */
     public static INDArray addOrMul(INDArray a, INDArray b, boolean add) {
         return add ? zip(a, b, (x, y, r, n) -> {
@@ -124,7 +124,8 @@ public final class PointwiseKernel {
      */
     private static INDArray zip(INDArray a, INDArray b, Map2 f, Map2Float ff) {
         INDArray out = Elements.empty(a.dataType(), a.shape());
-        Elements ea = new Elements(Elements.contiguousCopy(a)), eb = new Elements(Elements.contiguousCopy(b)), y = new Elements(out);
+        Elements ea = new Elements(Elements.contiguousCopy(a)), eb = new Elements(Elements.contiguousCopy(b));
+        Elements y = new Elements(out);
         Parallel.range(ea.length(), 4 * Elements.BLOCK, (chunk, start, end) -> {
             if (ea.isDouble()) {
                 double[] x1 = new double[Elements.BLOCK], x2 = new double[Elements.BLOCK];

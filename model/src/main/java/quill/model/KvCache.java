@@ -196,9 +196,9 @@ public final class KvCache {
         }
 
         /**
-         * Every row of {@code att} (nh, rows, T), the scores of query {@code first + r} for r < rows, as its softmax over
-         * the keys up to the query, and 0 for the later keys. (A method of its own, so the JIT compiles this loop
-         * soon and small, apart from the products around it.)
+         * Every row of {@code att} (nh, rows, T), the scores of query {@code first + r} for r < rows, as its
+         * softmax over the keys up to the query, and 0 for the later keys. (A method of its own, so the JIT compiles
+         * this loop soon and small, apart from the products around it.)
          */
         private void causalSoftmax(Elements att, int rows, int t, int first) {
             double[] scores = new double[t];

@@ -57,7 +57,7 @@ class BlasTest {
         assertEquals(0, error(a, b, Nd4j.create(DataType.FLOAT, 6, 4), false, false, 1.0, 0.0), 1e-6);
     }
 
-    /** One head's scores, q_h k_h^T, from the rows of a (T, 3C) array of q, k and v side by side, as attention reads them. */
+    /** One head's scores, q_h k_h^T, from the rows of a (T, 3C) array of q, k and v side by side, as in attention. */
     @Test
     void partsOfArraysAreReadAtTheirOffsetsAndRowStrides() {
         for (DataType type : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
