@@ -49,7 +49,7 @@ public final class Nn {
         shape[shape.length - 1] = out;
         INDArray xc = Elements.contiguousCopy(x.value()), w = weight.value();
         INDArray y = Elements.empty(x.dataType(), shape);                              // (..., out)
-        if (Elements.contiguous(w) && w.dataType() == y.dataType()) {
+        if (Elements.isFloatOrDouble(y) && Elements.contiguous(w) && w.dataType() == y.dataType()) {
             // the rows of x and y as (N, in) and (N, out) matrices, without making those views
             Blas.gemm((int) n, (int) out, (int) in, 1.0, xc, 0, (int) in, false, w, 0, (int) in, true, 0.0, y, 0,
                     (int) out);                                                        // y = x W^T

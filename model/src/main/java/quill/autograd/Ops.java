@@ -158,8 +158,8 @@ public final class Ops {
     /** a + b (add = true) or a * b with numpy broadcasting, into a new array. */
     static INDArray broadcastPair(INDArray a, INDArray b, boolean add) {
         if (Arrays.equals(a.shape(), b.shape())) {
-            return a.dataType() == b.dataType() && Elements.isFloatOrDouble(a) ? PointwiseKernel.addOrMul(a, b, add)
-                    : add ? a.add(b) : a.mul(b);
+            return a.dataType() == b.dataType() && Elements.isFloatOrDouble(a) && !a.isEmpty()
+                    ? PointwiseKernel.addOrMul(a, b, add) : add ? a.add(b) : a.mul(b);
         }
         long[] shape = Shape.broadcastOutputShape(a.shape(), b.shape());
         INDArray out = Nd4j.createUninitialized(a.dataType(), shape, 'c');

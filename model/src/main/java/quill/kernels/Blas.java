@@ -23,8 +23,9 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
  * the same bits (ND4J calls the same routine); for a few rows ND4J takes a path of its own, whose rounding differs in
  * the last bits of float32.
  *
- * <p>Only for 2-d arrays stored row after row without gaps, all FLOAT or all DOUBLE; anything else goes to {@code
- * Nd4j.gemm}.
+ * <p>The matrix form takes 2-d arrays stored row after row without gaps, all FLOAT or all DOUBLE, and hands anything
+ * else to {@code Nd4j.gemm}; the sub-matrix form takes parts of c-order FLOAT or DOUBLE arrays of any rank and refuses
+ * anything else.
  */
 public final class Blas {
     private Blas() {

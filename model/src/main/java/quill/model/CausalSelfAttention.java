@@ -27,9 +27,9 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * normalised and/or rotated right after {@code c_attn}, on the fused array ({@link Variants#qkNormRope}), so
  * the attention itself is the same for every variant.
  *
- * <p>When generating, {@link #forward} takes the block's {@link KvCache.Layer}: the new positions' keys and
- * values are appended to it and their queries attend over everything cached (the same math, one position
- * at a time). Everything before and after attention is the same code in both cases.
+ * <p>When generating, {@link #forward} takes the block's {@link KvCache.Layer}, which computes the attention
+ * itself (the same math): a whole window at once after a slide or for a prompt, or new positions over the keys and
+ * values it keeps. Everything before and after attention is the same code in both cases.
  *
  * <p>The middle part comes twice. {@link #attendReadable} is nanoGPT's attention line for line, on the tape's
  * small ops: split, view as heads, q k^T, scale, mask, softmax, dropout, the weighted sum of v; a model runs it

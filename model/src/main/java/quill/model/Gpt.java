@@ -473,7 +473,10 @@ public final class Gpt {
         }
     }
 
-    /** The attention weights (B, nHead, T, T) of the last forward pass in block {@code layer}, as a copy. */
+    /**
+     * The attention weights (B, nHead, T, T) of the last forward pass in block {@code layer}, as a copy (generation
+     * through a {@link KvCache} computes its attention in the cache and keeps no weights here).
+     */
     public INDArray attention(int layer) {
         if (layer < 0 || layer >= h.size()) {
             throw new IllegalArgumentException("layer " + layer + " does not exist: the model has " + h.size()

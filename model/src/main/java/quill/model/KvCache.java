@@ -37,8 +37,9 @@ import java.util.Arrays;
  * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once; its attention is, per head, one
  * BLAS product for the scores and one for the weighted values, read straight from the rows of c_attn's output
  * ({@link Blas}'s sub-matrix form: no ND4J views, whose making cost more than these small products). Past the first
- * block every token runs such a window, so it is what a long sample's speed depends on; when the window fills the
- * cache, its keys and values are not kept, since the next token slides and recomputes them all. An appended token's
+ * {@code blockSize} tokens every token runs such a window (with slide 1), so it is what a long sample's speed depends
+ * on; when the window fills the cache, its keys and values are not kept, since the next token slides and recomputes
+ * them all. An appended token's
  * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
  * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the ND4J calls it
  * would take. Only the last position goes on past the last block's attention ({@link Block#forwardLast}): the
@@ -112,7 +113,10 @@ public final class KvCache {
         return logits;
     }
 
-    /** The number of positions cached (at most blockSize). */
+    /**
+     * The number of positions the cache stands for (at most blockSize). At blockSize the next token slides the window
+     * and recomputes every key and value, so a full window's are not kept.
+     */
     public int length() {
         return length;
     }
@@ -139,18 +143,18 @@ public final class KvCache {
         /**
          * Causal self-attention of the t new positions (at length..length+t-1) from their q, k and v
          * ({@code qkv}, (1, t, 3C), after QK-norm and rotation): for each query and head
-         * {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position, and the new keys and values kept
-         * for the tokens that follow. Returns y (1, t, C), every head's output side by side. Generation only: no
-         * gradient.
+         * {@code softmax(q k^T / sqrt(hs)) v} over the keys 0..its own position; the new keys and values are kept
+         * for the tokens that follow, unless the cache is then full (the next token slides and recomputes them).
+         * Returns y (1, t, C), every head's output side by side. Generation only: no gradient.
          */
         Tensor attend(Tensor qkvT) {
             return attend(qkvT, 0);
         }
 
         /**
-         * As {@link #attend}, but only the last new position's query: y (1, 1, C). Every new key and value is
-         * still kept. The model's last block needs no more, since the next token's logits come from the
-         * last position alone ({@link Block#forwardLast}).
+         * As {@link #attend}, but only the last new position's query: y (1, 1, C); the keys and values are kept as
+         * there. The model's last block needs no more, since the next token's logits come from the last position
+         * alone ({@link Block#forwardLast}).
          */
         Tensor attendLast(Tensor qkvT) {
             return attend(qkvT, (int) qkvT.size(1) - 1);
@@ -175,8 +179,9 @@ public final class KvCache {
         /**
          * A window (a prompt, or the context after a slide) at positions 0..t-1, nothing cached before it: per head,
          * the scores of all its queries against all its keys in one product, the masked softmax, and the weighted
-         * values in a second product, each read from and written to rows of {@code qkv} and y in place (BLAS on
-         * the arrays' memory, no views). Past the first block, every token runs one such window per block.
+         * values in a second product, reading q, k and v from the rows of {@code qkv} and writing each head's
+         * columns of y in place (BLAS on the arrays' memory, no views). Past the first blockSize tokens (with slide 1)
+         * every token runs one such window per block.
          */
         private INDArray window(INDArray qkv, int first) {
             int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize, rows = t - first, row = 3 * c;
@@ -232,7 +237,8 @@ public final class KvCache {
         }
 
         /**
-         * New positions after cached ones (the first block's tokens, one at a time): their keys and values go into
+         * New positions after cached ones (tokens one at a time, until the cache is full: the first blockSize tokens,
+         * and after a slide larger than 1 the tokens until the next): their keys and values go into
          * the cache first, then each query attends over the cache in plain loops, at these sizes cheaper than the
          * ND4J calls they would take. Returns y (1, t - first, C).
          */

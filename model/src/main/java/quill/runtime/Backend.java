@@ -29,23 +29,54 @@ public final class Backend {
         Nd4j.factory().blas().setMaxThreads(threads);
     }
 
+    /** The thread {@link #startInBackground} started, or null. */
+    private static Thread starting;
+    /** What stopped that thread, or null. */
+    private static volatile Throwable startFailure;
+
     /**
      * Starts ND4J (loading its native libraries and setting up its backend, about half a second) on a thread of its
      * own, so that it overlaps with what a command does before its first array: parsing its options, reading a
-     * checkpoint. The first ND4J call on any other thread waits until it is done (the JVM lets one thread initialise
-     * a class while others wait). A failure here is left for that first call to meet and report.
+     * checkpoint. Call {@link #awaitStart} before the first ND4J call, then {@link #setThreads}: OpenMP's thread
+     * count is set per thread, and ND4J sets it on the thread that starts it.
      */
-    public static void startInBackground() {
-        Thread start = new Thread(() -> {
+    public static synchronized void startInBackground() {
+        if (starting != null) return;
+        starting = new Thread(() -> {
             try {
                 Nd4j.create(DataType.FLOAT, 1);
                 StepMemory.outside().close();
             } catch (Throwable e) {
-                // the command's own first ND4J call fails the same way and says why
+                startFailure = e;                                  // awaitStart throws it on the caller's thread
             }
         }, "quill-nd4j-start");
-        start.setDaemon(true);
-        start.start();
+        starting.setDaemon(true);
+        starting.start();
+    }
+
+    /**
+     * Waits until {@link #startInBackground}'s thread, if one was started, is done, and throws what stopped it: later
+     * ND4J calls would otherwise only say that ND4J's class could not be initialised, without the reason.
+     */
+    public static void awaitStart() {
+        Thread thread;
+        synchronized (Backend.class) {
+            thread = starting;
+        }
+        if (thread == null) return;
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        Throwable failure = startFailure;
+        if (failure instanceof Error e) throw e;
+        if (failure instanceof RuntimeException e) throw e;
+        if (failure != null) throw new IllegalStateException("ND4J did not start", failure);
     }
 
     /** The thread count ND4J's ops (OpenMP) use now. */

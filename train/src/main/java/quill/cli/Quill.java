@@ -9,10 +9,10 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
-import java.util.Set;
 
 /** The {@code quill} command: one subcommand per thing a learner does. */
 @Command(name = "quill",
@@ -55,14 +55,13 @@ public final class Quill implements Runnable {
     }
 
     /**
-     * Whether ND4J should start at once, beside the parsing of the options and the reading of the checkpoint: for the
-     * quick commands people wait on (a sample's whole run is a few seconds, half a second of it ND4J's start), not for
-     * their help.
+     * Whether ND4J should start at once, beside the parsing of the options and the reading of the checkpoint: for
+     * {@code sample}, whose whole run is a few seconds (half a second of it ND4J's start), not for its help or version.
      */
     static boolean startsNd4jEarly(String[] args) {
         List<String> words = Arrays.asList(args);
-        return !words.isEmpty() && Set.of("sample", "eval", "attention").contains(words.get(0))
-                && !words.contains("--help") && !words.contains("-h");
+        return !words.isEmpty() && words.get(0).equals("sample")
+                && Collections.disjoint(words, List.of("-h", "--help", "-V", "--version"));
     }
 
     /** The configured command line; tests call {@code execute} on it instead of {@link #main}. */

@@ -108,6 +108,7 @@ public final class SampleCommand implements Callable<Integer> {
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
+        Backend.awaitStart();                                // ND4J, if Quill.main started it early
         Gpt model = checkpoint.newModel();
         Backend.setThreads(threads);
         if (kvSlide > model.config().blockSize()) {
