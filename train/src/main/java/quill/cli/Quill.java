@@ -92,8 +92,12 @@ public final class Quill implements Runnable {
                 return super.execute(kebabCase(this, args));
             }
         };
-        // a CommandLine of its own, so that the command's model transformer runs (train's flags come from one)
-        for (Class<?> command : commands) cli.addSubcommand(new CommandLine(command));
+        for (Class<?> command : commands) {
+            // a CommandLine of its own, so that the command's model transformer runs (train's flags come from one)
+            CommandLine sub = new CommandLine(command);
+            sub.getCommandSpec().versionProvider(new Version());    // `quill sample -V` says Quill's version too
+            cli.addSubcommand(sub);
+        }
         return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Quill::reportFailure)
                 .setParameterExceptionHandler(Quill::reportUsageError)

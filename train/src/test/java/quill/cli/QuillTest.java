@@ -26,6 +26,15 @@ class QuillTest {
         }
     }
 
+    @Test
+    void everyCommandPrintsQuillsVersion() {
+        for (String command : new String[]{"sample", "train", "eval"}) {
+            CliRun r = CliRun.quill(command, "-V");
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.out().startsWith("quill "), command + " -V printed: '" + r.out() + "'");
+        }
+    }
+
     /** ND4J starts beside the option parsing for a sample (whose whole run is seconds), not for its help. */
     @Test
     void nd4jStartsEarlyForQuickCommandsButNotForTheirHelp() {
