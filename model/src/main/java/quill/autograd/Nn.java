@@ -179,28 +179,36 @@ public final class Nn {
     }
 
     /**
-     * Causal attention weights from raw scores, fused: row r of {@code scores} (rows of {@code len}) is
-     * query {@code i = r % len}; {@code att = softmax(scores * scale)} over keys 0..i and 0 after, as
-     * nanoGPT's scale, masked_fill(-inf) and softmax. Only the keys a query sees are visited.
+     * Causal attention weights from raw scores, fused: {@code scores} holds, for each (batch, head), the scores of
+     * the last {@code queries} of {@code len} positions against all {@code len} keys, a row each; the query at
+     * position i gets {@code att = softmax(scores * scale)} over keys 0..i and 0 after, as nanoGPT's scale,
+     * masked_fill(-inf) and softmax. Training passes {@code queries = len} (every position); generation's last
+     * block asks for the last position only. Only the keys a query sees are visited. {@code att} may be
+     * {@code scores}.
      */
-    public static void causalSoftmax(INDArray scores, INDArray att, int rows, int len, double scale) {
+    public static void causalSoftmax(INDArray scores, INDArray att, int rows, int queries, int len, double scale) {
         Elements s = new Elements(scores), a = new Elements(att);
         Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> {
             double[] row = new double[len];
             for (int r = from; r < to; r++) {
-                int seen = r % len + 1;
+                int seen = len - queries + r % queries + 1;
                 s.get(r * len, row, seen);
-                double max = Double.NEGATIVE_INFINITY, sum = 0;
-                for (int j = 0; j < seen; j++) max = Math.max(max, row[j] * scale);
-                for (int j = 0; j < seen; j++) {
-                    row[j] = Math.exp(row[j] * scale - max);              // exp(score * scale - max)
-                    sum += row[j];
-                }
-                for (int j = 0; j < seen; j++) row[j] /= sum;
+                softmaxRow(row, seen, scale);
                 java.util.Arrays.fill(row, seen, len, 0);                 // masked keys: weight 0
                 a.put(r * len, row, len);
             }
         });
+    }
+
+    /** {@code row[0..n) = softmax(row * scale)}, shifted by the largest scaled score so that exp cannot overflow. */
+    public static void softmaxRow(double[] row, int n, double scale) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) max = Math.max(max, row[j] * scale);
+        for (int j = 0; j < n; j++) {
+            row[j] = Math.exp(row[j] * scale - max);                      // exp(score * scale - max)
+            sum += row[j];
+        }
+        for (int j = 0; j < n; j++) row[j] /= sum;
     }
 
     /**

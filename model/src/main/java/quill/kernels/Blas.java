@@ -79,7 +79,7 @@ public final class Blas {
      * {@code x}, a c-order array without gaps of {@code type}: OpenBLAS would read or write past it without a word.
      */
     private static void within(INDArray x, DataType type, long at, int ld, int rows, int cols, String name) {
-        if (x.dataType() != type || !(type == DataType.FLOAT || type == DataType.DOUBLE) || !Elements.contiguous(x)) {
+        if (x.dataType() != type || !Elements.isFloatOrDouble(x) || !Elements.contiguous(x)) {
             throw new IllegalArgumentException("gemm: " + name + " must be a c-order " + type + " array without gaps, "
                     + "got " + x.dataType() + " " + Arrays.toString(x.shape()));
         }

@@ -125,7 +125,7 @@ final class CausalSelfAttention {
         INDArray scores = Nd4j.matmul(q, k, Nd4j.createUninitialized(type, new long[]{b, nHead, t, t}, 'c'),
                 false, true, false);                                        // (B, nh, T, T)  q k^T
         INDArray att = weights.buffer(b, nHead, t, type);                  // (B, nh, T, T)
-        Nn.causalSoftmax(scores, att, b * nHead * t, t, scale);  // softmax(q k^T / sqrt(hs)) over keys <= query
+        Nn.causalSoftmax(scores, att, b * nHead * t, t, t, scale);  // softmax(q k^T / sqrt(hs)) over keys <= query
         INDArray mask = rng == null || dropout == 0 ? null : Nn.dropoutMask(att.shape(), type, dropout, rng);
         INDArray attDropped = mask == null ? att : att.mul(mask);           // (B, nh, T, T)
         INDArray y = Nd4j.createUninitialized(type, new long[]{b, t, c}, 'c');  // (B, T, C)

@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import quill.kernels.Blas;
 import quill.kernels.Elements;
+import quill.autograd.Nn;
 import quill.autograd.Tensor;
 
 import java.util.Arrays;
@@ -192,28 +193,13 @@ public final class KvCache {
                 Blas.gemm(rows, t, hs, 1, qkv, (long) first * row + h * hs, row, false,
                         qkv, c + h * hs, row, true, 0, att, (long) h * rows * t, t);
             }
-            causalSoftmax(new Elements(att), rows, t, first);
+            // att = softmax(att / sqrt(hs)) over the keys up to each query, 0 after
+            Nn.causalSoftmax(att, att, nHead * rows, rows, t, 1 / Math.sqrt(hs));
             for (int h = 0; h < nHead; h++) {                               // y = att v, each head into its columns
                 Blas.gemm(rows, hs, t, 1, att, (long) h * rows * t, t, false,
                         qkv, 2 * c + h * hs, row, false, 0, y, h * hs, c);
             }
             return y;
-        }
-
-        /**
-         * Every row of {@code att} (nh, rows, T), the scores of query {@code first + r} for r < rows, as its
-         * softmax over the keys up to the query, and 0 for the later keys. (A method of its own, so the JIT compiles
-         * this loop soon and small, apart from the products around it.)
-         */
-        private void causalSoftmax(Elements att, int rows, int t, int first) {
-            double[] scores = new double[t];
-            for (int r = 0; r < nHead * rows; r++) {                       // softmax(att / sqrt(hs)) over keys <= query
-                int seen = first + r % rows + 1;
-                att.get(r * t, scores, seen);
-                softmax(scores, seen);
-                Arrays.fill(scores, seen, t, 0);                          // later keys: weight 0
-                att.put(r * t, scores, t);
-            }
         }
 
         /**
@@ -248,31 +234,19 @@ public final class KvCache {
             if (yRows.length < rows * c) yRows = new double[rows * c];
             double[] y = yRows;
             double[] att = new double[pos + t];
+            double scale = 1 / Math.sqrt(hs);
             Arrays.fill(y, 0, rows * c, 0);
             for (int i = first; i < t; i++) {
                 int seen = pos + i + 1;                                                   // keys 0..pos+i
                 for (int h = 0; h < nHead; h++) {
                     scores(q, i * 3 * c + h * hs, h, seen, att);                          // att = q k^T
-                    softmax(att, seen);
+                    Nn.softmaxRow(att, seen, scale);                                      // softmax(att / sqrt(hs))
                     weightedValues(att, h, seen, y, (i - first) * c + h * hs);            // y = att v
                 }
             }
             INDArray out = Elements.empty(qkv.dataType(), 1, rows, c);
             new Elements(out).put(0, y, rows * c);
             return out;
-        }
-
-        /**
-         * {@code att[0..seen) = softmax(att / sqrt(hs))}, shifted by the largest score so that exp cannot overflow.
-         */
-        private void softmax(double[] att, int seen) {
-            double scale = 1 / Math.sqrt(headSize), max = Double.NEGATIVE_INFINITY, sum = 0;
-            for (int j = 0; j < seen; j++) max = Math.max(max, att[j] * scale);
-            for (int j = 0; j < seen; j++) {
-                att[j] = Math.exp(att[j] * scale - max);
-                sum += att[j];
-            }
-            for (int j = 0; j < seen; j++) att[j] /= sum;
         }
 
         /** {@code att[j] = q . keys[j]} for keys 0..seen-1 of head h, four channels a pass. */
