@@ -188,16 +188,19 @@ public final class Nn {
      */
     public static void causalSoftmax(INDArray scores, INDArray att, int rows, int queries, int len, double scale) {
         Elements s = new Elements(scores), a = new Elements(att);
-        Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> {
-            double[] row = new double[len];
-            for (int r = from; r < to; r++) {
-                int seen = len - queries + r % queries + 1;
-                s.get(r * len, row, seen);
-                softmaxRow(row, seen, scale);
-                java.util.Arrays.fill(row, seen, len, 0);                 // masked keys: weight 0
-                a.put(r * len, row, len);
-            }
-        });
+        Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> causalSoftmax(s, a, from, to, queries, len, scale));
+    }
+
+    /** {@link #causalSoftmax(INDArray, INDArray, int, int, int, double)} on its rows [from, to) only. */
+    public static void causalSoftmax(Elements s, Elements a, int from, int to, int queries, int len, double scale) {
+        double[] row = new double[len];
+        for (int r = from; r < to; r++) {
+            int seen = len - queries + r % queries + 1;
+            s.get(r * len, row, seen);
+            softmaxRow(row, seen, scale);
+            java.util.Arrays.fill(row, seen, len, 0);                     // masked keys: weight 0
+            a.put(r * len, row, len);
+        }
     }
 
     /** {@code row[0..n) = softmax(row * scale)}, shifted by the largest scaled score so that exp cannot overflow. */

@@ -35,7 +35,46 @@ public final class Npy {
      */
     public static INDArray read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("missing file " + file);
-        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        Contents npy = parse(Files.readAllBytes(file), file.toString());
+        int n = (int) npy.count();
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            INDArray flat = switch (npy.descr) {
+                case "<f4" -> Nd4j.createFromArray(floats(npy.data, n));
+                case "<f8" -> Nd4j.createFromArray(doubles(npy.data, n));
+                case "<i4" -> Nd4j.createFromArray(ints(npy.data, n));
+                default -> Nd4j.createFromArray(longs(npy.data, n));
+            };
+            if (npy.shape.length == 0) return flat.reshape();               // a 0-d array, as NumPy's
+            return flat.reshape(npy.fortran ? 'f' : 'c', npy.shape).dup('c');
+        }
+    }
+
+    /**
+     * The values of a float32 .npy file's bytes that must have the given shape, in C order, without ND4J (for {@code
+     * quill sample}, which then does not start it). {@code name} names the file in errors.
+     */
+    public static float[] readFloats(byte[] bytes, String name, long... shape) throws IOException {
+        Contents npy = parse(bytes, name);
+        if (!npy.descr.equals("<f4")) throw new IOException(name + " holds '" + npy.descr + "' values, not float32");
+        if (!Arrays.equals(npy.shape, shape)) {
+            throw new IOException(name + " has shape " + Arrays.toString(npy.shape) + ", expected "
+                    + Arrays.toString(shape));
+        }
+        if (npy.fortran && shape.length > 1) throw new IOException(name + " is in Fortran order");
+        return floats(npy.data, (int) npy.count());
+    }
+
+    /** A parsed .npy file: its header's fields and its data, checked to be as long as they say. */
+    private record Contents(String descr, boolean fortran, long[] shape, ByteBuffer data) {
+        long count() {
+            long n = 1;
+            for (long d : shape) n *= d;
+            return n;
+        }
+    }
+
+    private static Contents parse(byte[] all, String file) throws IOException {
+        ByteBuffer bytes = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         if (bytes.remaining() < 10 || !Arrays.equals(bytes.array(), 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
             throw new IOException(file + " is not a .npy file");
         }
@@ -62,8 +101,8 @@ public final class Npy {
             default -> throw new IOException(file + " holds '" + descr + "' values; Quill reads float32, float64, int32"
                     + " and int64 (little-endian)");
         };
-        long n = 1;
-        for (long d : shape) n *= d;
+        Contents npy = new Contents(descr, fortran, shape, bytes);
+        long n = npy.count();
         if (n > Integer.MAX_VALUE - 8) throw new IOException(file + " holds " + n + " values, more than Quill reads");
         long expected = n * itemSize;
         if (bytes.remaining() != expected) {
@@ -71,25 +110,16 @@ public final class Npy {
             throw new IOException(file + what + ": shape " + Arrays.toString(shape) + " of '" + descr + "' is "
                     + expected + " bytes of data, but it holds " + bytes.remaining());
         }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            INDArray flat = switch (descr) {
-                case "<f4" -> Nd4j.createFromArray(floats(bytes, (int) n));
-                case "<f8" -> Nd4j.createFromArray(doubles(bytes, (int) n));
-                case "<i4" -> Nd4j.createFromArray(ints(bytes, (int) n));
-                default -> Nd4j.createFromArray(longs(bytes, (int) n));
-            };
-            if (shape.length == 0) return flat.reshape();                   // a 0-d array, as NumPy's
-            return flat.reshape(fortran ? 'f' : 'c', shape).dup('c');
-        }
+        return npy;
     }
 
-    private static String field(String header, Pattern pattern, String name, Path file) throws IOException {
+    private static String field(String header, Pattern pattern, String name, String file) throws IOException {
         Matcher m = pattern.matcher(header);
         if (!m.find()) throw new IOException(file + " has a .npy header without '" + name + "': " + header.strip());
         return m.group(1);
     }
 
-    private static long[] shape(String text, Path file) throws IOException {
+    private static long[] shape(String text, String file) throws IOException {
         List<Long> dims = new ArrayList<>();
         for (String d : text.split(",")) {
             if (d.isBlank()) continue;

@@ -9,6 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 
+import org.bytedeco.openblas.global.openblas_nolapack;
+
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
@@ -29,6 +31,15 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
  */
 public final class Blas {
     private Blas() {
+    }
+
+    /**
+     * OpenBLAS's threads for each call, set without ND4J ({@code quill.runtime.Backend#setThreads} sets them with
+     * ND4J's): 1 when the callers share the cores themselves.
+     */
+    public static void setThreads(int n) {
+        if (n < 1) throw new IllegalArgumentException("threads must be at least 1, got " + n);
+        openblas_nolapack.blas_set_num_threads(n);
     }
 
     /** {@code c = alpha op(a) op(b) + beta c}, op transposing when asked: (M, K) x (K, N) into (M, N). */
@@ -75,6 +86,36 @@ public final class Blas {
     }
 
     /**
+     * The sub-matrix form on {@link Elements}, for memory ND4J does not own (generation without ND4J): the same
+     * OpenBLAS call, so the same bits as on arrays. All three FLOAT or all three DOUBLE.
+     */
+    public static void gemm(int m, int n, int k, double alpha, Elements a, long aAt, int lda, boolean transA,
+            Elements b, long bAt, int ldb, boolean transB, double beta, Elements c, long cAt, int ldc) {
+        boolean isDouble = c.isDouble();
+        within(a, isDouble, aAt, lda, transA ? k : m, transA ? m : k, "a");
+        within(b, isDouble, bAt, ldb, transB ? n : k, transB ? k : n, "b");
+        within(c, isDouble, cAt, ldc, m, n, "c");
+        int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
+        if (!isDouble) {
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, a.floatsAt(aAt), lda, b.floatsAt(bAt), ldb,
+                    (float) beta, c.floatsAt(cAt), ldc);
+        } else {
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.doublesAt(aAt), lda, b.doublesAt(bAt), ldb, beta,
+                    c.doublesAt(cAt), ldc);
+        }
+        Reference.reachabilityFence(a);
+        Reference.reachabilityFence(b);
+        Reference.reachabilityFence(c);
+    }
+
+    private static void within(Elements x, boolean isDouble, long at, int ld, int rows, int cols, String name) {
+        if (x.isDouble() != isDouble) {
+            throw new IllegalArgumentException("gemm: " + name + " must hold " + (isDouble ? "doubles" : "floats"));
+        }
+        inside(at, ld, rows, cols, x.length(), name, "its " + x.length() + " elements");
+    }
+
+    /**
      * Checks that {@code rows} rows of {@code cols} elements, {@code ld} apart from element {@code at} on, lie inside
      * {@code x}, a c-order array without gaps of {@code type}: OpenBLAS would read or write past it without a word.
      */
@@ -83,10 +124,14 @@ public final class Blas {
             throw new IllegalArgumentException("gemm: " + name + " must be a c-order " + type + " array without gaps, "
                     + "got " + x.dataType() + " " + Arrays.toString(x.shape()));
         }
+        inside(at, ld, rows, cols, x.length(), name, Arrays.toString(x.shape()));
+    }
+
+    private static void inside(long at, int ld, int rows, int cols, long length, String name, String what) {
         if (rows < 0 || cols < 0 || at < 0 || ld < Math.max(1, cols)
-                || (rows > 0 && at + (long) (rows - 1) * ld + cols > x.length())) {
+                || (rows > 0 && at + (long) (rows - 1) * ld + cols > length)) {
             throw new IllegalArgumentException("gemm: " + rows + " rows of " + cols + " elements, " + ld
-                    + " apart from element " + at + ", do not fit in " + name + " " + Arrays.toString(x.shape()));
+                    + " apart from element " + at + ", do not fit in " + name + " " + what);
         }
     }
 

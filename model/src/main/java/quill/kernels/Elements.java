@@ -27,32 +27,69 @@ public final class Elements {
     /** Elements per block: small enough for the L1 cache, large enough to amortise each call. */
     public static final int BLOCK = 2048;
 
-    private final INDArray array; // keeps the memory behind f or d allocated (see above)
+    private final Object owner; // keeps the memory behind f or d allocated (see above): an INDArray or a FloatPointer
     private final FloatBuffer f;
     private final DoubleBuffer d;
+    /** The memory's start, for BLAS: {@link #floats} and {@link #doubles} add {@link #offset}. */
+    private final FloatPointer fp;
+    private final DoublePointer dp;
+    private final long offset;
     private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[BLOCK]);
     private final int length;
 
     public Elements(INDArray a) {
         if (!contiguous(a)) throw new IllegalArgumentException("Elements needs a c-order contiguous array, got strides "
                 + Arrays.toString(a.stride()) + " for shape " + Arrays.toString(a.shape()));
-        this.array = a;
+        this.owner = a;
         this.length = (int) a.length();
-        int offset = (int) a.offset();
+        this.offset = a.offset();
         long capacity = a.data().underlyingLength();
         if (a.dataType() == DataType.FLOAT) {
-            FloatPointer p = new FloatPointer(a.data().pointer());
-            p.capacity(capacity);
-            this.f = p.asBuffer().position(offset).slice().limit(length);
+            fp = new FloatPointer(a.data().pointer());
+            fp.capacity(capacity);
+            this.f = fp.asBuffer().position((int) offset).slice().limit(length);
             this.d = null;
+            this.dp = null;
         } else if (a.dataType() == DataType.DOUBLE) {
-            DoublePointer p = new DoublePointer(a.data().pointer());
-            p.capacity(capacity);
-            this.d = p.asBuffer().position(offset).slice().limit(length);
+            dp = new DoublePointer(a.data().pointer());
+            dp.capacity(capacity);
+            this.d = dp.asBuffer().position((int) offset).slice().limit(length);
             this.f = null;
+            this.fp = null;
         } else {
             throw new IllegalArgumentException("Elements works on FLOAT and DOUBLE arrays, not " + a.dataType());
         }
+    }
+
+    private Elements(FloatPointer memory, int length) {
+        this.owner = memory;
+        this.length = length;
+        this.offset = 0;
+        this.fp = memory;
+        this.f = memory.asBuffer();
+        this.d = null;
+        this.dp = null;
+    }
+
+    /**
+     * {@code n} floats of native memory of their own, zeros, without ND4J (generation without ND4J, {@code
+     * quill.model.FastGpt}), freed when the Elements is no longer reachable.
+     */
+    public static Elements allocate(int n) {
+        if (n < 1) throw new IllegalArgumentException("Elements.allocate needs at least one element, got " + n);
+        FloatPointer memory = new FloatPointer(n);
+        memory.zero();
+        return new Elements(memory, n);
+    }
+
+    /** The memory of element {@code at} on, for BLAS (FLOAT arrays). Valid while this Elements is reachable. */
+    public FloatPointer floatsAt(long at) {
+        return new FloatPointer(fp).position(offset + at);
+    }
+
+    /** The memory of element {@code at} on, for BLAS (DOUBLE arrays). Valid while this Elements is reachable. */
+    public DoublePointer doublesAt(long at) {
+        return new DoublePointer(dp).position(offset + at);
     }
 
     /** Copies elements [from, from + n) into {@code dst[0, n)}. */
@@ -64,7 +101,7 @@ public final class Elements {
             f.get(from, tmp, 0, n);
             for (int i = 0; i < n; i++) dst[i] = tmp[i];
         }
-        Reference.reachabilityFence(array);
+        Reference.reachabilityFence(owner);
     }
 
     /** Writes {@code src[0, n)} into elements [from, from + n). */
@@ -76,7 +113,7 @@ public final class Elements {
             for (int i = 0; i < n; i++) tmp[i] = (float) src[i];
             f.put(from, tmp, 0, n);
         }
-        Reference.reachabilityFence(array);
+        Reference.reachabilityFence(owner);
     }
 
     /** Whether the array holds doubles (gradient checks); the kernels then run their double loops. */
@@ -87,13 +124,13 @@ public final class Elements {
     /** Copies elements [from, from + n) of a FLOAT array into {@code dst[0, n)}. */
     public void get(int from, float[] dst, int n) {
         f.get(from, dst, 0, n);
-        Reference.reachabilityFence(array);
+        Reference.reachabilityFence(owner);
     }
 
     /** Writes {@code src[0, n)} into elements [from, from + n) of a FLOAT array. */
     public void put(int from, float[] src, int n) {
         f.put(from, src, 0, n);
-        Reference.reachabilityFence(array);
+        Reference.reachabilityFence(owner);
     }
 
     public int length() {

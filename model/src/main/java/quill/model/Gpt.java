@@ -49,13 +49,13 @@ import java.util.Map;
  */
 public final class Gpt {
     private final GptConfig config;
-    private final Embedding wte;
+    final Embedding wte;
     /** Null unless positions are learned ({@link Architecture.PosType#LEARNED}). */
-    private final Embedding wpe;
+    final Embedding wpe;
     /** wte's weight when tied (nanoGPT), else a weight of its own. */
-    private final Parameter lmHead;
-    private final List<Block> h = new ArrayList<>();
-    private final Norm lnF;
+    final Parameter lmHead;
+    final List<Block> h = new ArrayList<>();
+    final Norm lnF;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     /** The LoRA adapters' A and B by name ({@link #addLora}); empty without LoRA. */
     private final Map<String, Parameter> adapters = new LinkedHashMap<>();
@@ -63,12 +63,12 @@ public final class Gpt {
     /** lm_head's adapter (only an untied lm_head can have one), or null. */
     private Lora lmHeadLora;
     private final Rng dropoutRng;
-    private final DataType type;
+    final DataType type;
     private final Norm.Factory norm;
     /** Whether {@link #norm} is a Java class of the user's, which a checkpoint cannot describe. */
-    private final boolean customNorm;
+    final boolean customNorm;
     private boolean training = true;
-    private boolean readable;
+    boolean readable;
 
     /**
      * nanoGPT's {@code GPT(config)} after {@code torch.manual_seed(seed)}: a float32 model whose initial weights

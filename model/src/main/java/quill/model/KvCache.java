@@ -2,9 +2,7 @@ package quill.model;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import quill.kernels.Blas;
 import quill.kernels.Elements;
-import quill.autograd.Nn;
 import quill.autograd.Tensor;
 
 import java.util.Arrays;
@@ -37,14 +35,16 @@ import java.util.Arrays;
  *
  * <p>Speed: a prompt, or a window after a slide, goes through the blocks all at once; its attention is, per head, one
  * BLAS product for the scores and one for the weighted values, read straight from the rows of c_attn's output
- * ({@link Blas}'s sub-matrix form: no ND4J views, whose making cost more than these small products). Past the first
+ * ({@link LayerCache#window}: no ND4J views, whose making cost more than these small products). Past the first
  * {@code blockSize} tokens every token runs such a window (with slide 1), so it is what a long sample's speed depends
  * on; when the window fills the cache, its keys and values are not kept, since the next token slides and recomputes
- * them all. An appended token's
- * attention over the cache is plain Java loops over keys and values kept in Java arrays (in double): at these
- * sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the ND4J calls it
- * would take. Only the last position goes on past the last block's attention ({@link Block#forwardLast}): the
- * logits need no other, so its MLP and lm_head run on one row.
+ * them all. An appended token's attention over the cache is plain Java loops over keys and values kept in Java arrays
+ * (in double): at these sizes (a 64-token window of 128 channels) a few hundred thousand multiply-adds, less than the
+ * ND4J calls it would take. Only the last position goes on past the last block's attention ({@link
+ * Block#forwardLast}): the logits need no other, so its MLP and lm_head run on one row.
+ *
+ * <p>For a model of nanoGPT's kind, {@link FastGpt} computes the same logits, bit for bit, without the tape's
+ * bookkeeping and without ND4J: that is what {@code quill sample} and {@code Sampler} run for such models.
  */
 public final class KvCache {
     private final Gpt model;
@@ -126,15 +126,9 @@ public final class KvCache {
         return layers[i];
     }
 
-    /**
-     * One block's cache: keys transposed, {@code keys[(h * hs + d) * blockSize + pos]}, so that a query's
-     * scores are a sum of rows; values {@code values[(h * blockSize + pos) * hs + d]}, so that its output is a
-     * sum of rows.
-     */
+    /** One block's cache: its keys and values, and the attention over them ({@link LayerCache}). */
     final class Layer {
-        private final double[] keys = new double[nHead * headSize * blockSize];
-        private final double[] values = new double[nHead * headSize * blockSize];
-        private double[] qkvRows = new double[0], yRows = new double[0];
+        private final LayerCache cache = new LayerCache(blockSize, nHead, headSize);
 
         /** Where this step's positions start: the number already cached. */
         int length() {
@@ -164,124 +158,22 @@ public final class KvCache {
         /** Attends for the queries first..t-1 of the t new positions: y (1, t - first, C). */
         private Tensor attend(Tensor qkvT, int first) {
             if (qkvT.size(0) != 1) throw new IllegalArgumentException("a KV cache generates one sequence at a time");
-            INDArray qkv = Elements.contiguousCopy(qkvT.value()), y;
-            if (length == 0) {
-                y = window(qkv, first);
+            INDArray qkv = Elements.contiguousCopy(qkvT.value());
+            int t = (int) qkv.size(1), rows = t - first;
+            DataType type = qkv.dataType();
+            Elements q = new Elements(qkv);
+            INDArray y = Elements.empty(type, 1, rows, nHead * headSize);         // (1, rows, C)
+            if (length == 0) {                                                     // a window (prompt, or a slide)
+                INDArray att = Elements.empty(type, nHead, rows, t);              // (nh, rows, T)
+                LayerCache.window(q, t, first, nHead, headSize, new Elements(att), new Elements(y), 0, nHead);
                 // a full window is followed by a slide, which recomputes every key and value: nothing to keep
-                if (qkv.size(1) < blockSize) store(qkv);
+                if (t < blockSize) cache.store(q, t, 0);
             } else {
-                y = appended(qkv, first);
+                cache.appended(q, t, first, length, new Elements(y));
             }
             return Tensor.op("cachedAttention", y, g -> {
                 throw new UnsupportedOperationException("generation through a KV cache has no backward pass");
             }, qkvT);
-        }
-
-        /**
-         * A window (a prompt, or the context after a slide) at positions 0..t-1, nothing cached before it: per head,
-         * the scores of all its queries against all its keys in one product, the masked softmax, and the weighted
-         * values in a second product, reading q, k and v from the rows of {@code qkv} and writing each head's
-         * columns of y in place (BLAS on the arrays' memory, no views). Past the first blockSize tokens (with slide 1)
-         * every token runs one such window per block.
-         */
-        private INDArray window(INDArray qkv, int first) {
-            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize, rows = t - first, row = 3 * c;
-            DataType type = qkv.dataType();
-            INDArray att = Elements.empty(type, nHead, rows, t);            // (nh, rows, T)
-            INDArray y = Elements.empty(type, 1, rows, c);                  // (1, rows, C)
-            for (int h = 0; h < nHead; h++) {                               // att = q k^T, queries first..t-1
-                Blas.gemm(rows, t, hs, 1, qkv, (long) first * row + h * hs, row, false,
-                        qkv, c + h * hs, row, true, 0, att, (long) h * rows * t, t);
-            }
-            // att = softmax(att / sqrt(hs)) over the keys up to each query, 0 after
-            Nn.causalSoftmax(att, att, nHead * rows, rows, t, 1 / Math.sqrt(hs));
-            for (int h = 0; h < nHead; h++) {                               // y = att v, each head into its columns
-                Blas.gemm(rows, hs, t, 1, att, (long) h * rows * t, t, false,
-                        qkv, 2 * c + h * hs, row, false, 0, y, h * hs, c);
-            }
-            return y;
-        }
-
-        /**
-         * Keeps the keys and values of {@code qkv} (1, t, 3C) at positions length..length+t-1; returns qkv's elements,
-         * (t, 3C) row after row, in a buffer kept between calls.
-         */
-        private double[] store(INDArray qkv) {
-            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize;
-            int n = (int) qkv.length();
-            if (qkvRows.length < n) qkvRows = new double[n];
-            double[] rows = qkvRows;
-            new Elements(qkv).get(0, rows, n);
-            for (int i = 0; i < t; i++) {
-                int p = length + i, k = i * 3 * c + c, v = k + c;                        // row i is [q | k | v]
-                for (int h = 0; h < nHead; h++) {
-                    for (int d = 0; d < hs; d++) keys[(h * hs + d) * blockSize + p] = rows[k + h * hs + d];
-                    System.arraycopy(rows, v + h * hs, values, (h * blockSize + p) * hs, hs);
-                }
-            }
-            return rows;
-        }
-
-        /**
-         * New positions after cached ones (tokens one at a time, until the cache is full: the first blockSize tokens,
-         * and after a slide larger than 1 the tokens until the next): their keys and values go into
-         * the cache first, then each query attends over the cache in plain loops, at these sizes cheaper than the
-         * ND4J calls they would take. Returns y (1, t - first, C).
-         */
-        private INDArray appended(INDArray qkv, int first) {
-            int t = (int) qkv.size(1), c = nHead * headSize, hs = headSize, pos = length, rows = t - first;
-            double[] q = store(qkv);                                        // the queries see their own keys too
-            if (yRows.length < rows * c) yRows = new double[rows * c];
-            double[] y = yRows;
-            double[] att = new double[pos + t];
-            double scale = 1 / Math.sqrt(hs);
-            Arrays.fill(y, 0, rows * c, 0);
-            for (int i = first; i < t; i++) {
-                int seen = pos + i + 1;                                                   // keys 0..pos+i
-                for (int h = 0; h < nHead; h++) {
-                    scores(q, i * 3 * c + h * hs, h, seen, att);                          // att = q k^T
-                    Nn.softmaxRow(att, seen, scale);                                      // softmax(att / sqrt(hs))
-                    weightedValues(att, h, seen, y, (i - first) * c + h * hs);            // y = att v
-                }
-            }
-            INDArray out = Elements.empty(qkv.dataType(), 1, rows, c);
-            new Elements(out).put(0, y, rows * c);
-            return out;
-        }
-
-        /** {@code att[j] = q . keys[j]} for keys 0..seen-1 of head h, four channels a pass. */
-        private void scores(double[] qkv, int q, int h, int seen, double[] att) {
-            int hs = headSize, d = 0;
-            Arrays.fill(att, 0, seen, 0);
-            for (; d + 4 <= hs; d += 4) {
-                double q0 = qkv[q + d], q1 = qkv[q + d + 1], q2 = qkv[q + d + 2], q3 = qkv[q + d + 3];
-                int k0 = (h * hs + d) * blockSize, k1 = k0 + blockSize, k2 = k1 + blockSize, k3 = k2 + blockSize;
-                for (int j = 0; j < seen; j++) {
-                    att[j] += q0 * keys[k0 + j] + q1 * keys[k1 + j] + q2 * keys[k2 + j] + q3 * keys[k3 + j];
-                }
-            }
-            for (; d < hs; d++) {
-                double qd = qkv[q + d];
-                int kRow = (h * hs + d) * blockSize;
-                for (int j = 0; j < seen; j++) att[j] += qd * keys[kRow + j];
-            }
-        }
-
-        /** {@code y[out..out+hs) += sum_j att[j] values[j]} over keys 0..seen-1 of head h, four keys a pass. */
-        private void weightedValues(double[] att, int h, int seen, double[] y, int out) {
-            int hs = headSize, j = 0;
-            for (; j + 4 <= seen; j += 4) {
-                double w0 = att[j], w1 = att[j + 1], w2 = att[j + 2], w3 = att[j + 3];
-                int v0 = (h * blockSize + j) * hs, v1 = v0 + hs, v2 = v1 + hs, v3 = v2 + hs;
-                for (int e = 0; e < hs; e++) {
-                    y[out + e] += w0 * values[v0 + e] + w1 * values[v1 + e] + w2 * values[v2 + e] + w3 * values[v3 + e];
-                }
-            }
-            for (; j < seen; j++) {
-                double w = att[j];
-                int vRow = (h * blockSize + j) * hs;
-                for (int e = 0; e < hs; e++) y[out + e] += w * values[vRow + e];
-            }
         }
     }
 }

@@ -91,4 +91,22 @@ class NpyTest {
         return b.array();
     }
 
+
+    /** The reader without ND4J (quill sample's): float32 of the expected shape only, errors naming the file. */
+    @Test
+    void floatsAreReadWithoutNd4jAndCheckedAgainstTheirShape() throws IOException {
+        Path f = tmp.resolve("w.npy");
+        Npy.write(Nd4j.createFromArray(new float[][]{{1, 2, 3}, {4, 5, 6}}), f);
+        byte[] bytes = Files.readAllBytes(f);
+        assertArrayEquals(new float[]{1, 2, 3, 4, 5, 6}, Npy.readFloats(bytes, "w.npy", 2, 3));
+        IOException shape = assertThrows(IOException.class, () -> Npy.readFloats(bytes, "w.npy", 3, 2));
+        assertTrue(shape.getMessage().contains("w.npy has shape [2, 3], expected [3, 2]"), shape.getMessage());
+        Npy.write(Nd4j.createFromArray(new int[]{1, 2}), f);
+        byte[] ints = Files.readAllBytes(f);
+        IOException type = assertThrows(IOException.class, () -> Npy.readFloats(ints, "ids.npy", 2));
+        assertTrue(type.getMessage().contains("ids.npy holds '<i4' values, not float32"), type.getMessage());
+        IOException cut = assertThrows(IOException.class,
+                () -> Npy.readFloats(java.util.Arrays.copyOf(bytes, bytes.length - 4), "w.npy", 2, 3));
+        assertTrue(cut.getMessage().contains("w.npy is truncated"), cut.getMessage());
+    }
 }

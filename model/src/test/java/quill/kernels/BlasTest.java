@@ -88,6 +88,30 @@ class BlasTest {
                 () -> Blas.gemm(4, 8, 8, 1, a.castTo(DataType.DOUBLE), 0, 8, false, b, 0, 8, false, 0, c, 0, 8));
     }
 
+    /** Memory of its own (no ND4J array) gives the bits of the same product on arrays, and is bounds-checked too. */
+    @Test
+    void elementsOfTheirOwnMemoryGiveTheSameBitsAsArrays() {
+        int t = 7, c = 12, hs = 4, h = 2;
+        INDArray qkv = Nd4j.randn(DataType.FLOAT, t, 3 * c), scores = Nd4j.create(DataType.FLOAT, t, t);
+        Blas.gemm(t, t, hs, 0.5, qkv, h * hs, 3 * c, false, qkv, c + h * hs, 3 * c, true, 0, scores, 0, t);
+        Elements own = Elements.allocate(t * 3 * c), out = Elements.allocate(t * t);
+        float[] values = qkv.reshape(-1).toFloatVector(), got = new float[t * t];
+        own.put(0, values, values.length);
+        Blas.gemm(t, t, hs, 0.5, own, h * hs, 3 * c, false, own, c + h * hs, 3 * c, true, 0, out, 0, t);
+        out.get(0, got, got.length);
+        float[] expected = scores.reshape(-1).toFloatVector();
+        for (int i = 0; i < got.length; i++) assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(got[i]));
+        assertThrows(IllegalArgumentException.class,                                    // past the end of out
+                () -> Blas.gemm(t, t, hs, 1, own, 0, 3 * c, false, own, 0, 3 * c, true, 0, out, 1, t));
+        assertThrows(IllegalArgumentException.class,                                    // doubles and floats
+                () -> Blas.gemm(t, t, hs, 1, own, 0, 3 * c, false, own, 0, 3 * c, true, 0,
+                        new Elements(Nd4j.create(DataType.DOUBLE, t, t)), 0, t));
+        assertEquals(0, Elements.allocate(5).length() - 5);
+        float[] zeros = new float[5];
+        Elements.allocate(5).get(0, zeros, 5);
+        for (float z : zeros) assertEquals(0, z);
+    }
+
     @Test
     void shapesThatDoNotFitAreRejected() {
         INDArray a = Nd4j.randn(DataType.FLOAT, 2, 3), b = Nd4j.randn(DataType.FLOAT, 4, 5);

@@ -13,6 +13,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import quill.optim.AdamW;
 import quill.optim.Optimizer;
+import quill.io.Npy;
+import quill.model.FastGpt;
 import quill.model.Gpt;
 import quill.model.GptHooks;
 import quill.model.GptConfig;
@@ -27,6 +29,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Enumeration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
@@ -147,6 +151,39 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
         loadWeights(model);
         model.setTraining(false);
         return model;
+    }
+
+    /**
+     * The model for generation as {@link FastGpt}, read without ND4J, when it is of the kind FastGpt runs and the
+     * checkpoint is a plain one (not a LoRA run's, quantised, or with a custom norm); else null, and {@link #newModel}
+     * is the way. Also null when a weight entry is not as expected: newModel then says what is wrong with it.
+     */
+    public FastGpt fastModel() {
+        if (customNorm != null || quantization != null || config.lora() != null || !FastGpt.supports(modelConfig)) {
+            return null;
+        }
+        Map<String, long[]> shapes = FastGpt.shapes(modelConfig);
+        Map<String, float[]> weights = new HashMap<>();
+        try (ZipFile zip = open(file)) {
+            Enumeration<? extends ZipEntry> entries = zip.entries();
+            while (entries.hasMoreElements()) {                   // an entry of another model's: newModel names it
+                String name = entries.nextElement().getName();
+                if (name.startsWith(MODEL) && !name.equals(MODEL)
+                        && !shapes.containsKey(name.substring(MODEL.length()).replaceFirst("\\.npy$", ""))) {
+                    return null;
+                }
+            }
+            for (Map.Entry<String, long[]> w : shapes.entrySet()) {
+                ZipEntry e = zip.getEntry(MODEL + w.getKey() + ".npy");
+                if (e == null) return null;
+                try (InputStream in = zip.getInputStream(e)) {
+                    weights.put(w.getKey(), Npy.readFloats(in.readAllBytes(), file + "!" + e.getName(), w.getValue()));
+                }
+            }
+            return FastGpt.load(modelConfig, weights::get);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /**

@@ -56,11 +56,12 @@ public final class Quill implements Runnable {
 
     /**
      * Whether ND4J should start at once, beside the parsing of the options and the reading of the checkpoint: for
-     * {@code sample}, whose whole run is a few seconds (half a second of it ND4J's start), not for its help or version.
+     * {@code sample --no-kv-cache}, whose whole run is a few seconds (half a second of it ND4J's start), not for its
+     * help or version. A sample with the cache mostly needs no ND4J at all ({@code quill.model.FastGpt}).
      */
     static boolean startsNd4jEarly(String[] args) {
         List<String> words = Arrays.asList(args);
-        return !words.isEmpty() && words.get(0).equals("sample")
+        return !words.isEmpty() && words.get(0).equals("sample") && words.contains("--no-kv-cache")
                 && Collections.disjoint(words, List.of("-h", "--help", "-V", "--version"));
     }
 

@@ -6,6 +6,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import quill.runtime.Backend;
+import quill.kernels.Blas;
+import quill.model.FastGpt;
 import quill.model.Gpt;
 import quill.checkpoint.Checkpoint;
 import quill.sample.Sampler;
@@ -90,9 +92,10 @@ public final class SampleCommand implements Callable<Integer> {
     int kvSlide;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
-            description = "Threads for ND4J and OpenBLAS (default: ${DEFAULT-VALUE}: one token's products are too"
-                    + " small to share"
-                    + " across cores, and spare threads spin-wait when other programs keep the cores busy).")
+            description = "Threads each full window's work is shared by (1 or 2), each with single-threaded OpenBLAS"
+                    + " (default: ${DEFAULT-VALUE}; 2 pays from about a thousand tokens on, once the JIT has finished"
+                    + " compiling and leaves the second core free); with --no-kv-cache, ND4J's and OpenBLAS's threads."
+                    + " The text is the same for any count.")
     int threads;
 
     @Spec
@@ -108,13 +111,21 @@ public final class SampleCommand implements Callable<Integer> {
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
-        Backend.awaitStart();                                // ND4J, if Quill.main started it early
-        Gpt model = checkpoint.newModel();
-        Backend.setThreads(threads);
-        if (kvSlide > model.config().blockSize()) {
+        int blockSize = checkpoint.modelConfig().blockSize();
+        if (kvSlide > blockSize) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--kv-slide must be at most the model's block size, "
-                    + model.config().blockSize() + ", got " + kvSlide);
+                    "--kv-slide must be at most the model's block size, " + blockSize + ", got " + kvSlide);
+        }
+        // a model of nanoGPT's kind generates without ND4J, which then never starts (half a second)
+        FastGpt fast = noKvCache ? null : checkpoint.fastModel();
+        Gpt model = null;
+        if (fast != null) {
+            Blas.setThreads(1);                              // each thread of a window calls OpenBLAS on its own
+        } else {
+            Backend.startInBackground();                     // at once, if Quill.main did not
+            Backend.awaitStart();
+            model = checkpoint.newModel();
+            Backend.setThreads(noKvCache ? threads : 1);
         }
         err.printf(Locale.ROOT, "checkpoint %s: iteration %d, best val loss %.4f%n",
                 file, checkpoint.state().iter(), checkpoint.state().bestValLoss());
@@ -129,7 +140,8 @@ public final class SampleCommand implements Callable<Integer> {
         long[] drawn = {0};
         try {
             for (int s = 0; s < numSamples; s++) {
-                Sampler.Logits logits = noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide);
+                Sampler.Logits logits = fast != null ? fast.cache(kvSlide, threads)::nextTokenLogits
+                        : noKvCache ? Sampler.fullForward(model) : Sampler.cached(model, kvSlide, threads);
                 out.print(tokenizer.decode(prompt));
                 out.flush();
                 // a BPE token may end inside a character: its bytes wait for the next token

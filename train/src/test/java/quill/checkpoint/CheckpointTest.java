@@ -9,7 +9,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import quill.autograd.Parameter;
 import quill.optim.AdamW;
+import quill.model.FastGpt;
 import quill.model.Gpt;
+import quill.model.KvCache;
 import quill.tokenizer.CharTokenizer;
 
 import java.io.FilterOutputStream;
@@ -23,6 +25,8 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,6 +67,39 @@ class CheckpointTest {
         try (var files = Files.list(tmp)) {
             assertEquals(1, files.count(), "no temporary files are left behind");
         }
+    }
+
+    /**
+     * A plain checkpoint of nanoGPT's kind of model reads into {@link FastGpt} without ND4J, whose logits are the
+     * model's through a {@link KvCache}, bit for bit; another architecture or a damaged weight entry reads into
+     * nothing (newModel is then the way, and names what is wrong).
+     */
+    @Test
+    void aPlainCheckpointReadsIntoFastGptWithTheModelsLogits() throws IOException {
+        TrainConfig config = TinyRun.config(tmp, 10);
+        Gpt model = new Gpt(Trainer.modelConfig(config, tokenizer.vocabSize()), 1);
+        for (Parameter p : model.parameters().values()) p.value().addi(0.01);   // a bias not at its init
+        Path file = tmp.resolve(Checkpoint.LAST);
+        TrainingState state = new TrainingState(5, 5, 2.5, new quill.random.TorchGenerator(1).state(), new int[]{2}, 3);
+        new CheckpointWriter().write(file, config, tokenizer, state, model,
+                new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
+        Checkpoint ckpt = Checkpoint.load(file);
+        FastGpt fast = ckpt.fastModel();
+        assertNotNull(fast);
+        KvCache reference = new KvCache(ckpt.newModel());
+        FastGpt.Cache cache = fast.cache(1, 1);
+        int[] history = new int[3 * model.config().blockSize()];
+        for (int i = 0; i < history.length; i++) history[i] = (i * 7 + i * i / 3) % tokenizer.vocabSize();
+        for (int n = 1; n <= history.length; n++) {
+            assertArrayEquals(reference.nextTokenLogits(history, n), cache.nextTokenLogits(history, n), "n=" + n);
+        }
+
+        Path rope = tmp.resolve("rope.zip");
+        TrainConfig ropeConfig = config.with(java.util.Map.of("pos", "rope"));
+        new CheckpointWriter().write(rope, ropeConfig, tokenizer, state,
+                new Gpt(Trainer.modelConfig(ropeConfig, tokenizer.vocabSize()), 1),
+                new AdamW(model.parameters(), 0.9, 0.99, 1e-8, 0.1));
+        assertNull(Checkpoint.load(rope).fastModel());
     }
 
     /**

@@ -35,13 +35,18 @@ class QuillTest {
         }
     }
 
-    /** ND4J starts beside the option parsing for a sample (whose whole run is seconds), not for its help. */
+    /**
+     * ND4J starts beside the option parsing for a sample without the cache (whose whole run is seconds), not for its
+     * help, nor for a sample with the cache, which mostly needs no ND4J (FastGpt).
+     */
     @Test
     void nd4jStartsEarlyForQuickCommandsButNotForTheirHelp() {
-        assertTrue(Quill.startsNd4jEarly(new String[]{"sample"}));
-        assertTrue(Quill.startsNd4jEarly(new String[]{"sample", "--num-samples", "1"}));
-        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--help"}));
-        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "-V"}));
+        assertTrue(Quill.startsNd4jEarly(new String[]{"sample", "--no-kv-cache"}));
+        assertTrue(Quill.startsNd4jEarly(new String[]{"sample", "--num-samples", "1", "--no-kv-cache"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"sample"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--num-samples", "1"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--no-kv-cache", "--help"}));
+        assertFalse(Quill.startsNd4jEarly(new String[]{"sample", "--no-kv-cache", "-V"}));
         assertFalse(Quill.startsNd4jEarly(new String[]{"eval"}));
         assertFalse(Quill.startsNd4jEarly(new String[]{"train"}));
         assertFalse(Quill.startsNd4jEarly(new String[]{}));

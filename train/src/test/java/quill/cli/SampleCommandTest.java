@@ -84,6 +84,14 @@ class SampleCommandTest {
     }
 
     @Test
+    void twoThreadsGiveTheSameText() {
+        CliRun one = sample("--num-samples", "2");
+        CliRun two = sample("--num-samples", "2", "--threads", "2");
+        assertEquals(0, two.exitCode(), two.err());
+        assertEquals(one.out(), two.out());
+    }
+
+    @Test
     void aLargerKvSlideStillGeneratesAndIsCheckedAgainstTheBlockSize() {
         CliRun r = sample("--num-samples", "1", "--kv-slide", "4");
         assertEquals(0, r.exitCode(), r.err());

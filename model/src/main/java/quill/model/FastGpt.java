@@ -1,0 +1,377 @@
+package quill.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import quill.autograd.Nn;
+import quill.autograd.Parameter;
+import quill.kernels.Blas;
+import quill.kernels.Elements;
+import quill.kernels.GeluKernel;
+import quill.kernels.LayerNormKernel;
+import quill.runtime.PairedThread;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Generation for a model of nanoGPT's kind, on memory of its own and OpenBLAS, without ND4J: {@code quill sample}'s
+ * path for such checkpoints, which then never starts ND4J (about half a second of start-up). It computes what {@link
+ * KvCache} computes through {@link Gpt}'s layers, step for step with the same kernels ({@link LayerNormKernel}, {@link
+ * GeluKernel}, {@link LayerCache}) and the same OpenBLAS calls, so the logits are the same bits and so is the text
+ * ({@code FastGptTest}). Only the bookkeeping goes: each step writes into memory set aside once instead of a new ND4J
+ * array and a node on the tape, which at the CPU preset's size cost as much as the products.
+ *
+ * <p>Read {@link Gpt}, {@link Block}, {@link CausalSelfAttention}, {@link Mlp} and {@link KvCache} to learn the model
+ * and its cache; this file repeats their forward pass for generation, for one kind of model ({@link #supports}):
+ * LayerNorm, learned or no positions, a GELU MLP, no QK-norm, no soft-cap, no LoRA, in float32.
+ *
+ * <p>Past the first block every token runs a full window (nanoGPT's crop). Its rows are independent everywhere but in
+ * attention, and its heads are independent in attention, so with two threads ({@link Cache}) each takes half of the
+ * rows, then half of the heads, in turn ({@link PairedThread}).
+ */
+public final class FastGpt {
+    private final GptConfig config;
+    private final Elements wte, wpe, lmHead, lnFWeight, lnFBias;
+    private final Layer[] layers;
+    /** What owns the memory of the weights when it is not {@link Elements#allocate}: the model, kept reachable. */
+    private final Object owner;
+
+    /** One block's weights; a bias is null when the model has none. */
+    private record Layer(Elements ln1Weight, Elements ln1Bias, Elements cAttnWeight, Elements cAttnBias,
+                         Elements cProjWeight, Elements cProjBias, Elements ln2Weight, Elements ln2Bias,
+                         Elements fcWeight, Elements fcBias, Elements mlpProjWeight, Elements mlpProjBias) {
+    }
+
+    /** Finds a weight by its state-dict name ({@code transformer.h.0.attn.c_attn.weight}); null when there is none. */
+    @FunctionalInterface
+    public interface Weights {
+        Elements get(String name);
+    }
+
+    private FastGpt(GptConfig config, Weights w, Object owner) {
+        this.config = config;
+        this.owner = owner;
+        this.wte = w.get("transformer.wte.weight");
+        this.wpe = config.arch().pos() == Architecture.PosType.LEARNED ? w.get("transformer.wpe.weight") : null;
+        this.lmHead = config.arch().tieEmbeddings() ? wte : w.get("lm_head.weight");
+        this.lnFWeight = w.get("transformer.ln_f.weight");
+        this.lnFBias = config.bias() ? w.get("transformer.ln_f.bias") : null;
+        this.layers = new Layer[config.nLayer()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "transformer.h." + i + ".";
+            layers[i] = new Layer(w.get(p + "ln_1.weight"), bias(w, p + "ln_1.bias"),
+                    w.get(p + "attn.c_attn.weight"), bias(w, p + "attn.c_attn.bias"),
+                    w.get(p + "attn.c_proj.weight"), bias(w, p + "attn.c_proj.bias"),
+                    w.get(p + "ln_2.weight"), bias(w, p + "ln_2.bias"),
+                    w.get(p + "mlp.c_fc.weight"), bias(w, p + "mlp.c_fc.bias"),
+                    w.get(p + "mlp.c_proj.weight"), bias(w, p + "mlp.c_proj.bias"));
+        }
+    }
+
+    private Elements bias(Weights w, String name) {
+        return config.bias() ? w.get(name) : null;
+    }
+
+    /** Whether a model of {@code config} is of the kind this class runs (its weights must also be float32). */
+    public static boolean supports(GptConfig config) {
+        Architecture arch = config.arch();
+        return arch.norm() == Architecture.NormType.LAYERNORM && arch.pos() != Architecture.PosType.ROPE
+                && arch.mlp() == Architecture.MlpType.GELU && !arch.qkNorm() && arch.logitSoftcap() == 0;
+    }
+
+    /** Whether {@link #of} can run {@code model}: {@link #supports} its config, float32, no LoRA, the fused ops. */
+    public static boolean supports(Gpt model) {
+        return supports(model.config()) && model.type == DataType.FLOAT && !model.customNorm && model.lora() == null
+                && !model.readable;
+    }
+
+    /**
+     * Generation for {@code model} on its own weights' memory (nothing copied): a later change of its weights is seen,
+     * but a {@link Cache} keeps the keys and values it computed before.
+     */
+    public static FastGpt of(Gpt model) {
+        if (!supports(model)) throw new IllegalArgumentException("FastGpt does not run this model: " + model.config());
+        Map<String, Parameter> params = model.parameters();
+        return new FastGpt(model.config(), name -> {
+            Parameter p = params.get(name);
+            if (p == null) throw new IllegalStateException("the model has no parameter " + name);
+            return new Elements(p.value());
+        }, model);
+    }
+
+    /**
+     * Generation from weights given as float arrays by state-dict name (a checkpoint read without ND4J); each is checked
+     * against the shape {@code config} gives it. {@code weights} returns null for a name it lacks.
+     *
+     * @throws IllegalArgumentException naming the first weight that is missing or of the wrong size
+     */
+    public static FastGpt load(GptConfig config, java.util.function.Function<String, float[]> weights) {
+        if (!supports(config)) throw new IllegalArgumentException("FastGpt does not run this model: " + config);
+        Map<String, long[]> shapes = shapes(config);
+        Map<String, Elements> loaded = new LinkedHashMap<>();
+        shapes.forEach((name, shape) -> {
+            float[] v = weights.apply(name);
+            long n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+            if (v == null) throw new IllegalArgumentException("the weights lack " + name);
+            if (v.length != n) throw new IllegalArgumentException(name + " holds " + v.length + " values, "
+                    + Arrays.toString(shape) + " needs " + n);
+            Elements e = Elements.allocate(v.length);
+            e.put(0, v, v.length);
+            loaded.put(name, e);
+        });
+        return new FastGpt(config, loaded::get, null);
+    }
+
+    /** Every weight a model of {@code config} has, by state-dict name, with its shape, in {@link Gpt}'s order. */
+    public static Map<String, long[]> shapes(GptConfig config) {
+        int c = config.nEmbd(), hidden = config.mlpHidden();
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("transformer.wte.weight", new long[]{config.vocabSize(), c});
+        if (config.arch().pos() == Architecture.PosType.LEARNED) {
+            s.put("transformer.wpe.weight", new long[]{config.blockSize(), c});
+        }
+        for (int i = 0; i < config.nLayer(); i++) {
+            String p = "transformer.h." + i + ".";
+            weightAndBias(s, config, p + "ln_1", c);
+            weightAndBias(s, config, p + "attn.c_attn", 3 * c, c);
+            weightAndBias(s, config, p + "attn.c_proj", c, c);
+            weightAndBias(s, config, p + "ln_2", c);
+            weightAndBias(s, config, p + "mlp.c_fc", hidden, c);
+            weightAndBias(s, config, p + "mlp.c_proj", c, hidden);
+        }
+        weightAndBias(s, config, "transformer.ln_f", c);
+        if (!config.arch().tieEmbeddings()) s.put("lm_head.weight", new long[]{config.vocabSize(), c});
+        return s;
+    }
+
+    private static void weightAndBias(Map<String, long[]> s, GptConfig config, String name, long... shape) {
+        s.put(name + ".weight", shape);
+        if (config.bias()) s.put(name + ".bias", new long[]{shape[0]});
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    /**
+     * A generation's keys and values, as {@link KvCache}'s ({@code slide} means the same: 1 crops as nanoGPT does);
+     * {@code threads} 2 or more shares each full window with {@link PairedThread}'s thread, 1 computes it all here. The
+     * logits are the same, bit for bit, for any slide-1 cache, either thread count, and {@link KvCache}.
+     */
+    public Cache cache(int slide, int threads) {
+        return new Cache(slide, threads);
+    }
+
+    /** One sequence's generation: see {@link FastGpt#cache}. Not for two threads at once. */
+    public final class Cache {
+        private final int t, c, nHead, hs, hidden, vocab, slide, threads;
+        private final LayerCache[] caches;
+        /** The activations of up to blockSize positions, (T, width) row after row. */
+        private final Elements x, h, qkv, att, y, proj, fc, act, logits;
+        private final double[] mean, rstd;
+        /** The tokens whose keys and values are cached, at positions 0..length-1, as in {@link KvCache}. */
+        private final int[] tokens;
+        private int length, windowStart, historyLength;
+
+        private Cache(int slide, int threads) {
+            this.t = config.blockSize();
+            if (slide < 1 || slide > t) {
+                throw new IllegalArgumentException("slide must be between 1 and blockSize (" + t + "), got " + slide);
+            }
+            if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+            this.c = config.nEmbd();
+            this.nHead = config.nHead();
+            this.hs = config.headSize();
+            this.hidden = config.mlpHidden();
+            this.vocab = config.vocabSize();
+            this.slide = slide;
+            this.threads = threads;
+            this.caches = new LayerCache[config.nLayer()];
+            for (int i = 0; i < caches.length; i++) caches[i] = new LayerCache(t, nHead, hs);
+            x = Elements.allocate(t * c);
+            h = Elements.allocate(t * c);
+            qkv = Elements.allocate(t * 3 * c);
+            att = Elements.allocate(nHead * t * t);
+            y = Elements.allocate(t * c);
+            proj = Elements.allocate(t * c);
+            fc = Elements.allocate(t * hidden);
+            act = Elements.allocate(t * hidden);
+            logits = Elements.allocate(vocab);
+            mean = new double[t];
+            rstd = new double[t];
+            tokens = new int[t];
+        }
+
+        /**
+         * The logits for the token after {@code history[0..n)}, as {@link KvCache#nextTokenLogits}: one new position's
+         * work when the history is the last one plus a token and the cache is not full, else the window it must
+         * condition on, from position 0.
+         */
+        public float[] nextTokenLogits(int[] history, int n) {
+            if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n
+                    + " is not in [1, " + history.length + "]");
+            boolean extendsCache = length > 0 && n == historyLength + 1
+                    && Arrays.equals(tokens, 0, length, history, windowStart, windowStart + length);
+            int from, count;
+            if (extendsCache && length < t) {
+                from = n - 1;                                            // one new position: append
+                count = 1;
+            } else {
+                count = extendsCache ? t - slide + 1 : Math.min(n, t);   // crop as nanoGPT; a full cache slides
+                from = n - count;
+                length = 0;
+            }
+            for (int i = from; i < from + count; i++) {
+                if (history[i] < 0 || history[i] >= vocab) throw new IllegalArgumentException("token id "
+                        + history[i] + " is outside [0, " + vocab + ")");
+            }
+            float[] out = forward(history, from, count);
+            System.arraycopy(history, from, tokens, length, count);
+            length += count;
+            historyLength = n;
+            windowStart = n - length;
+            return out;
+        }
+
+        /**
+         * Gpt.nextTokenLogits with this cache: ids {@code history[from, from + n)} at positions length..length+n-1,
+         * every block's new keys and values kept (unless they fill the cache), the last position's logits returned.
+         */
+        private float[] forward(int[] history, int from, int n) {
+            int pos0 = length, last = layers.length - 1;
+            rows(n, (r0, r1) -> {
+                embed(history, from, pos0, r0, r1);                 // x = wte[ids] + wpe[positions]   (n, C)
+                qkv(layers[0], r0, r1);                             // qkv = c_attn(ln_1(x))           (n, 3C)
+            });
+            for (int i = 0; i < last; i++) {
+                Layer layer = layers[i], next = layers[i + 1];
+                attention(caches[i], n, 0, pos0);                   // y = attention(qkv)              (n, C)
+                rows(n, (r0, r1) -> {
+                    linear(layer.cProjWeight, layer.cProjBias, c, c, y, r0, r1, proj);   // proj = c_proj(y)
+                    add(r0, r1);                                    // x = x + attn(ln_1(x))
+                    mlp(layer, r0, r1);                             // proj = mlp(ln_2(x))
+                    add(r0, r1);                                    // x = x + mlp(ln_2(x))
+                    qkv(next, r0, r1);                              // the next block's qkv
+                });
+            }
+            // the last block (Block.forwardLast): every position's keys and values, the last position's query only
+            Layer layer = layers[last];
+            attention(caches[last], n, n - 1, pos0);                // y[0] = attention of the last query (1, C)
+            linear(layer.cProjWeight, layer.cProjBias, c, c, y, 0, 1, proj); // proj[0] = c_proj(y[0])
+            if (n > 1) {                                            // x[0] = x[n-1]: the last position, alone
+                float[] row = new float[c];
+                x.get((n - 1) * c, row, c);
+                x.put(0, row, c);
+            }
+            add(0, 1);                                              // x[0] = x[0] + attn(...)
+            mlp(layer, 0, 1);                                       // proj[0] = mlp(ln_2(x[0]))
+            add(0, 1);                                              // x[0] = x[0] + mlp(...)
+            norm(lnFWeight, lnFBias, 0, 1);                         // h[0] = ln_f(x[0])
+            Blas.gemm(1, vocab, c, 1, h, 0, c, false, lmHead, 0, c, true, 0, logits, 0, vocab); // lm_head
+            float[] out = new float[vocab];                         // (V)
+            logits.get(0, out, vocab);
+            java.lang.ref.Reference.reachabilityFence(owner);
+            return out;
+        }
+
+        /** Rows [r0, r1) of x = wte[ids] + wpe[positions] (Gpt.residual's embedding and its add). */
+        private void embed(int[] history, int from, int pos0, int r0, int r1) {
+            float[] row = new float[c], pos = new float[c];
+            for (int i = r0; i < r1; i++) {
+                wte.get(history[from + i] * c, row, c);
+                if (wpe != null) {
+                    wpe.get((pos0 + i) * c, pos, c);
+                    for (int j = 0; j < c; j++) row[j] += pos[j];
+                }
+                x.put(i * c, row, c);
+            }
+        }
+
+        /** Rows [r0, r1) of qkv = c_attn(ln_1(x)) (CausalSelfAttention.qkv). */
+        private void qkv(Layer layer, int r0, int r1) {
+            norm(layer.ln1Weight, layer.ln1Bias, r0, r1);           // h = ln_1(x)
+            linear(layer.cAttnWeight, layer.cAttnBias, c, 3 * c, h, r0, r1, qkv); // qkv = c_attn(h)
+        }
+
+        /**
+         * KvCache.Layer.attend: the queries first..n-1 of the n new positions into y's first rows. A window (nothing
+         * cached) shares its heads between the two threads; it keeps its keys and values unless it fills the cache.
+         */
+        private void attention(LayerCache cache, int n, int first, int pos0) {
+            if (pos0 > 0) {
+                cache.appended(qkv, n, first, pos0, y);
+                return;
+            }
+            int half = threads > 1 && first == 0 && split(n) > 0 ? nHead / 2 : 0; // the last query alone: not shared
+            if (half == 0) {
+                LayerCache.window(qkv, n, first, nHead, hs, att, y, 0, nHead);
+            } else {
+                PairedThread.run(() -> LayerCache.window(qkv, n, first, nHead, hs, att, y, 0, half),
+                        () -> LayerCache.window(qkv, n, first, nHead, hs, att, y, half, nHead));
+            }
+            if (n < t) cache.store(qkv, n, 0);                      // a full window is followed by a slide
+        }
+
+        /** Rows [r0, r1) of proj = c_proj(gelu(c_fc(ln_2(x)))) (Mlp.forward). */
+        private void mlp(Layer layer, int r0, int r1) {
+            norm(layer.ln2Weight, layer.ln2Bias, r0, r1);           // h = ln_2(x)                 (n, C)
+            linear(layer.fcWeight, layer.fcBias, c, hidden, h, r0, r1, fc);    // fc = c_fc(h)                (n, H)
+            GeluKernel.forward(fc, act, r0 * hidden, r1 * hidden);  // act = gelu(fc)
+            linear(layer.mlpProjWeight, layer.mlpProjBias, hidden, c, act, r0, r1, proj); // proj = c_proj(act) (n, C)
+        }
+
+        /**
+         * Nn.linear on rows [r0, r1) of {@code in} into the same rows of {@code out}: out = in W^T (+ b), W (outSize,
+         * inSize).
+         */
+        private void linear(Elements w, Elements b, int inSize, int outSize, Elements in, int r0, int r1, Elements out) {
+            Blas.gemm(r1 - r0, outSize, inSize, 1, in, (long) r0 * inSize, inSize, false, w, 0, inSize, true, 0,
+                    out, (long) r0 * outSize, outSize);
+            if (b == null) return;
+            float[] bias = new float[outSize], row = new float[outSize];  //   + b, on each row
+            b.get(0, bias, outSize);
+            for (int i = r0; i < r1; i++) {
+                out.get(i * outSize, row, outSize);
+                for (int j = 0; j < outSize; j++) row[j] += bias[j];
+                out.put(i * outSize, row, outSize);
+            }
+        }
+
+        /** Rows [r0, r1) of h = LayerNorm(x) (Nn.layerNorm's kernel). */
+        private void norm(Elements weight, Elements bias, int r0, int r1) {
+            LayerNormKernel.forward(x, weight, bias, h, mean, rstd, c, Nn.LAYER_NORM_EPS, r0, r1);
+        }
+
+        /** Rows [r0, r1) of x += proj (the residual adds, Ops.add). */
+        private void add(int r0, int r1) {
+            float[] row = new float[c], d = new float[c];
+            for (int i = r0; i < r1; i++) {
+                x.get(i * c, row, c);
+                proj.get(i * c, d, c);
+                for (int j = 0; j < c; j++) row[j] += d[j];
+                x.put(i * c, row, c);
+            }
+        }
+
+        /**
+         * Where n rows are split between the two threads, 0 for not at all: at a multiple of 32 rows, so that OpenBLAS
+         * computes each row of a product as it does in one call (its kernels take 4, 8 or 16 rows at a time; other
+         * splits change the last bits of some rows).
+         */
+        private int split(int n) {
+            return threads > 1 ? n / 2 / 32 * 32 : 0;
+        }
+
+        /** Runs {@code work} on rows [0, n): [0, split) here and [split, n) on the paired thread, or all here. */
+        private void rows(int n, RowRange work) {
+            int s = split(n);
+            if (s == 0) work.run(0, n);
+            else PairedThread.run(() -> work.run(0, s), () -> work.run(s, n));
+        }
+    }
+
+    @FunctionalInterface
+    private interface RowRange {
+        void run(int r0, int r1);
+    }
+}
