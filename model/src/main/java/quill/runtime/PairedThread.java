@@ -1,6 +1,7 @@
 package quill.runtime;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -17,9 +18,12 @@ public final class PairedThread {
 
     private final AtomicBoolean taken = new AtomicBoolean();
     private Thread thread;
-    /** The helper's half; given, done: how many halves it was given and has finished. */
+    /** The helper's half; given, done: how many halves were given and are finished (by either thread). */
     private volatile Runnable work;
     private volatile long given, done;
+    /** Who runs the half given last: whichever thread claims it first, so a helper off its core is not waited for. */
+    private final AtomicInteger claim = new AtomicInteger();
+    private static final int OPEN = 0, HELPER = 1, CALLER = 2;
     private volatile boolean parked;
     private volatile Throwable failure;
 
@@ -28,7 +32,9 @@ public final class PairedThread {
 
     /**
      * Runs {@code here} on this thread and {@code there} on the helper, and returns when both are done; a failure of
-     * either is thrown here (this thread's first). The two must not depend on each other.
+     * either is thrown here (this thread's first). The two must not depend on each other. If the helper has not
+     * started {@code there} by the time {@code here} is done (another program, or the JIT, has its core), this thread
+     * runs it too.
      */
     public static void run(Runnable here, Runnable there) {
         SHARED.runPair(here, there);
@@ -44,6 +50,7 @@ public final class PairedThread {
             start();
             failure = null;
             work = there;
+            claim.set(OPEN);
             long n = given + 1;
             given = n;
             if (parked) LockSupport.unpark(thread);                 // read after given is set: see loop()
@@ -53,9 +60,17 @@ public final class PairedThread {
             } catch (Throwable e) {
                 mine = e;
             }
-            for (int spins = 0; done != n; spins++) {
-                if (spins < 100_000) Thread.onSpinWait();
-                else Thread.yield();                                // the helper lost its core for a while
+            if (claim.compareAndSet(OPEN, CALLER)) {                // not started there: run it here
+                try {
+                    there.run();
+                } catch (Throwable e) {
+                    failure = e;
+                }
+            } else {
+                for (int spins = 0; done != n; spins++) {
+                    if (spins < 100_000) Thread.onSpinWait();
+                    else Thread.yield();                            // the helper lost its core for a while
+                }
             }
             Throwable theirs = failure;
             if (mine == null) mine = theirs;
@@ -88,12 +103,13 @@ public final class PairedThread {
                 }
             }
             seen = given;
-            try {
-                work.run();
-            } catch (Throwable e) {
-                failure = e;
+            if (claim.compareAndSet(OPEN, HELPER)) {
+                try {
+                    work.run();
+                } catch (Throwable e) {
+                    failure = e;
+                }
             }
-            work = null;
             done = seen;
         }
     }
