@@ -155,13 +155,12 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
 
     /**
      * The model for generation as {@link FastGpt}, read without ND4J, when it is of the kind FastGpt runs and the
-     * checkpoint is a plain one (not a LoRA run's, quantised, or with a custom norm); else null, and {@link #newModel}
-     * is the way. Also null when a weight entry is not as expected: newModel then says what is wrong with it.
+     * checkpoint is not a LoRA run's nor has a custom norm (a quantised one is dequantised, as {@link #newModel}
+     * does); else null, and {@link #newModel} is the way. Also null when a weight entry is not as expected: newModel
+     * then says what is wrong with it.
      */
     public FastGpt fastModel() {
-        if (customNorm != null || quantization != null || config.lora() != null || !FastGpt.supports(modelConfig)) {
-            return null;
-        }
+        if (customNorm != null || config.lora() != null || !FastGpt.supports(modelConfig)) return null;
         Map<String, long[]> shapes = FastGpt.shapes(modelConfig);
         Map<String, float[]> weights = new HashMap<>();
         try (ZipFile zip = open(file)) {
@@ -174,6 +173,12 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                 }
             }
             for (Map.Entry<String, long[]> w : shapes.entrySet()) {
+                long[] shape = w.getValue();
+                if (quantization != null && shape.length == 2) {     // every matrix is quantised
+                    weights.put(w.getKey(), QuantizedCheckpoint.dequantized(zip, file, quantization, w.getKey(),
+                            (int) shape[0], (int) shape[1]));
+                    continue;
+                }
                 ZipEntry e = zip.getEntry(MODEL + w.getKey() + ".npy");
                 if (e == null) return null;
                 try (InputStream in = zip.getInputStream(e)) {

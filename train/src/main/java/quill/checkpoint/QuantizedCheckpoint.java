@@ -89,19 +89,25 @@ public final class QuantizedCheckpoint {
         for (Parameter p : params.values()) {
             if (p.shape().length != 2) continue;
             int rows = (int) p.shape()[0], cols = (int) p.shape()[1];
-            String name = QUANTIZED + p.name();
-            byte[] q = readNpy(zip, file, name + ".npy", intType(scheme), rows, scheme.bytesPerRow(cols));
-            byte[] s = readNpy(zip, file, name + ".scales.npy", "<f4", rows, scheme.groupsPerRow(cols));
-            float[] scales = new float[rows * scheme.groupsPerRow(cols)];
-            ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(scales);
-            for (float scale : scales) {
-                if (!(scale >= 0) || Float.isInfinite(scale)) {
-                    throw corrupt(file, name + ".scales.npy holds a scale of " + scale);
-                }
-            }
-            float[] w = scheme.dequantize(new Quantization.Quantized(q, scales), rows, cols);
+            float[] w = dequantized(zip, file, scheme, p.name(), rows, cols);
             Npy.write(Nd4j.create(w, new long[]{rows, cols}, 'c'), dir.resolve(p.name() + ".npy"));
         }
+    }
+
+    /** The quantised weight {@code name}, (rows, cols), dequantised: its integers times their scales. */
+    static float[] dequantized(ZipFile zip, Path file, Quantization scheme, String weight, int rows, int cols)
+            throws IOException {
+        String name = QUANTIZED + weight;
+        byte[] q = readNpy(zip, file, name + ".npy", intType(scheme), rows, scheme.bytesPerRow(cols));
+        byte[] s = readNpy(zip, file, name + ".scales.npy", "<f4", rows, scheme.groupsPerRow(cols));
+        float[] scales = new float[rows * scheme.groupsPerRow(cols)];
+        ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(scales);
+        for (float scale : scales) {
+            if (!(scale >= 0) || Float.isInfinite(scale)) {
+                throw corrupt(file, name + ".scales.npy holds a scale of " + scale);
+            }
+        }
+        return scheme.dequantize(new Quantization.Quantized(q, scales), rows, cols);
     }
 
     /** numpy's type of the integers: int8, or uint8 holding two 4-bit values. */

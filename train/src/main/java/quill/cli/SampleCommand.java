@@ -162,9 +162,10 @@ public final class SampleCommand implements Callable<Integer> {
         tokens = drawn[0];
         double seconds = (System.nanoTime() - t0) / 1e9;
         err.printf(Locale.ROOT,
-                "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, ND4J, checkpoint) took %.2f s%n",
+                "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, %scheckpoint) took %.2f s%n",
                 tokens, seconds, tokens / seconds,
-                noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : ""), startup);
+                noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : "")
+                        + (fast != null ? ", without ND4J" : ""), fast != null ? "" : "ND4J, ", startup);
         err.flush();
         return 0;
     }

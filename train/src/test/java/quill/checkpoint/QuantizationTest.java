@@ -8,7 +8,9 @@ import quill.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import quill.model.FastGpt;
 import quill.model.Gpt;
+import quill.model.KvCache;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -21,6 +23,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -119,6 +122,25 @@ class QuantizationTest {
             }
             double err = logits(q.newModel()).sub(reference).amaxNumber().doubleValue();
             assertTrue(err > 0 && err <= (double) c[1] * range, scheme + ": logits off by " + err + ", range " + range);
+        }
+    }
+
+    /** Sampling reads a quantised checkpoint of nanoGPT's kind without ND4J: the same logits as its model's, bit for bit. */
+    @Test
+    void aQuantisedCheckpointReadsIntoFastGptWithItsModelsLogits() throws IOException {
+        Checkpoint ckpt = trained(Map.of());
+        for (Quantization scheme : new Quantization[]{new Quantization(8, 0), new Quantization(4, 8)}) {
+            Path file = tmp.resolve("fast" + scheme.bits() + ".zip");
+            QuantizedCheckpoint.write(ckpt, ckpt.newModel(), scheme, file);
+            Checkpoint q = Checkpoint.load(file);
+            FastGpt.Cache fast = q.fastModel().cache(1, 1);
+            KvCache reference = new KvCache(q.newModel());
+            int[] history = new int[2 * q.modelConfig().blockSize() + 3];
+            for (int i = 0; i < history.length; i++) history[i] = (5 * i + 1) % q.modelConfig().vocabSize();
+            for (int n = 1; n <= history.length; n++) {
+                assertArrayEquals(reference.nextTokenLogits(history, n), fast.nextTokenLogits(history, n),
+                        scheme + ", n=" + n);
+            }
         }
     }
 
