@@ -5,11 +5,10 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.bytedeco.openblas.global.openblas_nolapack;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
-
-import org.bytedeco.openblas.global.openblas_nolapack;
 
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;

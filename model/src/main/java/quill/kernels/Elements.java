@@ -30,7 +30,7 @@ public final class Elements {
     private final Object owner; // keeps the memory behind f or d allocated (see above): an INDArray or a FloatPointer
     private final FloatBuffer f;
     private final DoubleBuffer d;
-    /** The memory's start, for BLAS: {@link #floats} and {@link #doubles} add {@link #offset}. */
+    /** The memory's start, for BLAS: {@link #floatsAt} and {@link #doublesAt} add {@link #offset}. */
     private final FloatPointer fp;
     private final DoublePointer dp;
     private final long offset;
