@@ -26,7 +26,7 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
  *
  * <p>The matrix form takes 2-d arrays stored row after row without gaps, all FLOAT or all DOUBLE, and hands anything
  * else to {@code Nd4j.gemm}; the sub-matrix form takes parts of c-order FLOAT or DOUBLE arrays of any rank and refuses
- * anything else.
+ * anything else, and comes again on {@link Elements}, for memory ND4J does not own.
  */
 public final class Blas {
     private Blas() {

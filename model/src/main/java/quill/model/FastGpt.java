@@ -156,7 +156,7 @@ public final class FastGpt {
     /**
      * A generation's keys and values, as {@link KvCache}'s ({@code slide} means the same: 1 crops as nanoGPT does);
      * {@code threads} 2 or more shares each full window with {@link PairedThread}'s thread, 1 computes it all here. The
-     * logits are the same, bit for bit, for any slide-1 cache, either thread count, and {@link KvCache}.
+     * logits are {@link KvCache}'s with the same slide, bit for bit, for either thread count.
      */
     public Cache cache(int slide, int threads) {
         return new Cache(slide, threads);
@@ -165,6 +165,8 @@ public final class FastGpt {
     /** One sequence's generation: see {@link FastGpt#cache}. Not for two threads at once. */
     public final class Cache {
         private final int t, c, nHead, hs, hidden, vocab, slide, threads;
+        /** Where a window's rows are split between the two threads, 0 for not at all ({@link FastGpt#rowsSplitExactly}). */
+        private final int split;
         private final LayerCache[] caches;
         /** The activations of up to blockSize positions, (T, width) row after row. */
         private final Elements x, h, qkv, att, y, proj, fc, act, logits;
@@ -179,6 +181,10 @@ public final class FastGpt {
                 throw new IllegalArgumentException("slide must be between 1 and blockSize (" + t + "), got " + slide);
             }
             if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+            long largest = Math.max((long) config.nHead() * t * t, (long) t * Math.max(3 * config.nEmbd(),
+                    config.mlpHidden()));
+            if (largest > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("a window of this model needs "
+                    + largest + " floats in one buffer, more than Java can index; sample with --no-kv-cache");
             this.c = config.nEmbd();
             this.nHead = config.nHead();
             this.hs = config.headSize();
@@ -186,6 +192,9 @@ public final class FastGpt {
             this.vocab = config.vocabSize();
             this.slide = slide;
             this.threads = threads;
+            int half = t / 2 / 32 * 32;
+            this.split = threads > 1 && half > 0 && rowsSplitExactly(t, half,
+                    new int[][]{{c, 3 * c}, {c, c}, {c, hidden}, {hidden, c}}) ? half : 0;
             this.caches = new LayerCache[config.nLayer()];
             for (int i = 0; i < caches.length; i++) caches[i] = new LayerCache(t, nHead, hs);
             x = Elements.allocate(t * c);
@@ -302,7 +311,7 @@ public final class FastGpt {
                 cache.appended(qkv, n, first, pos0, y);
                 return;
             }
-            int half = threads > 1 && first == 0 && split(n) > 0 ? nHead / 2 : 0; // the last query alone: not shared
+            int half = threads > 1 && first == 0 && n == t ? nHead / 2 : 0;  // the last query alone: not shared
             if (half == 0) {
                 LayerCache.window(qkv, n, first, nHead, hs, att, y, 0, nHead);
             } else {
@@ -353,13 +362,9 @@ public final class FastGpt {
             }
         }
 
-        /**
-         * Where n rows are split between the two threads, 0 for not at all: at a multiple of 32 rows, so that OpenBLAS
-         * computes each row of a product as it does in one call (its kernels take 4, 8 or 16 rows at a time; other
-         * splits change the last bits of some rows).
-         */
+        /** Where n rows are split between the two threads: only a full window's, and only where it is exact. */
         private int split(int n) {
-            return threads > 1 ? n / 2 / 32 * 32 : 0;
+            return n == t ? split : 0;
         }
 
         /** Runs {@code work} on rows [0, n): [0, split) here and [split, n) on the paired thread, or all here. */
@@ -368,6 +373,35 @@ public final class FastGpt {
             if (s == 0) work.run(0, n);
             else PairedThread.run(() -> work.run(0, s), () -> work.run(s, n));
         }
+    }
+
+    /**
+     * Whether OpenBLAS computes every row of each product {@code (in, out)} of a T-row window the same in two calls,
+     * rows [0, s) and [s, T), as in one. For most shapes it does (its kernels take 4, 8 or 16 rows at a time, and s is
+     * a multiple of 32), but its small-matrix path, taken by size, sums some shapes in another order (a 64-row
+     * product of 512 inputs and 32 outputs differs from its two 32-row halves in most of its elements). The order
+     * depends on the shapes, not on the values, so one product each on made-up values, on this machine's OpenBLAS,
+     * tells.
+     */
+    static boolean rowsSplitExactly(int t, int s, int[][] shapes) {
+        java.util.Random random = new java.util.Random(1);
+        for (int[] shape : shapes) {
+            int in = shape[0], out = shape[1];
+            Elements x = Elements.allocate(t * in), w = Elements.allocate(out * in);
+            Elements one = Elements.allocate(t * out), two = Elements.allocate(t * out);
+            float[] values = new float[Math.max(t * in, out * in)];
+            for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
+            x.put(0, values, t * in);
+            w.put(0, values, out * in);
+            Blas.gemm(t, out, in, 1, x, 0, in, false, w, 0, in, true, 0, one, 0, out);
+            Blas.gemm(s, out, in, 1, x, 0, in, false, w, 0, in, true, 0, two, 0, out);
+            Blas.gemm(t - s, out, in, 1, x, (long) s * in, in, false, w, 0, in, true, 0, two, (long) s * out, out);
+            float[] a = new float[t * out], b = new float[t * out];
+            one.get(0, a, a.length);
+            two.get(0, b, b.length);
+            if (!Arrays.equals(a, b)) return false;                 // Arrays.equals compares floats bit for bit
+        }
+        return true;
     }
 
     @FunctionalInterface

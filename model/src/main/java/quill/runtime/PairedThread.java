@@ -74,10 +74,12 @@ public final class PairedThread {
             }
             Throwable theirs = failure;
             if (mine == null) mine = theirs;
+            else if (theirs != null) mine.addSuppressed(theirs);
             if (mine instanceof RuntimeException e) throw e;
             if (mine instanceof Error e) throw e;
             if (mine != null) throw new IllegalStateException(mine);
         } finally {
+            work = null;                                            // claimed by now: nothing keeps its captures alive
             taken.set(false);
         }
     }

@@ -84,6 +84,19 @@ class FastGptTest {
         sameAsKvCache(model(config(true, untiedNoPositions)), 1, 2);
     }
 
+    /**
+     * A wide MLP over narrow rows (512 hidden, 32 channels): OpenBLAS sums the MLP's 64-row output product differently
+     * from its two 32-row halves, so two threads must keep those rows whole, and still give the same bits.
+     */
+    @Test
+    void twoThreadsKeepTheRowsWholeWhereSplittingWouldChangeTheSums() {
+        Architecture n = Architecture.NANOGPT;
+        Architecture wide = new Architecture(n.norm(), n.pos(), n.ropeBase(), n.mlp(), 512, false, true, 0);
+        Gpt model = model(new GptConfig(VOCAB, BLOCK, 2, 4, 32, 0.0, false, wide));
+        sameAsKvCache(model, 1, 2);
+        assertTrue(FastGpt.rowsSplitExactly(BLOCK, 32, new int[][]{{16, 48}, {16, 64}}));
+    }
+
     @Test
     void weightsLoadedFromArraysGiveTheSameLogitsAsTheModelsOwn() {
         Gpt model = model(config(true, Architecture.NANOGPT));

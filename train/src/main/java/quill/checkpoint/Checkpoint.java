@@ -22,6 +22,7 @@ import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
@@ -29,7 +30,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Enumeration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
@@ -162,7 +162,6 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
     public FastGpt fastModel() {
         if (customNorm != null || config.lora() != null || !FastGpt.supports(modelConfig)) return null;
         Map<String, long[]> shapes = FastGpt.shapes(modelConfig);
-        Map<String, float[]> weights = new HashMap<>();
         try (ZipFile zip = open(file)) {
             Enumeration<? extends ZipEntry> entries = zip.entries();
             while (entries.hasMoreElements()) {                   // an entry of another model's: newModel names it
@@ -172,22 +171,28 @@ public record Checkpoint(Path file, TrainConfig config, GptConfig modelConfig, T
                     return null;
                 }
             }
-            for (Map.Entry<String, long[]> w : shapes.entrySet()) {
-                long[] shape = w.getValue();
-                if (quantization != null && shape.length == 2) {     // every matrix is quantised
-                    weights.put(w.getKey(), QuantizedCheckpoint.dequantized(zip, file, quantization, w.getKey(),
-                            (int) shape[0], (int) shape[1]));
-                    continue;
+            // one weight at a time, each copied into native memory as it is read: the Java heap holds one at most
+            return FastGpt.load(modelConfig, name -> {
+                try {
+                    return weight(zip, name, shapes.get(name));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
-                ZipEntry e = zip.getEntry(MODEL + w.getKey() + ".npy");
-                if (e == null) return null;
-                try (InputStream in = zip.getInputStream(e)) {
-                    weights.put(w.getKey(), Npy.readFloats(in.readAllBytes(), file + "!" + e.getName(), w.getValue()));
-                }
-            }
-            return FastGpt.load(modelConfig, weights::get);
+            });
         } catch (IOException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /** One weight for {@link #fastModel}: dequantised when the checkpoint is quantised and it is a matrix. */
+    private float[] weight(ZipFile zip, String name, long[] shape) throws IOException {
+        if (quantization != null && shape.length == 2) {              // every matrix is quantised
+            return QuantizedCheckpoint.dequantized(zip, file, quantization, name, (int) shape[0], (int) shape[1]);
+        }
+        ZipEntry e = zip.getEntry(MODEL + name + ".npy");
+        if (e == null) throw new IOException("no entry " + MODEL + name + ".npy");
+        try (InputStream in = zip.getInputStream(e)) {
+            return Npy.readFloats(in.readAllBytes(), file + "!" + e.getName(), shape);
         }
     }
 

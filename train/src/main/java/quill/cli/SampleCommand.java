@@ -92,10 +92,10 @@ public final class SampleCommand implements Callable<Integer> {
     int kvSlide;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
-            description = "Threads each full window's work is shared by (1 or 2), each with single-threaded OpenBLAS"
-                    + " (default: ${DEFAULT-VALUE}; 2 pays from about a thousand tokens on, once the JIT has finished"
-                    + " compiling and leaves the second core free); with --no-kv-cache, ND4J's and OpenBLAS's threads."
-                    + " The text is the same for any count.")
+            description = "Threads each full window's work is shared by (1 or 2), each with single-threaded OpenBLAS,"
+                    + " for models of nanoGPT's kind (default: ${DEFAULT-VALUE}; 2 pays from about a thousand tokens on,"
+                    + " once the JIT has finished compiling and leaves the second core free); with --no-kv-cache,"
+                    + " ND4J's and OpenBLAS's threads. The text is the same for any count.")
     int threads;
 
     @Spec

@@ -45,8 +45,9 @@ public final class Sampler {
     }
 
     /**
-     * The same logits through a {@link KvCache}: one position's work per token. {@code slide} 1 crops
-     * exactly as {@link #fullForward} (same text); larger is faster past the block but sees less context.
+     * The same logits through a {@link KvCache} (or {@link FastGpt}, bit for bit the same, when it runs the model): one
+     * position's work per token. {@code slide} 1 crops exactly as {@link #fullForward} (same text); larger is faster
+     * past the block but sees less context.
      */
     public static Logits cached(Gpt model, int slide) {
         return cached(model, slide, 1);
