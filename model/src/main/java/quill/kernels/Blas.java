@@ -1,7 +1,6 @@
 package quill.kernels;
 
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -71,14 +70,9 @@ public final class Blas {
         within(a, type, aAt, lda, transA ? k : m, transA ? m : k, "a");
         within(b, type, bAt, ldb, transB ? n : k, transB ? k : n, "b");
         within(c, type, cAt, ldc, m, n, "c");
-        int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
-        if (type == DataType.FLOAT) {
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, floats(a, aAt), lda, floats(b, bAt), ldb,
-                    (float) beta, floats(c, cAt), ldc);
-        } else {
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, doubles(a, aAt), lda, doubles(b, bAt), ldb, beta,
-                    doubles(c, cAt), ldc);
-        }
+        Pointer pa = a.data().pointer(), pb = b.data().pointer(), pc = c.data().pointer();
+        call(type == DataType.DOUBLE, m, n, k, alpha, pa, a.offset() + aAt, lda, transA, pb, b.offset() + bAt, ldb,
+                transB, beta, pc, c.offset() + cAt, ldc);
         Reference.reachabilityFence(a);                   // the memory lives as long as its arrays (see Elements)
         Reference.reachabilityFence(b);
         Reference.reachabilityFence(c);
@@ -94,14 +88,8 @@ public final class Blas {
         within(a, isDouble, aAt, lda, transA ? k : m, transA ? m : k, "a");
         within(b, isDouble, bAt, ldb, transB ? n : k, transB ? k : n, "b");
         within(c, isDouble, cAt, ldc, m, n, "c");
-        int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
-        if (!isDouble) {
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, a.floatsAt(aAt), lda, b.floatsAt(bAt), ldb,
-                    (float) beta, c.floatsAt(cAt), ldc);
-        } else {
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.doublesAt(aAt), lda, b.doublesAt(bAt), ldb, beta,
-                    c.doublesAt(cAt), ldc);
-        }
+        call(isDouble, m, n, k, alpha, a.memory(), a.offset() + aAt, lda, transA, b.memory(), b.offset() + bAt, ldb,
+                transB, beta, c.memory(), c.offset() + cAt, ldc);
         Reference.reachabilityFence(a);
         Reference.reachabilityFence(b);
         Reference.reachabilityFence(c);
@@ -140,11 +128,16 @@ public final class Blas {
                 && (x.size(1) == 1 || x.stride(1) == 1) && (x.size(0) == 1 || x.stride(0) == x.size(1));
     }
 
-    private static FloatPointer floats(INDArray x, long at) {
-        return new FloatPointer(x.data().pointer()).position(x.offset() + at);
-    }
-
-    private static DoublePointer doubles(INDArray x, long at) {
-        return new DoublePointer(x.data().pointer()).position(x.offset() + at);
+    /** The OpenBLAS call both sub-matrix forms end in: each operand is the memory at its start, plus an element. */
+    private static void call(boolean isDouble, int m, int n, int k, double alpha, Pointer a, long aAt, int lda,
+            boolean transA, Pointer b, long bAt, int ldb, boolean transB, double beta, Pointer c, long cAt, int ldc) {
+        int ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
+        if (!isDouble) {
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, NativeView.floats(a, aAt), lda,
+                    NativeView.floats(b, bAt), ldb, (float) beta, NativeView.floats(c, cAt), ldc);
+        } else {
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, NativeView.doubles(a, aAt), lda,
+                    NativeView.doubles(b, bAt), ldb, beta, NativeView.doubles(c, cAt), ldc);
+        }
     }
 }

@@ -2,6 +2,7 @@ package quill.kernels;
 
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -30,7 +31,7 @@ public final class Elements {
     private final Object owner; // keeps the memory behind f or d allocated (see above): an INDArray or a FloatPointer
     private final FloatBuffer f;
     private final DoubleBuffer d;
-    /** The memory's start, for BLAS: {@link #floatsAt} and {@link #doublesAt} add {@link #offset}. */
+    /** The memory's start, for BLAS ({@link #memory}). */
     private final FloatPointer fp;
     private final DoublePointer dp;
     private final long offset;
@@ -82,14 +83,14 @@ public final class Elements {
         return new Elements(memory, n);
     }
 
-    /** The memory of element {@code at} on, for BLAS (FLOAT arrays). Valid while this Elements is reachable. */
-    public FloatPointer floatsAt(long at) {
-        return new FloatPointer(fp).position(offset + at);
+    /** The memory where element 0 of the array or buffer it wraps lives is this plus {@link #offset()}, for BLAS. */
+    Pointer memory() {
+        return fp != null ? fp : dp;
     }
 
-    /** The memory of element {@code at} on, for BLAS (DOUBLE arrays). Valid while this Elements is reachable. */
-    public DoublePointer doublesAt(long at) {
-        return new DoublePointer(dp).position(offset + at);
+    /** Element 0's distance from {@link #memory()}, in elements. */
+    long offset() {
+        return offset;
     }
 
     /** Copies elements [from, from + n) into {@code dst[0, n)}. */

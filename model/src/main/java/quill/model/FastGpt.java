@@ -164,22 +164,19 @@ public final class FastGpt {
 
     /** One sequence's generation: see {@link FastGpt#cache}. Not for two threads at once. */
     public final class Cache {
-        private final int t, c, nHead, hs, hidden, vocab, slide, threads;
+        private final int t, c, nHead, hs, hidden, vocab, threads;
         /** Where a window's rows are split between the two threads, 0 for not at all ({@link FastGpt#rowsSplitExactly}). */
         private final int split;
         private final LayerCache[] caches;
         /** The activations of up to blockSize positions, (T, width) row after row. */
         private final Elements x, h, qkv, att, y, proj, fc, act, logits;
         private final double[] mean, rstd;
-        /** The tokens whose keys and values are cached, at positions 0..length-1, as in {@link KvCache}. */
-        private final int[] tokens;
-        private int length, windowStart, historyLength;
+        /** Which tokens are cached, and what the next step computes, as in {@link KvCache}. */
+        private final CacheWindow window;
 
         private Cache(int slide, int threads) {
             this.t = config.blockSize();
-            if (slide < 1 || slide > t) {
-                throw new IllegalArgumentException("slide must be between 1 and blockSize (" + t + "), got " + slide);
-            }
+            this.window = new CacheWindow(t, slide);
             if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
             long largest = Math.max((long) config.nHead() * t * t, (long) t * Math.max(3 * config.nEmbd(),
                     config.mlpHidden()));
@@ -190,7 +187,6 @@ public final class FastGpt {
             this.hs = config.headSize();
             this.hidden = config.mlpHidden();
             this.vocab = config.vocabSize();
-            this.slide = slide;
             this.threads = threads;
             int half = t / 2 / 32 * 32;
             this.split = threads > 1 && half > 0 && rowsSplitExactly(t, half,
@@ -208,7 +204,6 @@ public final class FastGpt {
             logits = Elements.allocate(vocab);
             mean = new double[t];
             rstd = new double[t];
-            tokens = new int[t];
         }
 
         /**
@@ -217,28 +212,13 @@ public final class FastGpt {
          * condition on, from position 0.
          */
         public float[] nextTokenLogits(int[] history, int n) {
-            if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n
-                    + " is not in [1, " + history.length + "]");
-            boolean extendsCache = length > 0 && n == historyLength + 1
-                    && Arrays.equals(tokens, 0, length, history, windowStart, windowStart + length);
-            int from, count;
-            if (extendsCache && length < t) {
-                from = n - 1;                                            // one new position: append
-                count = 1;
-            } else {
-                count = extendsCache ? t - slide + 1 : Math.min(n, t);   // crop as nanoGPT; a full cache slides
-                from = n - count;
-                length = 0;
-            }
-            for (int i = from; i < from + count; i++) {
+            int count = window.next(history, n);
+            for (int i = n - count; i < n; i++) {
                 if (history[i] < 0 || history[i] >= vocab) throw new IllegalArgumentException("token id "
                         + history[i] + " is outside [0, " + vocab + ")");
             }
-            float[] out = forward(history, from, count);
-            System.arraycopy(history, from, tokens, length, count);
-            length += count;
-            historyLength = n;
-            windowStart = n - length;
+            float[] out = forward(history, n - count, count);
+            window.advance(history, n, count);
             return out;
         }
 
@@ -247,7 +227,7 @@ public final class FastGpt {
          * every block's new keys and values kept (unless they fill the cache), the last position's logits returned.
          */
         private float[] forward(int[] history, int from, int n) {
-            int pos0 = length, last = layers.length - 1;
+            int pos0 = window.length(), last = layers.length - 1;
             rows(n, (r0, r1) -> {
                 embed(history, from, pos0, r0, r1);                 // x = wte[ids] + wpe[positions]   (n, C)
                 qkv(layers[0], r0, r1);                             // qkv = c_attn(ln_1(x))           (n, 3C)

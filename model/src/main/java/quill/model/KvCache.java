@@ -48,16 +48,10 @@ import java.util.Arrays;
  */
 public final class KvCache {
     private final Gpt model;
-    private final int blockSize, nHead, headSize, slide;
+    private final int blockSize, nHead, headSize;
     private final Layer[] layers;
-
-    /** The tokens whose keys and values are cached, at positions 0..length-1. */
-    private final int[] tokens;
-    private int length;
-    /**
-     * Where {@link #tokens} starts in the history last passed to {@link #nextTokenLogits}, and that history's length.
-     */
-    private int windowStart, historyLength;
+    /** Which tokens are cached, and what the next step computes. */
+    private final CacheWindow window;
 
     /** A cache with nanoGPT's exact cropping (slide 1). */
     public KvCache(Gpt model) {
@@ -70,18 +64,13 @@ public final class KvCache {
      */
     public KvCache(Gpt model, int slide) {
         GptConfig c = model.config();
-        if (slide < 1 || slide > c.blockSize()) {
-            throw new IllegalArgumentException("slide must be between 1 and blockSize (" + c.blockSize() + "), got "
-                    + slide);
-        }
+        this.window = new CacheWindow(c.blockSize(), slide);
         this.model = model;
         this.blockSize = c.blockSize();
         this.nHead = c.nHead();
         this.headSize = c.headSize();
-        this.slide = slide;
         this.layers = new Layer[c.nLayer()];
         for (int i = 0; i < layers.length; i++) layers[i] = new Layer();
-        this.tokens = new int[blockSize];
     }
 
     /**
@@ -91,26 +80,10 @@ public final class KvCache {
      * is recomputed from the window of the history it must condition on.
      */
     public float[] nextTokenLogits(int[] history, int n) {
-        if (n < 1 || n > history.length) throw new IllegalArgumentException("history length " + n + " is not in [1, "
-                + history.length + "]");
-        boolean extendsCache = length > 0 && n == historyLength + 1
-                && Arrays.equals(tokens, 0, length, history, windowStart, windowStart + length);
-        int from, t;
-        if (extendsCache && length < blockSize) {
-            from = n - 1;                                            // one new position: append
-            t = 1;
-        } else {
-            // a new prompt is cropped as nanoGPT crops it; a full cache drops its `slide` oldest tokens
-            t = extendsCache ? blockSize - slide + 1 : Math.min(n, blockSize);
-            from = n - t;
-            length = 0;                                              // recompute at positions 0..t-1
-        }
-        int[] ids = Arrays.copyOfRange(history, from, from + t);
+        int t = window.next(history, n);
+        int[] ids = Arrays.copyOfRange(history, n - t, n);
         float[] logits = model.nextTokenLogits(ids, this);           // runs ids at positions length..length+t-1
-        System.arraycopy(ids, 0, tokens, length, t);
-        length += t;
-        historyLength = n;
-        windowStart = n - length;
+        window.advance(history, n, t);
         return logits;
     }
 
@@ -119,7 +92,7 @@ public final class KvCache {
      * and recomputes every key and value, so a full window's are not kept.
      */
     public int length() {
-        return length;
+        return window.length();
     }
 
     Layer layer(int i) {
@@ -132,7 +105,7 @@ public final class KvCache {
 
         /** Where this step's positions start: the number already cached. */
         int length() {
-            return length;
+            return window.length();
         }
 
         /**
@@ -163,6 +136,7 @@ public final class KvCache {
             DataType type = qkv.dataType();
             Elements q = new Elements(qkv);
             INDArray y = Elements.empty(type, 1, rows, nHead * headSize);         // (1, rows, C)
+            int length = window.length();
             if (length == 0) {                                                     // a window (prompt, or a slide)
                 INDArray att = Elements.empty(type, nHead, rows, t);              // (nh, rows, T)
                 LayerCache.window(q, t, first, nHead, headSize, new Elements(att), new Elements(y), 0, nHead);

@@ -122,8 +122,7 @@ public final class SampleCommand implements Callable<Integer> {
         if (fast != null) {
             Blas.setThreads(1);                              // each thread of a window calls OpenBLAS on its own
         } else {
-            Backend.startInBackground();                     // at once, if Quill.main did not
-            Backend.awaitStart();
+            Backend.awaitStart();                            // ND4J, if Quill.main started it early
             model = checkpoint.newModel();
             Backend.setThreads(noKvCache ? threads : 1);
         }
