@@ -26,8 +26,9 @@ import java.util.Map;
  * LayerNorm, learned or no positions, a GELU MLP, no QK-norm, no soft-cap, no LoRA, in float32.
  *
  * <p>Past the first block every token runs a full window (nanoGPT's crop). Its rows are independent everywhere but in
- * attention, and its heads are independent in attention, so with two threads ({@link Cache}) each takes half of the
- * rows, then half of the heads, in turn ({@link PairedThread}).
+ * attention, and its heads are independent in attention, so with two threads ({@link Cache}) each takes about half of
+ * the rows (split where OpenBLAS sums them as in one call, {@link #exactSplit}), then half of the heads, in turn
+ * ({@link PairedThread}).
  */
 public final class FastGpt {
     private final GptConfig config;
@@ -188,9 +189,7 @@ public final class FastGpt {
             this.hidden = config.mlpHidden();
             this.vocab = config.vocabSize();
             this.threads = threads;
-            int half = t / 2 / 32 * 32;
-            this.split = threads > 1 && half > 0 && rowsSplitExactly(t, half,
-                    new int[][]{{c, 3 * c}, {c, c}, {c, hidden}, {hidden, c}}) ? half : 0;
+            this.split = threads > 1 ? exactSplit(t, new int[][]{{c, 3 * c}, {c, c}, {c, hidden}, {hidden, c}}) : 0;
             this.caches = new LayerCache[config.nLayer()];
             for (int i = 0; i < caches.length; i++) caches[i] = new LayerCache(t, nHead, hs);
             x = Elements.allocate(t * c);
@@ -356,12 +355,28 @@ public final class FastGpt {
     }
 
     /**
+     * Where two threads split a T-row window so that every product {@code (in, out)} sums each row as in one call,
+     * nearest the middle: a multiple of 4 in [T/4, 3T/4] ({@link #rowsSplitExactly}), or 0 for nowhere. OpenBLAS's
+     * SkylakeX kernels split 64 rows exactly at 32, its Haswell kernels (12 rows at a time) only at multiples of 12,
+     * so at 36.
+     */
+    static int exactSplit(int t, int[][] shapes) {
+        int mid = t / 2 / 4 * 4;
+        for (int d = 0; d <= t / 4; d += 4) {
+            int below = mid - d, above = mid + d;
+            if (below > 0 && below >= t / 4 && rowsSplitExactly(t, below, shapes)) return below;
+            if (d > 0 && above < t && above <= t - t / 4 && rowsSplitExactly(t, above, shapes)) return above;
+        }
+        return 0;
+    }
+
+    /**
      * Whether OpenBLAS computes every row of each product {@code (in, out)} of a T-row window the same in two calls,
-     * rows [0, s) and [s, T), as in one. For most shapes it does (its kernels take 4, 8 or 16 rows at a time, and s is
-     * a multiple of 32), but its small-matrix path, taken by size, sums some shapes in another order (a 64-row
-     * product of 512 inputs and 32 outputs differs from its two 32-row halves in most of its elements). The order
-     * depends on the shapes, not on the values, so one product each on made-up values, on this machine's OpenBLAS,
-     * tells.
+     * rows [0, s) and [s, T), as in one. For most shapes it does where s is a multiple of the rows its kernels take
+     * at a time (4, 8, 12 or 16, by kernel), but its small-matrix path, taken by size, sums some shapes in another
+     * order (a 64-row product of 512 inputs and 32 outputs differs from its two 32-row halves in most of its
+     * elements). The order depends on the shapes, not on the values, so one product each on made-up values, on this
+     * machine's OpenBLAS, tells.
      */
     static boolean rowsSplitExactly(int t, int s, int[][] shapes) {
         java.util.Random random = new java.util.Random(1);

@@ -87,8 +87,8 @@ class FastGptTest {
 
     /**
      * A wide MLP over narrow rows (512 hidden, 32 channels): OpenBLAS's SkylakeX kernels sum the MLP's 64-row output
-     * product differently from its two 32-row halves, and its Haswell kernels every product of a window, so two threads
-     * must keep those rows whole, and still give the same bits. Which shapes split exactly depends on the machine's
+     * product differently from its two 32-row halves, and its Haswell kernels every product of a window split at 32,
+     * so two threads must split those rows elsewhere or keep them whole, and still give the same bits. Which shapes split exactly depends on the machine's
      * OpenBLAS; that a model's rows split only when all of its products do does not.
      */
     @Test
@@ -101,6 +101,27 @@ class FastGptTest {
         boolean each = true;
         for (int[] shape : shapes) each &= FastGpt.rowsSplitExactly(BLOCK, 32, new int[][]{shape});
         assertEquals(each, FastGpt.rowsSplitExactly(BLOCK, 32, shapes));
+    }
+
+    /**
+     * Two threads split a window where every product sums its rows as in one call, as near the middle as that is: a
+     * multiple of 4 in [T/4, 3T/4] (32 with OpenBLAS's SkylakeX kernels, 36 with its Haswell ones), or nowhere.
+     */
+    @Test
+    void aWindowIsSplitExactlyAndAsNearTheMiddleAsItCanBe() {
+        int[][] shapes = {{128, 384}, {128, 128}, {128, 512}, {512, 128}};    // the CPU preset's products
+        int s = FastGpt.exactSplit(BLOCK, shapes);
+        if (s != 0) {
+            assertEquals(0, s % 4, "split at " + s);
+            assertTrue(s >= BLOCK / 4 && s <= BLOCK - BLOCK / 4, "split at " + s);
+            assertTrue(FastGpt.rowsSplitExactly(BLOCK, s, shapes), "split at " + s);
+        }
+        int nearer = s == 0 ? BLOCK / 4 + 1 : Math.abs(s - BLOCK / 2);
+        for (int other = BLOCK / 4; other <= BLOCK - BLOCK / 4; other += 4) {
+            if (Math.abs(other - BLOCK / 2) < nearer) {
+                assertFalse(FastGpt.rowsSplitExactly(BLOCK, other, shapes), "a split nearer the middle: " + other);
+            }
+        }
     }
 
     @Test
