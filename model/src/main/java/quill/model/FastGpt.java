@@ -361,11 +361,10 @@ public final class FastGpt {
      * so at 36.
      */
     static int exactSplit(int t, int[][] shapes) {
-        int mid = t / 2 / 4 * 4;
+        int mid = t / 2 / 4 * 4, lo = Math.max(1, t / 4), hi = Math.min(t - 1, t - t / 4);   // both halves non-empty
         for (int d = 0; d <= t / 4; d += 4) {
-            int below = mid - d, above = mid + d;
-            if (below > 0 && below >= t / 4 && rowsSplitExactly(t, below, shapes)) return below;
-            if (d > 0 && above < t && above <= t - t / 4 && rowsSplitExactly(t, above, shapes)) return above;
+            if (mid - d >= lo && rowsSplitExactly(t, mid - d, shapes)) return mid - d;
+            if (d > 0 && mid + d <= hi && rowsSplitExactly(t, mid + d, shapes)) return mid + d;
         }
         return 0;
     }

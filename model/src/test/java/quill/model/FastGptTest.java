@@ -88,8 +88,9 @@ class FastGptTest {
     /**
      * A wide MLP over narrow rows (512 hidden, 32 channels): OpenBLAS's SkylakeX kernels sum the MLP's 64-row output
      * product differently from its two 32-row halves, and its Haswell kernels every product of a window split at 32,
-     * so two threads must split those rows elsewhere or keep them whole, and still give the same bits. Which shapes split exactly depends on the machine's
-     * OpenBLAS; that a model's rows split only when all of its products do does not.
+     * so two threads must split those rows elsewhere or keep them whole, and still give the same bits. Which shapes
+     * split exactly depends on the machine's OpenBLAS; that a model's rows split only when all of its products do
+     * does not.
      */
     @Test
     void twoThreadsKeepTheRowsWholeWhereSplittingWouldChangeTheSums() {
