@@ -191,9 +191,13 @@ public final class Nn {
         Parallel.range(rows, 4 * ROWS_PER_CHUNK, (chunk, from, to) -> causalSoftmax(s, a, from, to, queries, len, scale));
     }
 
+    /** Each thread's row for {@link #causalSoftmax}, kept between calls: generation calls it once a head and block. */
+    private static final ThreadLocal<double[]> ROW = ThreadLocal.withInitial(() -> new double[0]);
+
     /** {@link #causalSoftmax(INDArray, INDArray, int, int, int, double)} on its rows [from, to) only. */
     public static void causalSoftmax(Elements s, Elements a, int from, int to, int queries, int len, double scale) {
-        double[] row = new double[len];
+        double[] row = ROW.get();
+        if (row.length < len) ROW.set(row = new double[len]);
         for (int r = from; r < to; r++) {
             int seen = len - queries + r % queries + 1;
             s.get(r * len, row, seen);

@@ -12,6 +12,26 @@ public final class LayerNormKernel {
     private LayerNormKernel() {
     }
 
+    /**
+     * Each thread's three rows, kept between calls and grown when a row is wider: generation normalises a window's
+     * rows nine times a token (the CPU preset's model), and new arrays on every call made the JVM hand out fresh
+     * memory all the time (README, Sampling).
+     */
+    private static final ThreadLocal<float[][]> FLOATS = ThreadLocal.withInitial(() -> new float[3][0]);
+    private static final ThreadLocal<double[][]> DOUBLES = ThreadLocal.withInitial(() -> new double[3][0]);
+
+    private static float[][] floats(int c) {
+        float[][] rows = FLOATS.get();
+        if (rows[0].length < c) for (int i = 0; i < rows.length; i++) rows[i] = new float[c];
+        return rows;
+    }
+
+    private static double[][] doubles(int c) {
+        double[][] rows = DOUBLES.get();
+        if (rows[0].length < c) for (int i = 0; i < rows.length; i++) rows[i] = new double[c];
+        return rows;
+    }
+
     /** Layer norm of rows [from, to) of {@code in} (rows of c) into {@code y}, keeping each row's mean and rstd. */
     public static void forward(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd, int c,
             double eps, int from, int to) {
@@ -29,9 +49,11 @@ public final class LayerNormKernel {
     /** Layer norm of rows [from, to) of doubles, keeping each row's mean and rstd for the backward. */
     private static void forwardDouble(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
             int c, double eps, int from, int to) {
-        double[] row = new double[c], w = new double[c], b = new double[c];
+        double[][] rows = doubles(c);
+        double[] row = rows[0], w = rows[1], b = rows[2];
         we.get(0, w, c);
         if (be != null) be.get(0, b, c);
+        else java.util.Arrays.fill(b, 0, c, 0);
         for (int r = from; r < to; r++) {
             in.get(r * c, row, c);
             double m = 0, v = 0;
@@ -49,9 +71,11 @@ public final class LayerNormKernel {
     /** As {@link #forwardDouble}, on floats; the mean and variance are summed in double. */
     private static void forwardFloat(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
             int c, double eps, int from, int to) {
-        float[] row = new float[c], w = new float[c], b = new float[c];
+        float[][] rows = floats(c);
+        float[] row = rows[0], w = rows[1], b = rows[2];
         we.get(0, w, c);
         if (be != null) be.get(0, b, c);
+        else java.util.Arrays.fill(b, 0, c, 0);
         for (int r = from; r < to; r++) {
             in.get(r * c, row, c);
             double m = 0, v = 0;
@@ -73,7 +97,8 @@ public final class LayerNormKernel {
      */
     private static void backwardDouble(Elements in, Elements we, Elements dy, Elements dx, double[] mean, double[] rstd,
             double[] dw, double[] db, int c, int from, int to) {
-        double[] xhat = new double[c], gRow = new double[c], w = new double[c];
+        double[][] rows = doubles(c);
+        double[] xhat = rows[0], gRow = rows[1], w = rows[2];
         we.get(0, w, c);
         for (int r = from; r < to; r++) {
             in.get(r * c, xhat, c);
@@ -98,7 +123,8 @@ public final class LayerNormKernel {
     /** As {@link #backwardDouble}, on floats; the sums over a row and over rows are kept in double. */
     private static void backwardFloat(Elements in, Elements we, Elements dy, Elements dx, double[] mean, double[] rstd,
             double[] dw, double[] db, int c, int from, int to) {
-        float[] xhat = new float[c], gRow = new float[c], w = new float[c];
+        float[][] rows = floats(c);
+        float[] xhat = rows[0], gRow = rows[1], w = rows[2];
         we.get(0, w, c);
         for (int r = from; r < to; r++) {
             in.get(r * c, xhat, c);

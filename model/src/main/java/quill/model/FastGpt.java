@@ -163,6 +163,8 @@ public final class FastGpt {
         return new Cache(slide, threads);
     }
 
+    private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>();
+
     /** One sequence's generation: see {@link FastGpt#cache}. Not for two threads at once. */
     public final class Cache {
         private final int t, c, nHead, hs, hidden, vocab, threads;
@@ -247,7 +249,7 @@ public final class FastGpt {
             attention(caches[last], n, n - 1, pos0);                // y[0] = attention of the last query (1, C)
             linear(layer.cProjWeight, layer.cProjBias, c, c, y, 0, 1, proj); // proj[0] = c_proj(y[0])
             if (n > 1) {                                            // x[0] = x[n-1]: the last position, alone
-                float[] row = new float[c];
+                float[] row = scratch()[0];
                 x.get((n - 1) * c, row, c);
                 x.put(0, row, c);
             }
@@ -264,7 +266,8 @@ public final class FastGpt {
 
         /** Rows [r0, r1) of x = wte[ids] + wpe[positions] (Gpt.residual's embedding and its add). */
         private void embed(int[] history, int from, int pos0, int r0, int r1) {
-            float[] row = new float[c], pos = new float[c];
+            float[][] s = scratch();
+            float[] row = s[0], pos = s[1];
             for (int i = r0; i < r1; i++) {
                 wte.get(history[from + i] * c, row, c);
                 if (wpe != null) {
@@ -316,7 +319,8 @@ public final class FastGpt {
             Blas.gemm(r1 - r0, outSize, inSize, 1, in, (long) r0 * inSize, inSize, false, w, 0, inSize, true, 0,
                     out, (long) r0 * outSize, outSize);
             if (b == null) return;
-            float[] bias = new float[outSize], row = new float[outSize];  //   + b, on each row
+            float[][] s = scratch();
+            float[] bias = s[0], row = s[1];                        //   + b, on each row
             b.get(0, bias, outSize);
             for (int i = r0; i < r1; i++) {
                 out.get(i * outSize, row, outSize);
@@ -332,13 +336,26 @@ public final class FastGpt {
 
         /** Rows [r0, r1) of x += proj (the residual adds, Ops.add). */
         private void add(int r0, int r1) {
-            float[] row = new float[c], d = new float[c];
+            float[][] s = scratch();
+            float[] row = s[0], d = s[1];
             for (int i = r0; i < r1; i++) {
                 x.get(i * c, row, c);
                 proj.get(i * c, d, c);
                 for (int j = 0; j < c; j++) row[j] += d[j];
                 x.put(i * c, row, c);
             }
+        }
+
+        /**
+         * This thread's two rows of scratch (a window's halves run on two threads), kept between windows: rows made
+         * anew for every product and add made the JVM hand out fresh memory all the time, and a window was slower
+         * (README, Sampling).
+         */
+        private float[][] scratch() {
+            int width = Math.max(3 * c, hidden);
+            float[][] s = SCRATCH.get();
+            if (s == null || s[0].length < width) SCRATCH.set(s = new float[][]{new float[width], new float[width]});
+            return s;
         }
 
         /** Where n rows are split between the two threads: only a full window's, and only where it is exact. */

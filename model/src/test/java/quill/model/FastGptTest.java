@@ -77,6 +77,26 @@ class FastGptTest {
         }
     }
 
+    /**
+     * A window allocates next to nothing on the Java heap (its logits, JavaCPP's handles for the BLAS calls, the
+     * lambdas that hand out its rows): kernels that made their blocks and rows anew on every call allocated 210 KB a
+     * window of the CPU preset's model, and so much fresh memory made a sample's windows a quarter slower (README,
+     * Sampling).
+     */
+    @Test
+    void aWindowAllocatesNextToNothing() {
+        Gpt model = model(new GptConfig(VOCAB, BLOCK, 2, 4, 128, 0.0, true, Architecture.NANOGPT));
+        FastGpt.Cache fast = FastGpt.of(model).cache(1, 1);
+        int[] h = history(BLOCK + 400, 5);
+        for (int n = 1; n <= BLOCK + 200; n++) fast.nextTokenLogits(h, n);
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (int n = BLOCK + 201; n <= h.length; n++) fast.nextTokenLogits(h, n);
+        double perWindow = (threads.getCurrentThreadAllocatedBytes() - before) / 200.0;
+        assertTrue(perWindow < 16_384, perWindow + " bytes a window");      // 7.7 KB here; 126 KB before
+    }
+
     @Test
     void untiedAndPositionFreeModelsToo() {
         Architecture n = Architecture.NANOGPT;
