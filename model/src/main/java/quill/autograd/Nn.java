@@ -4,6 +4,7 @@ import quill.kernels.Blas;
 import quill.kernels.Elements;
 import quill.kernels.GeluKernel;
 import quill.kernels.LayerNormKernel;
+import quill.kernels.Scratch;
 import quill.random.Rng;
 import quill.runtime.Parallel;
 
@@ -192,12 +193,11 @@ public final class Nn {
     }
 
     /** Each thread's row for {@link #causalSoftmax}, kept between calls: generation calls it once a head and block. */
-    private static final ThreadLocal<double[]> ROW = ThreadLocal.withInitial(() -> new double[0]);
+    private static final Scratch ROW = new Scratch(1);
 
     /** {@link #causalSoftmax(INDArray, INDArray, int, int, int, double)} on its rows [from, to) only. */
     public static void causalSoftmax(Elements s, Elements a, int from, int to, int queries, int len, double scale) {
-        double[] row = ROW.get();
-        if (row.length < len) ROW.set(row = new double[len]);
+        double[] row = ROW.doubles(len)[0];
         for (int r = from; r < to; r++) {
             int seen = len - queries + r % queries + 1;
             s.get(r * len, row, seen);

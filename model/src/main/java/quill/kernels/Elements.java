@@ -35,7 +35,8 @@ public final class Elements {
     private final FloatPointer fp;
     private final DoublePointer dp;
     private final long offset;
-    private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[BLOCK]);
+    /** Conversion space for each thread (several threads may work on disjoint parts of one array). */
+    private static final Scratch FLOATS = new Scratch(1);
     private final int length;
 
     public Elements(INDArray a) {
@@ -138,14 +139,8 @@ public final class Elements {
         return length;
     }
 
-    /** Conversion space for this thread (several threads may work on disjoint parts of one array). */
     private static float[] floats(int n) {
-        float[] f = FLOATS.get();
-        if (f.length < n) {
-            f = new float[n];
-            FLOATS.set(f);
-        }
-        return f;
+        return FLOATS.floats(Math.max(n, BLOCK))[0];
     }
 
     /** {@code a} itself if its elements are laid out in c order without gaps, else a c-order copy. */

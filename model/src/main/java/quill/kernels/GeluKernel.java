@@ -30,17 +30,13 @@ public final class GeluKernel {
     private static final float A1F = (float) A1, A2F = (float) A2, A3F = (float) A3, A4F = (float) A4,
             A5F = (float) A5, A6F = (float) A6;
     private static final int BLOCK = Elements.BLOCK;
-    /**
-     * Each thread's blocks, kept between calls: generation calls GELU four times a token, and 40 KB of new arrays a
-     * call made the JVM hand out fresh memory all the time, which cost more than GELU itself (README, Sampling).
-     */
-    private static final ThreadLocal<float[][]> FLOATS = ThreadLocal.withInitial(() -> new float[6][BLOCK]);
-    private static final ThreadLocal<double[][]> DOUBLES = ThreadLocal.withInitial(() -> new double[4][BLOCK]);
+    /** Each thread's blocks, kept between calls: generation calls GELU four times a token ({@link Scratch}). */
+    private static final Scratch BLOCKS = new Scratch(6);
 
     /** out[i] = x[i] Phi(x[i]) for i in [start, end). */
     public static void forward(Elements x, Elements out, int start, int end) {
         if (x.isDouble()) {
-            double[][] blocks = DOUBLES.get();
+            double[][] blocks = BLOCKS.doubles(BLOCK);
             double[] v = blocks[0], phi = blocks[1];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);
@@ -50,7 +46,7 @@ public final class GeluKernel {
                 out.put(from, phi, m);
             }
         } else {
-            float[][] blocks = FLOATS.get();
+            float[][] blocks = BLOCKS.floats(BLOCK);
             float[] v = blocks[0], phi = blocks[1], s = blocks[2], p = blocks[3], r = blocks[4];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);
@@ -65,7 +61,7 @@ public final class GeluKernel {
     /** dx[i] = dy[i] (Phi(x[i]) + x[i] Phi'(x[i])) for i in [start, end): d out / dx of out = x Phi(x). */
     public static void backward(Elements x, Elements dy, Elements dx, int start, int end) {
         if (x.isDouble()) {
-            double[][] blocks = DOUBLES.get();
+            double[][] blocks = BLOCKS.doubles(BLOCK);
             double[] v = blocks[0], phi = blocks[1], p = blocks[2], g = blocks[3];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);
@@ -77,7 +73,7 @@ public final class GeluKernel {
                 dx.put(from, g, m);
             }
         } else {
-            float[][] blocks = FLOATS.get();
+            float[][] blocks = BLOCKS.floats(BLOCK);
             float[] v = blocks[0], phi = blocks[1], s = blocks[2], p = blocks[3], r = blocks[4], g = blocks[5];
             for (int from = start; from < end; from += BLOCK) {
                 int m = Math.min(BLOCK, end - from);

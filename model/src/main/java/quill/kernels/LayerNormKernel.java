@@ -13,24 +13,10 @@ public final class LayerNormKernel {
     }
 
     /**
-     * Each thread's three rows, kept between calls and grown when a row is wider: generation normalises a window's
-     * rows nine times a token (the CPU preset's model), and new arrays on every call made the JVM hand out fresh
-     * memory all the time (README, Sampling).
+     * Each thread's three rows, kept between calls: generation normalises a window's rows nine times a token (the CPU
+     * preset's model; {@link Scratch}).
      */
-    private static final ThreadLocal<float[][]> FLOATS = ThreadLocal.withInitial(() -> new float[3][0]);
-    private static final ThreadLocal<double[][]> DOUBLES = ThreadLocal.withInitial(() -> new double[3][0]);
-
-    private static float[][] floats(int c) {
-        float[][] rows = FLOATS.get();
-        if (rows[0].length < c) for (int i = 0; i < rows.length; i++) rows[i] = new float[c];
-        return rows;
-    }
-
-    private static double[][] doubles(int c) {
-        double[][] rows = DOUBLES.get();
-        if (rows[0].length < c) for (int i = 0; i < rows.length; i++) rows[i] = new double[c];
-        return rows;
-    }
+    private static final Scratch ROWS = new Scratch(3);
 
     /** Layer norm of rows [from, to) of {@code in} (rows of c) into {@code y}, keeping each row's mean and rstd. */
     public static void forward(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd, int c,
@@ -49,7 +35,7 @@ public final class LayerNormKernel {
     /** Layer norm of rows [from, to) of doubles, keeping each row's mean and rstd for the backward. */
     private static void forwardDouble(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
             int c, double eps, int from, int to) {
-        double[][] rows = doubles(c);
+        double[][] rows = ROWS.doubles(c);
         double[] row = rows[0], w = rows[1], b = rows[2];
         we.get(0, w, c);
         if (be != null) be.get(0, b, c);
@@ -71,7 +57,7 @@ public final class LayerNormKernel {
     /** As {@link #forwardDouble}, on floats; the mean and variance are summed in double. */
     private static void forwardFloat(Elements in, Elements we, Elements be, Elements y, double[] mean, double[] rstd,
             int c, double eps, int from, int to) {
-        float[][] rows = floats(c);
+        float[][] rows = ROWS.floats(c);
         float[] row = rows[0], w = rows[1], b = rows[2];
         we.get(0, w, c);
         if (be != null) be.get(0, b, c);
@@ -97,7 +83,7 @@ public final class LayerNormKernel {
      */
     private static void backwardDouble(Elements in, Elements we, Elements dy, Elements dx, double[] mean, double[] rstd,
             double[] dw, double[] db, int c, int from, int to) {
-        double[][] rows = doubles(c);
+        double[][] rows = ROWS.doubles(c);
         double[] xhat = rows[0], gRow = rows[1], w = rows[2];
         we.get(0, w, c);
         for (int r = from; r < to; r++) {
@@ -123,7 +109,7 @@ public final class LayerNormKernel {
     /** As {@link #backwardDouble}, on floats; the sums over a row and over rows are kept in double. */
     private static void backwardFloat(Elements in, Elements we, Elements dy, Elements dx, double[] mean, double[] rstd,
             double[] dw, double[] db, int c, int from, int to) {
-        float[][] rows = floats(c);
+        float[][] rows = ROWS.floats(c);
         float[] xhat = rows[0], gRow = rows[1], w = rows[2];
         we.get(0, w, c);
         for (int r = from; r < to; r++) {

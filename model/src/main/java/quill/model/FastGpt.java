@@ -7,6 +7,7 @@ import quill.kernels.Blas;
 import quill.kernels.Elements;
 import quill.kernels.GeluKernel;
 import quill.kernels.LayerNormKernel;
+import quill.kernels.Scratch;
 import quill.runtime.PairedThread;
 
 import java.util.Arrays;
@@ -163,7 +164,8 @@ public final class FastGpt {
         return new Cache(slide, threads);
     }
 
-    private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>();
+    /** Each thread's two rows for the products' biases and the residual adds ({@link Scratch}). */
+    private static final Scratch ROWS = new Scratch(2);
 
     /** One sequence's generation: see {@link FastGpt#cache}. Not for two threads at once. */
     public final class Cache {
@@ -346,16 +348,9 @@ public final class FastGpt {
             }
         }
 
-        /**
-         * This thread's two rows of scratch (a window's halves run on two threads), kept between windows: rows made
-         * anew for every product and add made the JVM hand out fresh memory all the time, and a window was slower
-         * (README, Sampling).
-         */
+        /** This thread's two rows, wide enough for any row of a window (its halves run on two threads). */
         private float[][] scratch() {
-            int width = Math.max(3 * c, hidden);
-            float[][] s = SCRATCH.get();
-            if (s == null || s[0].length < width) SCRATCH.set(s = new float[][]{new float[width], new float[width]});
-            return s;
+            return ROWS.floats(Math.max(3 * c, hidden));
         }
 
         /** Where n rows are split between the two threads: only a full window's, and only where it is exact. */
