@@ -17,11 +17,11 @@ import quill.tokenizer.Tokenizer;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.lang.management.ManagementFactory;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
@@ -126,10 +126,10 @@ public final class SampleCommand implements Callable<Integer> {
             model = checkpoint.newModel();
             Backend.setThreads(noKvCache ? threads : 1);
         }
-        err.printf(Locale.ROOT, "checkpoint %s: iteration %d, best val loss %.4f%n",
-                file, checkpoint.state().iter(), checkpoint.state().bestValLoss());
+        err.println("checkpoint " + file + ": iteration " + checkpoint.state().iter() + ", best val loss "
+                + fixed(checkpoint.state().bestValLoss(), 4));
         err.flush();
-        double startup = ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0;
+        double startup = secondsSinceLaunch();
 
         // stdout gets the text only, flushed token by token
         PrintWriter out = spec.commandLine().getOut();
@@ -160,13 +160,39 @@ public final class SampleCommand implements Callable<Integer> {
         }
         tokens = drawn[0];
         double seconds = (System.nanoTime() - t0) / 1e9;
-        err.printf(Locale.ROOT,
-                "%d tokens in %.2f s: %.0f tokens/s (%s); start-up (JVM, %scheckpoint) took %.2f s%n",
-                tokens, seconds, tokens / seconds,
-                noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : "")
-                        + (fast != null ? ", without ND4J" : ""), fast != null ? "" : "ND4J, ", startup);
+        err.println(tokens + " tokens in " + fixed(seconds, 2) + " s: " + fixed(tokens / seconds, 0) + " tokens/s ("
+                + (noKvCache ? "no KV cache" : "KV cache" + (kvSlide > 1 ? ", slide " + kvSlide : "")
+                        + (fast != null ? ", without ND4J" : "")) + "); start-up (JVM, "
+                + (fast != null ? "" : "ND4J, ") + "checkpoint) took " + fixed(startup, 2) + " s");
         err.flush();
         return 0;
+    }
+
+    /**
+     * {@code x} with {@code decimals} digits after the point, as {@code %.Nf} writes it (rounding half up). The two
+     * lines on stderr are made without java.util.Formatter, whose first use (its patterns, the locale's number symbols)
+     * costs a fresh JVM about 6 ms of a sample's second (README, Sampling).
+     */
+    static String fixed(double x, int decimals) {
+        if (!Double.isFinite(x)) return Double.toString(x);
+        return new BigDecimal(Double.toString(x)).setScale(decimals, RoundingMode.HALF_UP).toPlainString();
+    }
+
+    /**
+     * Seconds since {@code ./quill} started, which passes its start time (microseconds since the epoch, from bash's
+     * EPOCHREALTIME) as {@code quill.launched}; since the JVM started when it was not run by the launcher. Asking the
+     * JVM (java.lang.management) costs a fresh one about 6 ms.
+     */
+    static double secondsSinceLaunch() {
+        String launched = System.getProperty("quill.launched");
+        if (launched != null) {
+            try {
+                return (System.currentTimeMillis() * 1000 - Long.parseLong(launched)) / 1e6;
+            } catch (NumberFormatException e) {
+                // not the launcher's: fall through
+            }
+        }
+        return java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0;
     }
 
     /** Thrown from the token callback to stop generating once nobody reads stdout. */

@@ -180,40 +180,42 @@ public record TrainConfig(
     public enum Optimizer { ADAMW, MUON }
 
     public TrainConfig {
+        // the messages are made only for a setting that fails: made for every one, their string concatenations cost
+        // a fresh JVM about 20 ms on the way to a sample's first token (README, Sampling)
         require(!dataset.isBlank(), "dataset must not be empty");
         require(!outDir.isBlank(), "out-dir must not be empty");
-        require(evalInterval >= 1, "eval-interval must be at least 1, got " + evalInterval);
-        require(logInterval >= 1, "log-interval must be at least 1, got " + logInterval);
-        require(healthInterval >= 0, "health-interval must not be negative (0 turns it off), got " + healthInterval);
-        require(evalIters >= 1, "eval-iters must be at least 1, got " + evalIters);
+        require(evalInterval >= 1, "eval-interval must be at least 1, got %s", evalInterval);
+        require(logInterval >= 1, "log-interval must be at least 1, got %s", logInterval);
+        require(healthInterval >= 0, "health-interval must not be negative (0 turns it off), got %s", healthInterval);
+        require(evalIters >= 1, "eval-iters must be at least 1, got %s", evalIters);
         require(targetValLoss >= 0 && Double.isFinite(targetValLoss),
-                "target-val-loss must be a loss above 0 (0 turns it off), got " + targetValLoss);
+                "target-val-loss must be a loss above 0 (0 turns it off), got %s", targetValLoss);
         require(gradientAccumulationSteps >= 1,
-                "gradient-accumulation-steps must be at least 1, got " + gradientAccumulationSteps);
-        require(batchSize >= 1, "batch-size must be at least 1, got " + batchSize);
-        require(blockSize >= 1, "block-size must be at least 1, got " + blockSize);
-        require(nLayer >= 1, "n-layer must be at least 1, got " + nLayer);
-        require(nHead >= 1, "n-head must be at least 1, got " + nHead);
-        require(nEmbd >= 1 && nEmbd % nHead == 0,
-                "n-embd (" + nEmbd + ") must be a positive multiple of n-head (" + nHead + ")");
-        require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got " + dropout);
-        require(learningRate > 0 && Double.isFinite(learningRate),
-                "learning-rate must be positive, got " + learningRate);
-        require(maxIters >= 0, "max-iters must not be negative, got " + maxIters);
-        require(weightDecay >= 0, "weight-decay must not be negative, got " + weightDecay);
-        require(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1), got " + beta1);
-        require(beta2 >= 0 && beta2 < 1, "beta2 must be in [0, 1), got " + beta2);
-        require(gradClip >= 0, "grad-clip must not be negative (0 turns clipping off), got " + gradClip);
-        require(warmupIters >= 0, "warmup-iters must not be negative, got " + warmupIters);
-        require(!decayLr || lrDecayIters > warmupIters,
-                "lr-decay-iters (" + lrDecayIters + ") must be greater than warmup-iters (" + warmupIters + ")");
-        require(minLr >= 0 && minLr <= learningRate,
-                "min-lr must be between 0 and learning-rate (" + learningRate + "), got " + minLr);
+                "gradient-accumulation-steps must be at least 1, got %s", gradientAccumulationSteps);
+        require(batchSize >= 1, "batch-size must be at least 1, got %s", batchSize);
+        require(blockSize >= 1, "block-size must be at least 1, got %s", blockSize);
+        require(nLayer >= 1, "n-layer must be at least 1, got %s", nLayer);
+        require(nHead >= 1, "n-head must be at least 1, got %s", nHead);
+        require(nEmbd >= 1 && nEmbd % nHead == 0, "n-embd (%s) must be a positive multiple of n-head (%s)", nEmbd,
+                nHead);
+        require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got %s", dropout);
+        require(learningRate > 0 && Double.isFinite(learningRate), "learning-rate must be positive, got %s",
+                learningRate);
+        require(maxIters >= 0, "max-iters must not be negative, got %s", maxIters);
+        require(weightDecay >= 0, "weight-decay must not be negative, got %s", weightDecay);
+        require(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1), got %s", beta1);
+        require(beta2 >= 0 && beta2 < 1, "beta2 must be in [0, 1), got %s", beta2);
+        require(gradClip >= 0, "grad-clip must not be negative (0 turns clipping off), got %s", gradClip);
+        require(warmupIters >= 0, "warmup-iters must not be negative, got %s", warmupIters);
+        require(!decayLr || lrDecayIters > warmupIters, "lr-decay-iters (%s) must be greater than warmup-iters (%s)",
+                lrDecayIters, warmupIters);
+        require(minLr >= 0 && minLr <= learningRate, "min-lr must be between 0 and learning-rate (%s), got %s",
+                learningRate, minLr);
         // checks the switches' values (the fields are assigned only after this constructor's body)
         new Architecture(norm, pos, ropeBase, mlp, mlpHidden, qkNorm, tieEmbeddings, logitSoftcap);
-        require(muonLr > 0 && Double.isFinite(muonLr), "muon-lr must be positive, got " + muonLr);
+        require(muonLr > 0 && Double.isFinite(muonLr), "muon-lr must be positive, got %s", muonLr);
         new quill.optim.Muon.Settings(muonMomentum, muonNesterov, muonNsSteps, muonWeightDecay).check();
-        require(loraRank >= 0, "lora-rank must not be negative (0 trains every weight), got " + loraRank);
+        require(loraRank >= 0, "lora-rank must not be negative (0 trains every weight), got %s", loraRank);
         new quill.model.LoraConfig(Math.max(1, loraRank), loraAlpha, loraDropout,
                 quill.model.LoraConfig.parseTargets(loraTargets));   // checks the LoRA settings' values
     }
@@ -395,10 +397,14 @@ public record TrainConfig(
     private static String pythonValue(String value) {
         if (value.length() >= 2 && (value.charAt(0) == '\'' || value.charAt(0) == '"')) {
             int end = value.indexOf(value.charAt(0), 1);
-            if (end > 0 && value.substring(end + 1).matches("\\s*(#.*)?")) return value.substring(1, end);
+            if (end > 0 && QUOTED_TAIL.matcher(value.substring(end + 1)).matches()) return value.substring(1, end);
         }
-        return value.replaceFirst("\\s+#.*$", "");
+        return COMMENT.matcher(value).replaceFirst("");
     }
+
+    // compiled once: String.matches and replaceFirst compile their pattern on every call, and every setting of a
+    // checkpoint (45) passes here on the way to a sample's first token
+    private static final Pattern QUOTED_TAIL = Pattern.compile("\\s*(#.*)?"), COMMENT = Pattern.compile("\\s+#.*$");
 
     private static TrainConfig fromMap(Map<String, String> map, String where) {
         RecordComponent[] components = TrainConfig.class.getRecordComponents();
@@ -406,7 +412,7 @@ public record TrainConfig(
         Class<?>[] types = new Class<?>[components.length];
         List<String> missing = new ArrayList<>();
         for (int i = 0; i < components.length; i++) {
-            String key = kebab(components[i].getName());
+            String key = SETTINGS.get(i).key();
             types[i] = components[i].getType();
             String absent = SETTINGS.get(i).about().absent();
             String text = map.getOrDefault(key, absent.isEmpty() ? null : absent);
@@ -480,7 +486,8 @@ public record TrainConfig(
         return m.replaceAll("$1-$2").toLowerCase(java.util.Locale.ROOT);
     }
 
-    private static void require(boolean ok, String message) {
-        if (!ok) throw new IllegalArgumentException(message);
+    /** Fails with the message, {@code String.format(message, values)} with Java's own text for each value, unless ok. */
+    private static void require(boolean ok, String message, Object... values) {
+        if (!ok) throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, message, values));
     }
 }

@@ -221,4 +221,43 @@ class SampleCommandTest {
         Path utf8 = Files.writeString(tmp.resolve("utf8.txt"), "To");
         assertEquals(sample("--start", "To").out(), sample("--prompt-file", utf8.toString()).out());
     }
+
+    /** The stderr lines' numbers, made without Formatter, are written as {@code %.Nf} writes them, ties included. */
+    @Test
+    void fixedDecimalsAreFormattersOwn() {
+        double[] values = {1.8857, 1.88575, 0.125, 0.005, 2.5, 0.7012, 712.5, 1e-7, 123456789.987654, 0, 0.045};
+        for (double x : values) {
+            for (int decimals = 0; decimals <= 4; decimals++) {
+                assertEquals(String.format(java.util.Locale.ROOT, "%." + decimals + "f", x),
+                        SampleCommand.fixed(x, decimals), x + " to " + decimals);
+            }
+        }
+        java.util.Random random = new java.util.Random(1);
+        for (int i = 0; i < 20_000; i++) {
+            double x = random.nextDouble() * Math.pow(10, random.nextInt(9) - 3);
+            int decimals = random.nextInt(5);
+            assertEquals(String.format(java.util.Locale.ROOT, "%." + decimals + "f", x),
+                    SampleCommand.fixed(x, decimals), x + " to " + decimals);
+        }
+        assertEquals("NaN", SampleCommand.fixed(Double.NaN, 2));
+        assertEquals("Infinity", SampleCommand.fixed(Double.POSITIVE_INFINITY, 2));
+    }
+
+    /** The start-up time counts from the launcher's start when it passes one, else from the JVM's. */
+    @Test
+    void startUpCountsFromTheLaunchersStart() {
+        String before = System.getProperty("quill.launched");
+        try {
+            long twoSecondsAgo = (System.currentTimeMillis() - 2000) * 1000;       // microseconds, as ./quill gives
+            System.setProperty("quill.launched", Long.toString(twoSecondsAgo));
+            double seconds = SampleCommand.secondsSinceLaunch();
+            assertTrue(seconds >= 2 && seconds < 3, "since the launcher: " + seconds);
+            System.setProperty("quill.launched", "not a time");                   // not the launcher's: the JVM's
+            double jvm = SampleCommand.secondsSinceLaunch();
+            assertEquals(java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0, jvm, 1);
+        } finally {
+            if (before == null) System.clearProperty("quill.launched");
+            else System.setProperty("quill.launched", before);
+        }
+    }
 }
