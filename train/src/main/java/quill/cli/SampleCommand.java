@@ -108,6 +108,10 @@ public final class SampleCommand implements Callable<Integer> {
         if (outDir != null && ckpt != null) throw new CommandLine.ParameterException(spec.commandLine(),
                 "give --out-dir or --ckpt, not both");
         Path file = ckpt != null ? ckpt : EvalCommand.runCheckpoint(outDir);
+        // OpenBLAS before the checkpoint, for every sample with the cache (its windows' products): loading it makes
+        // JavaCPP look through every jar, and the JIT then compiles the JDK code that made hot while the checkpoint is
+        // read, rather than while the first windows wait for their kernels' compiles (README, Sampling)
+        if (!noKvCache) Blas.setThreads(1);                  // each thread of a window calls OpenBLAS on its own
         Checkpoint checkpoint = Checkpoint.load(file);
         Tokenizer tokenizer = checkpoint.tokenizer();
         int[] prompt = encode(tokenizer, prompt());
@@ -119,9 +123,7 @@ public final class SampleCommand implements Callable<Integer> {
         // a model of nanoGPT's kind generates without ND4J, which then never starts (half a second)
         FastGpt fast = noKvCache ? null : checkpoint.fastModel();
         Gpt model = null;
-        if (fast != null) {
-            Blas.setThreads(1);                              // each thread of a window calls OpenBLAS on its own
-        } else {
+        if (fast == null) {
             Backend.awaitStart();                            // ND4J, if Quill.main started it early
             model = checkpoint.newModel();
             Backend.setThreads(noKvCache ? threads : 1);
