@@ -180,8 +180,8 @@ public record TrainConfig(
     public enum Optimizer { ADAMW, MUON }
 
     public TrainConfig {
-        // the messages are made only for a setting that fails: made for every one, their string concatenations cost
-        // a fresh JVM about 20 ms on the way to a sample's first token (README, Sampling)
+        // each message is made only when its setting fails, not for every check on every construction (a checkpoint's
+        // settings are built on the way to a sample's first token)
         require(!dataset.isBlank(), "dataset must not be empty");
         require(!outDir.isBlank(), "out-dir must not be empty");
         require(evalInterval >= 1, "eval-interval must be at least 1, got %s", evalInterval);
@@ -407,14 +407,13 @@ public record TrainConfig(
     private static final Pattern QUOTED_TAIL = Pattern.compile("\\s*(#.*)?"), COMMENT = Pattern.compile("\\s+#.*$");
 
     private static TrainConfig fromMap(Map<String, String> map, String where) {
-        RecordComponent[] components = TrainConfig.class.getRecordComponents();
-        Object[] values = new Object[components.length];
-        Class<?>[] types = new Class<?>[components.length];
+        Object[] values = new Object[SETTINGS.size()];
+        Class<?>[] types = new Class<?>[SETTINGS.size()];
         List<String> missing = new ArrayList<>();
-        for (int i = 0; i < components.length; i++) {
-            String key = SETTINGS.get(i).key();
-            types[i] = components[i].getType();
-            String absent = SETTINGS.get(i).about().absent();
+        for (int i = 0; i < SETTINGS.size(); i++) {                // the record's components, in their order
+            Declared setting = SETTINGS.get(i);
+            String key = setting.key(), absent = setting.about().absent();
+            types[i] = setting.type();
             String text = map.getOrDefault(key, absent.isEmpty() ? null : absent);
             if (text == null) {
                 missing.add(key);
